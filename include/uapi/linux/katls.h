@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * katls — kernel-assisted attested TLS: the kernel/user contract.
+ *
+ * This header is the single source of truth shared by katls.ko, libkatls,
+ * the katls CLI and katlsd.  It is dual-licensed so userspace may carry it.
+ *
+ * Generic netlink family "katls" (KATLS_GENL_NAME), version KATLS_GENL_VERSION,
+ * one multicast group "events".  Every operation validates its attributes
+ * strictly: unknown attributes, wrong types or lengths and reserved bits all
+ * fail with -EINVAL and an extack message naming the offending attribute.
+ *
+ * Operations
+ * ----------
+ * KATLS_CMD_STATE_GET (do; any user)
+ *   Request:  [KATLS_A_STATE_PCR_MASK]  u32, bit i selects PCR i (0..23).
+ *   Reply:    GENERATION, BOOT_ID, KERNEL_RELEASE, TAINT, LOCKDOWN, CC_FLAGS,
+ *             TPM_PRESENT and, for callers with CAP_SYS_ADMIN only,
+ *             IMA_COUNT, IMA_VIOLATIONS and one nested KATLS_A_STATE_PCR per
+ *             selected PCR ({PCR_INDEX u32, PCR_DIGEST 32 bytes, SHA-256
+ *             bank}).  An unprivileged caller that asks for PCRs gets -EPERM:
+ *             PCR values and the IMA list are root-only elsewhere in Linux
+ *             (/dev/tpmrm0, securityfs) and katls does not widen that.
+ *             The reply is consistent: the IMA count is read before and after
+ *             the PCRs, and the read is retried if it moved.  GENERATION is a
+ *             counter that the module increments whenever it observes a change
+ *             of the IMA measurement count or violation count.
+ *
+ * KATLS_CMD_IMA_GET (dump; CAP_SYS_ADMIN)
+ *   Request:  [KATLS_A_IMA_START] u64 first record index (default 0).
+ *   Reply:    messages carrying GENERATION, IMA_COUNT (the snapshot size) and
+ *             IMA_RECORDS: a run of whole binary_runtime_measurements records.
+ *
+ * KATLS_CMD_REQUEST_ACCEPT (do; CAP_NET_ADMIN), KATLS_CMD_REQUEST_DONE (do;
+ * CAP_NET_ADMIN), events KATLS_CMD_REQUEST_READY and KATLS_CMD_STATE_CHANGED:
+ *   the attestation upcall, see DESIGN.md §3.1 and the attribute list below.
+ *
+ * Socket options
+ * --------------
+ * KATLS_SO_ATTEST (setsockopt, SOL_IP or SOL_IPV6): struct katls_attest_req.
+ * KATLS_SO_STATUS (getsockopt, SOL_IP or SOL_IPV6): struct katls_status.
+ */
+#ifndef _UAPI_LINUX_KATLS_H
+#define _UAPI_LINUX_KATLS_H
+
+#include <linux/types.h>
+
+#define KATLS_GENL_NAME		"katls"
+#define KATLS_GENL_VERSION	1
+#define KATLS_GENL_MCGRP_EVENTS	"events"
+
+/* Number of PCRs addressable through KATLS_A_STATE_PCR_MASK. */
+#define KATLS_NUM_PCRS		24
+#define KATLS_PCR_MASK_ALL	((1U << KATLS_NUM_PCRS) - 1)
+#define KATLS_SHA256_LEN	32
+#define KATLS_BOOT_ID_LEN	16
+
+enum katls_cmd {
+	KATLS_CMD_UNSPEC,
+	KATLS_CMD_STATE_GET,
+	KATLS_CMD_IMA_GET,
+	KATLS_CMD_REQUEST_ACCEPT,
+	KATLS_CMD_REQUEST_DONE,
+	KATLS_CMD_REQUEST_READY,	/* event */
+	KATLS_CMD_STATE_CHANGED,	/* event */
+
+	__KATLS_CMD_MAX,
+	KATLS_CMD_MAX = __KATLS_CMD_MAX - 1
+};
+
+/* Lockdown level, as /sys/kernel/security/lockdown names them. */
+enum katls_lockdown {
+	KATLS_LOCKDOWN_NONE,
+	KATLS_LOCKDOWN_INTEGRITY,
+	KATLS_LOCKDOWN_CONFIDENTIALITY,
+};
+
+/* Confidential-computing attributes (cc_platform_has()), KATLS_A_STATE_CC_FLAGS. */
+enum katls_cc_flag {
+	KATLS_CC_MEM_ENCRYPT		= 1 << 0,
+	KATLS_CC_HOST_MEM_ENCRYPT	= 1 << 1,
+	KATLS_CC_GUEST_MEM_ENCRYPT	= 1 << 2,
+	KATLS_CC_GUEST_STATE_ENCRYPT	= 1 << 3,
+	KATLS_CC_GUEST_SEV_SNP		= 1 << 4,
+};
+
+enum katls_attr {
+	KATLS_A_UNSPEC,
+	KATLS_A_PAD,
+
+	/* STATE_GET */
+	KATLS_A_STATE_PCR_MASK,		/* u32, request */
+	KATLS_A_STATE_GENERATION,	/* u64 */
+	KATLS_A_STATE_BOOT_ID,		/* binary, KATLS_BOOT_ID_LEN */
+	KATLS_A_STATE_KERNEL_RELEASE,	/* NUL-terminated string */
+	KATLS_A_STATE_TAINT,		/* u64, get_taint() */
+	KATLS_A_STATE_LOCKDOWN,		/* u8, enum katls_lockdown */
+	KATLS_A_STATE_CC_FLAGS,		/* u32, enum katls_cc_flag bits */
+	KATLS_A_STATE_TPM_PRESENT,	/* u8, 1 if a TPM 2.0 chip is present */
+	KATLS_A_STATE_IMA_COUNT,	/* u64, records in the IMA list */
+	KATLS_A_STATE_IMA_VIOLATIONS,	/* u64 */
+	KATLS_A_STATE_PCR,		/* nested, enum katls_pcr_attr; repeated */
+
+	/* IMA_GET */
+	KATLS_A_IMA_START,		/* u64, request */
+	KATLS_A_IMA_RECORDS,		/* binary, whole records */
+
+	/* REQUEST_* (upcall) */
+	KATLS_A_REQ_ID,			/* u32 */
+	KATLS_A_REQ_FD,			/* s32, fd installed in the acceptor */
+	KATLS_A_REQ_ROLE,		/* u8, enum katls_role */
+	KATLS_A_REQ_MODE,		/* u8, enum katls_mode */
+	KATLS_A_REQ_POLICY,		/* string */
+	KATLS_A_REQ_SERVER_NAME,	/* string */
+	KATLS_A_REQ_TIMEOUT_MS,		/* u32 */
+	KATLS_A_REQ_PID,		/* u32 */
+	KATLS_A_REQ_UID,		/* u32 */
+	KATLS_A_REQ_CGROUP_ID,		/* u64 */
+	KATLS_A_REQ_EXE_PATH,		/* string */
+	KATLS_A_REQ_EXE_DIGEST,		/* binary */
+	KATLS_A_REQ_EXE_DIGEST_ALGO,	/* u32, enum hash_algo of the kernel */
+	KATLS_A_REQ_STATUS,		/* s32, 0 or -errno */
+	KATLS_A_REQ_REASON,		/* u32, katls reason code */
+	KATLS_A_REQ_PEER_DIGEST,	/* binary, KATLS_SHA256_LEN */
+	KATLS_A_REQ_EXPIRY,		/* u64, seconds since the epoch */
+
+	__KATLS_A_MAX,
+	KATLS_A_MAX = __KATLS_A_MAX - 1
+};
+
+enum katls_pcr_attr {
+	KATLS_A_PCR_UNSPEC,
+	KATLS_A_PCR_INDEX,		/* u32 */
+	KATLS_A_PCR_DIGEST,		/* binary, SHA-256 bank */
+
+	__KATLS_A_PCR_MAX,
+	KATLS_A_PCR_MAX = __KATLS_A_PCR_MAX - 1
+};
+
+/* ---- socket options ------------------------------------------------------ */
+
+/*
+ * Far above the kernel's own IP (≤ 100) and IPv6 (≤ 80) options and
+ * netfilter's ranges (64..99, 128..131).
+ */
+#define KATLS_SO_BASE		0x4b41		/* 'KA' */
+#define KATLS_SO_ATTEST		(KATLS_SO_BASE + 0)
+#define KATLS_SO_STATUS		(KATLS_SO_BASE + 1)
+#define KATLS_SO_MAX		(KATLS_SO_BASE + 2)
+
+#define KATLS_ATTEST_VERSION	1
+#define KATLS_NAME_MAX		64
+#define KATLS_SERVER_NAME_MAX	256
+
+enum katls_role {
+	KATLS_ROLE_CLIENT = 1,
+	KATLS_ROLE_SERVER = 2,
+};
+
+enum katls_mode {
+	KATLS_MODE_VERIFY_PEER = 1,	/* the peer attests, we verify */
+	KATLS_MODE_ATTEST_SELF = 2,	/* we attest, the peer verifies */
+	KATLS_MODE_MUTUAL = 3,
+};
+
+struct katls_attest_req {
+	__u32 version;			/* KATLS_ATTEST_VERSION */
+	__u8  role;			/* enum katls_role */
+	__u8  mode;			/* enum katls_mode */
+	__u16 reserved0;		/* must be zero */
+	__u32 timeout_ms;		/* 0: module default */
+	__u32 reserved1;		/* must be zero */
+	char  policy[KATLS_NAME_MAX];	/* NUL-terminated; "" = default */
+	char  server_name[KATLS_SERVER_NAME_MAX]; /* NUL-terminated */
+	__u8  reserved2[32];		/* must be zero */
+};
+
+enum katls_state {
+	KATLS_STATE_NONE,
+	KATLS_STATE_PENDING,
+	KATLS_STATE_ATTESTED,
+	KATLS_STATE_FAILED,
+};
+
+struct katls_status {
+	__u32 version;			/* KATLS_ATTEST_VERSION */
+	__u8  state;			/* enum katls_state */
+	__u8  reserved0[3];
+	__s32 result;			/* 0 or -errno */
+	__u32 reason;			/* katls reason code */
+	__u64 expiry;			/* seconds since the epoch, 0 = none */
+	__u8  peer_digest[KATLS_SHA256_LEN];
+	__u8  reserved1[16];
+};
+
+#endif /* _UAPI_LINUX_KATLS_H */

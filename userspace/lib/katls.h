@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libkatls public API: kernel-assisted attested TLS.
+ *
+ * Conventions: functions return 0 or a negative errno; verification failures
+ * additionally carry a stable reason code (enum katls_reason) that travels on
+ * the wire in katls_verdict and through KATLS_SO_STATUS.
+ */
+#ifndef KATLS_H
+#define KATLS_H
+
+#include <stdint.h>
+
+/*
+ * Stable verification reason codes, in the verifier's order (DESIGN.md §6).
+ * Values are part of the wire protocol and the CLI's --json output: never
+ * renumber, only append.
+ */
+enum katls_reason {
+	KATLS_R_OK = 0,
+	KATLS_R_FRAMING = 1,		/* katls/1 frame malformed or unexpected */
+	KATLS_R_EA_MALFORMED = 2,	/* RFC 9261 message does not parse */
+	KATLS_R_EA_CRC = 3,		/* unknown or reused certificate_request_context */
+	KATLS_R_EA_EXTENSION = 4,	/* extension not offered / cmw outside entry 0 */
+	KATLS_R_EA_SIGALG = 5,		/* signature scheme not offered or not TLS 1.3 */
+	KATLS_R_EA_SIGNATURE = 6,	/* CertificateVerify does not verify */
+	KATLS_R_EA_FINISHED = 7,	/* Finished MAC mismatch */
+	KATLS_R_EA_EMPTY = 8,		/* peer sent the empty authenticator (refusal) */
+	KATLS_R_PKI_CHAIN = 9,		/* leaf does not chain to a trust anchor */
+	KATLS_R_PKI_NAME = 10,		/* leaf does not name the expected peer */
+	KATLS_R_BINDER = 11,		/* quote does not carry this session's binder */
+	KATLS_R_EVIDENCE_MALFORMED = 12,/* CMW / Evidence records malformed or missing */
+	KATLS_R_QUOTE_STRUCTURE = 13,	/* TPMS_ATTEST magic, type or selection wrong */
+	KATLS_R_AK_UNTRUSTED = 14,	/* AK not pinned by the policy */
+	KATLS_R_QUOTE_SIGNATURE = 15,	/* quote signature does not verify */
+	KATLS_R_PCR_DIGEST = 16,	/* PCR values do not hash to the quoted digest */
+	KATLS_R_PCR_VALUE = 17,		/* PCR differs from the policy's reference value */
+	KATLS_R_IMA_REPLAY = 18,	/* IMA log does not replay to quoted PCR 10 */
+	KATLS_R_IMA_ALLOWLIST = 19,	/* IMA entry not in the allowlist */
+	KATLS_R_KERNEL_STATE = 20,	/* taint, lockdown or other kernel rule failed */
+	KATLS_R_WORKLOAD = 21,		/* workload exe not allowed */
+	KATLS_R_AIK_BINDING = 22,	/* Evidence not bound to the EA leaf key */
+	KATLS_R_PEER_REFUSED = 23,	/* the peer's verdict rejected our Evidence */
+	KATLS_R_TIMEOUT = 24,
+	KATLS_R_INTERNAL = 25,
+	KATLS_R_PROTOCOL = 26,		/* peer does not speak katls/1 */
+	KATLS_R_POLICY = 27,		/* policy missing or unusable */
+	__KATLS_R_MAX
+};
+
+/* Short stable identifier of a reason ("ima-allowlist"), never NULL. */
+const char *katls_reason_name(unsigned int reason);
+
+#endif /* KATLS_H */
