@@ -43,7 +43,8 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wformat=2 \
 	     -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE \
 	     -MMD -MP $(SANFLAGS)
-CPPFLAGS  += -Iinclude/uapi -Iuserspace/lib -I$(BUILD)/bpf $(PKG_CFLAGS)
+KATLS_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+CPPFLAGS  += -DKATLS_VERSION=\"$(KATLS_VERSION)\" -Iinclude/uapi -Iuserspace/lib -I$(BUILD)/bpf $(PKG_CFLAGS)
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    += $(PKG_LIBS) -lpthread
 
@@ -76,7 +77,7 @@ BPF_SRCS   := $(sort $(wildcard bpf/*.bpf.c))
 BPF_OBJS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 
-.PHONY: all userspace kmod bpf unit check demo fuzz fuzz-smoke bench install \
+.PHONY: all userspace kmod bpf unit tests check demo fuzz fuzz-smoke bench install \
 	clean deps vm-test host-test
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -170,9 +171,12 @@ host-test: userspace
 vm-test: all
 	$(Q)scripts/run-tests.sh vm $(sort $(wildcard tests/vm/test_*.sh))
 
+tests: $(UNIT_BINS) $(TOOL_BINS)
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory SANITIZE=1 userspace
+	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 tests
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
 	$(Q)scripts/check.sh
 
 demo: deps

@@ -175,7 +175,7 @@ struct katls_attest_req {
 	__u8  reserved2[32];		/* must be zero */
 };
 
-enum katls_state {
+enum katls_sock_state {
 	KATLS_STATE_NONE,
 	KATLS_STATE_PENDING,
 	KATLS_STATE_ATTESTED,
@@ -184,7 +184,7 @@ enum katls_state {
 
 struct katls_status {
 	__u32 version;			/* KATLS_ATTEST_VERSION */
-	__u8  state;			/* enum katls_state */
+	__u8  state;			/* enum katls_sock_state */
 	__u8  reserved0[3];
 	__s32 result;			/* 0 or -errno */
 	__u32 reason;			/* katls reason code */

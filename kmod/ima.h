@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _KATLS_IMA_H
+#define _KATLS_IMA_H
+
+#include <linux/types.h>
+
+struct file;
+
+int katls_ima_init(void);
+void katls_ima_exit(void);
+int katls_ima_counts(u64 *count, u64 *violations);
+struct file *katls_ima_open(void);
+ssize_t katls_ima_read(struct file *f, loff_t *pos, void *buf, size_t len);
+ssize_t katls_ima_record_len(const u8 *p, size_t len, bool *violation);
+
+#endif /* _KATLS_IMA_H */

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * katls — kernel-assisted attested TLS: module init and exit only.
+ */
+#include <linux/module.h>
+
+#include "genl.h"
+#include "ima.h"
+#include "measure.h"
+
+static int __init katls_mod_init(void)
+{
+	int ret;
+
+	ret = katls_ima_init();
+	if (ret < 0)
+		goto out;
+	ret = katls_measure_init();
+	if (ret < 0)
+		goto out_ima_exit;
+	/* ORDER: the netlink family goes last, it makes everything reachable. */
+	ret = katls_genl_init();
+	if (ret < 0)
+		goto out_ima_exit;
+	pr_info("kernel-assisted attested TLS loaded\n");
+	return 0;
+
+out_ima_exit:
+	katls_ima_exit();
+out:
+	return ret;
+}
+
+static void __exit katls_mod_exit(void)
+{
+	katls_genl_exit();
+	katls_ima_exit();
+}
+
+module_init(katls_mod_init);
+module_exit(katls_mod_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("katls: kernel-assisted attested TLS");
+MODULE_AUTHOR("The katls authors");
+MODULE_SOFTDEP("pre: tls");

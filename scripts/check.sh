@@ -1,0 +1,25 @@
+#!/bin/bash
+# check.sh — run every test suite (called by `make check` after the builds)
+# and close with one tally line: "check: N passed, N failed".
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export KATLS_TALLY
+KATLS_TALLY=$(mktemp)
+trap 'rm -f "$KATLS_TALLY"' EXIT
+rc=0
+shopt -s nullglob
+
+echo "== unit tests"
+scripts/run-tests.sh unit build/tests/unit/test_* || rc=1
+echo "== unit tests under ASan+UBSan"
+scripts/run-tests.sh unit-asan build/asan/tests/unit/test_* || rc=1
+echo "== fuzz smoke (10 s per target; 'make fuzz' runs longer)"
+scripts/fuzz.sh 10 build/fuzz/tests/fuzz/fuzz_* || rc=1
+echo "== host integration"
+scripts/run-tests.sh host tests/host/test_*.sh || rc=1
+echo "== VM (Debian kernel under QEMU, swtpm TPM, IMA)"
+scripts/run-tests.sh vm tests/vm/test_*.sh || rc=1
+
+awk '{p += $1; f += $2} END {printf "check: %d passed, %d failed\n", p, f}' "$KATLS_TALLY"
+exit $rc
