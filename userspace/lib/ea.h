@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RFC 9261 Exported Authenticators for TLS 1.3, as profiled by katls/1
+ * (DESIGN.md §5, PROTOCOL.md §1-§2).
+ *
+ * Everything session-specific comes from one primitive, the TLS 1.3 exporter
+ * (struct katls_exporter): either the live SSL object or an
+ * exporter_master_secret (vector tests, offline verification).  From it this
+ * module derives the authenticator handshake context (HC) and finished key
+ * (FK), builds and parses authenticator requests, builds authenticators
+ * (Certificate || CertificateVerify || Finished, or the empty authenticator)
+ * and validates the peer's, and computes the expat binder that ties Evidence
+ * to the session.
+ *
+ * Nothing here keeps global state; objects are caller-owned and not shared
+ * between threads.  Exporter outputs (HC, FK, binder inputs) are wiped before
+ * every return.  PKI validation of the returned chain is the caller's job.
+ */
+#ifndef KATLS_EA_H
+#define KATLS_EA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/katls.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "buf.h"
+#include "katls.h"
+
+/* TLS handshake message types used by RFC 9261. */
+#define KATLS_HS_CERTIFICATE_REQUEST		0x0d
+#define KATLS_HS_CLIENT_CERTIFICATE_REQUEST	0x11
+#define KATLS_HS_CERTIFICATE			0x0b
+#define KATLS_HS_CERTIFICATE_VERIFY		0x0f
+#define KATLS_HS_FINISHED			0x14
+
+#define KATLS_EXT_SIGNATURE_ALGORITHMS	0x000d
+/* Private codepoint until IANA assigns one (PROTOCOL.md §2.1, §8). */
+#define KATLS_EXT_CMW_ATTESTATION	0xFF00
+
+#define KATLS_EA_CRC_LEN	32	/* default certificate_request_context size */
+#define KATLS_EA_CRC_MAX	255
+
+/* TLS 1.3 SignatureScheme values katls signs and accepts. */
+#define KATLS_SIG_ECDSA_P256_SHA256	0x0403
+#define KATLS_SIG_ECDSA_P384_SHA384	0x0503
+#define KATLS_SIG_ECDSA_P521_SHA512	0x0603
+#define KATLS_SIG_RSA_PSS_RSAE_SHA256	0x0804
+#define KATLS_SIG_RSA_PSS_RSAE_SHA384	0x0805
+#define KATLS_SIG_RSA_PSS_RSAE_SHA512	0x0806
+#define KATLS_SIG_ED25519		0x0807
+#define KATLS_SIG_ED448			0x0808
+#define KATLS_SIG_RSA_PSS_PSS_SHA256	0x0809
+#define KATLS_SIG_RSA_PSS_PSS_SHA384	0x080a
+#define KATLS_SIG_RSA_PSS_PSS_SHA512	0x080b
+
+/* ---- TLS 1.3 exporter ---------------------------------------------------- */
+
+/*
+ * A TLS 1.3 exporter: export(arg, label, ctx, ctx_len, out, out_len) must
+ * behave exactly like RFC 8446 TLS-Exporter (the context is always hashed, so
+ * an empty context equals "no context").  Returns 0 or -errno.  md is the
+ * cipher suite's hash.
+ */
+struct katls_exporter {
+	const EVP_MD *md;
+	int (*export)(void *arg, const char *label, const uint8_t *ctx,
+		      size_t ctx_len, uint8_t *out, size_t out_len);
+	void *arg;
+};
+
+/* Caller-owned storage for katls_exporter_from_secret(). */
+struct katls_exporter_secret {
+	const EVP_MD *md;
+	size_t len;
+	uint8_t secret[EVP_MAX_MD_SIZE];
+};
+
+int katls_exporter_from_ssl(struct katls_exporter *out, SSL *ssl);
+int katls_exporter_from_secret(struct katls_exporter *out,
+			       struct katls_exporter_secret *store,
+			       const EVP_MD *md, const uint8_t *secret,
+			       size_t secret_len);
+void katls_exporter_secret_cleanup(struct katls_exporter_secret *store);
+int katls_exporter_export(const struct katls_exporter *ex, const char *label,
+			  const uint8_t *ctx, size_t ctx_len,
+			  uint8_t *out, size_t out_len);
+
+/* ---- authenticator requests (RFC 9261 §4) --------------------------------- */
+
+/*
+ * Transcript variant: hash the request without its 4-byte handshake header,
+ * as draft-era implementations (fizz) did.  RFC 9261 hashes the whole
+ * message; katls/1 never sets this outside interop tests.
+ */
+#define KATLS_EA_REQ_DRAFT_TRANSCRIPT	0x1u
+
+/*
+ * A parsed or built request.  All pointers point into raw, which owns the
+ * complete handshake message (header included): do not copy the struct, move
+ * it by value only if the original is then forgotten.
+ */
+struct katls_ea_request {
+	uint8_t type;			/* KATLS_HS_(CLIENT_)CERTIFICATE_REQUEST */
+	uint8_t crc_len;
+	const uint8_t *crc;
+	const uint8_t *sigalgs;		/* num_sigalgs big-endian u16 */
+	size_t num_sigalgs;
+	const uint8_t *exts;		/* the whole extensions block */
+	size_t exts_len;
+	uint16_t cmw_ext;		/* codepoint of cmw_attestation */
+	bool wants_cmw;			/* request carries an empty cmw_attestation */
+	unsigned int flags;		/* KATLS_EA_REQ_* */
+	struct katls_buf raw;
+};
+
+/* Inputs of katls_ea_request_build(); zeroed fields select the defaults. */
+struct katls_ea_request_params {
+	uint8_t type;			/* 0 = KATLS_HS_CERTIFICATE_REQUEST */
+	const uint8_t *crc;		/* NULL = KATLS_EA_CRC_LEN random bytes */
+	size_t crc_len;
+	const uint16_t *sigalgs;	/* NULL = every scheme katls supports */
+	size_t num_sigalgs;
+	uint16_t cmw_ext;		/* 0 = KATLS_EXT_CMW_ATTESTATION */
+	bool no_cmw;			/* leave out cmw_attestation */
+};
+
+int katls_ea_request_build(struct katls_ea_request *out,
+			   const struct katls_ea_request_params *p);
+int katls_ea_request_parse(struct katls_ea_request *out, const uint8_t *in,
+			   size_t in_len, uint16_t cmw_ext);
+void katls_ea_request_cleanup(struct katls_ea_request *req);
+bool katls_ea_request_offers(const struct katls_ea_request *req,
+			     uint16_t ext_type);
+bool katls_ea_request_has_sigalg(const struct katls_ea_request *req,
+				 uint16_t scheme);
+
+/* ---- single-use registry of crcs (one per connection) --------------------- */
+
+struct katls_ea_crc {
+	uint8_t len;
+	uint8_t bytes[KATLS_EA_CRC_MAX];
+};
+
+struct katls_ea_crc_set {
+	struct katls_ea_crc *v;
+	size_t num, cap;
+};
+
+#define KATLS_EA_CRC_SET_MAX	65536
+
+void katls_ea_crc_set_init(struct katls_ea_crc_set *set);
+void katls_ea_crc_set_cleanup(struct katls_ea_crc_set *set);
+bool katls_ea_crc_set_contains(const struct katls_ea_crc_set *set,
+			       const uint8_t *crc, size_t crc_len);
+int katls_ea_crc_set_add(struct katls_ea_crc_set *set, const uint8_t *crc,
+			 size_t crc_len);
+
+/* ---- authenticators (RFC 9261 §5, §6) ------------------------------------- */
+
+/* The attester's identity and optional Evidence for one authenticator. */
+struct katls_ea_identity {
+	X509 *leaf;
+	STACK_OF(X509) *intermediates;	/* may be NULL */
+	EVP_PKEY *key;			/* private key of leaf */
+	const uint8_t *cmw;		/* NULL = no cmw_attestation */
+	size_t cmw_len;
+};
+
+int katls_ea_authenticator_build(struct katls_buf *out,
+				 const struct katls_exporter *ex,
+				 enum katls_role sender,
+				 const struct katls_ea_request *req,
+				 const struct katls_ea_identity *id);
+int katls_ea_empty_build(struct katls_buf *out, const struct katls_exporter *ex,
+			 enum katls_role sender,
+			 const struct katls_ea_request *req);
+int katls_ea_finished_compute(const struct katls_exporter *ex,
+			      enum katls_role sender,
+			      const struct katls_ea_request *req,
+			      const uint8_t *cert, size_t cert_len,
+			      const uint8_t *cv, size_t cv_len,
+			      uint8_t *out, size_t *out_len);
+
+/* What a successful validation yields; release with _cleanup(). */
+struct katls_ea_result {
+	X509 *leaf;
+	STACK_OF(X509) *chain;		/* every certificate, leaf first */
+	uint8_t *cmw;			/* malloc'ed copy, NULL if absent */
+	size_t cmw_len;
+	uint16_t sigalg;
+};
+
+int katls_ea_authenticator_validate(struct katls_ea_result *out,
+				    enum katls_reason *reason,
+				    const struct katls_exporter *ex,
+				    enum katls_role sender,
+				    const struct katls_ea_request *req,
+				    struct katls_ea_crc_set *used,
+				    const uint8_t *in, size_t in_len);
+void katls_ea_result_cleanup(struct katls_ea_result *res);
+
+/* ---- expat binding (PROTOCOL.md §2.2) ------------------------------------ */
+
+#define KATLS_BINDER_LABEL	"Attestation"
+
+int katls_binder_compute(const struct katls_exporter *ex, EVP_PKEY *leaf_key,
+			 const uint8_t *crc, size_t crc_len, const char *label,
+			 uint8_t *out, size_t *out_len);
+int katls_aik_hash(const EVP_MD *md, EVP_PKEY *key, uint8_t *out,
+		   size_t *out_len);
+
+#endif /* KATLS_EA_H */
