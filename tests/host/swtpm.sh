@@ -1,0 +1,130 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: MIT
+#
+# tests/host/swtpm.sh: sourceable helper that gives a host test its own swtpm
+# (TPM 2.0 simulator) over a socket TCTI.  Source it from bash:
+#
+#   . "$(dirname "$0")/swtpm.sh"
+#   swtpm_start || exit 1        # fresh state dir, free port
+#   ...                          # TPM2TOOLS_TCTI and KATLS_TCTI point at it
+#   swtpm_stop                   # orderly shutdown; the state dir is kept
+#   swtpm_kill                   # power loss (SIGKILL, no TPM2_Shutdown)
+#   swtpm_start "$SWTPM_STATE"   # same TPM again (a "reboot")
+#
+# After swtpm_start: SWTPM_PORT (command port; control port = +1), SWTPM_STATE
+# (state dir), SWTPM_PID, and exported TPM2TOOLS_TCTI = KATLS_TCTI =
+# "swtpm:host=127.0.0.1,port=$SWTPM_PORT".  Several instances may run at once
+# (e.g. client and server TPMs): the variables describe the latest one, save
+# them before starting another; swtpm_stop takes an optional state dir.
+#
+# Cleanup: swtpm_stop_all stops every instance and deletes the state dirs
+# swtpm_start created.  swtpm_start installs "trap swtpm_stop_all EXIT" unless
+# the caller already has an EXIT trap; such a caller must call swtpm_stop_all
+# from its own trap.  A missing swtpm binary makes swtpm_start fail (return 1)
+# with a message: tests must treat that as a failure, not a skip.
+#
+# Stops are orderly (TPM2_Shutdown, then swtpm's control-channel shutdown):
+# a TPM killed without TPM2_Shutdown counts a dictionary-attack failure on
+# the next start and eventually locks out DA-protected keys.
+
+_swtpm_created=()		# state dirs made by swtpm_start
+declare -A _swtpm_pid_of	# state dir -> pid
+declare -A _swtpm_port_of	# state dir -> command port
+
+_swtpm_port_busy() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Waits up to ~5 s for pid to accept connections on port.
+_swtpm_wait_listen() {
+	local pid=$1 port=$2 i
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		_swtpm_port_busy "$port" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+swtpm_start() {
+	local dir=${1:-} port pid try
+	if ! command -v swtpm >/dev/null || ! command -v swtpm_ioctl >/dev/null; then
+		echo "swtpm.sh: swtpm or swtpm_ioctl not found (apt-get install swtpm swtpm-tools)" >&2
+		return 1
+	fi
+	if [ -z "$dir" ]; then
+		dir=$(mktemp -d "${TMPDIR:-/tmp}/katls-swtpm.XXXXXX") || return 1
+		_swtpm_created+=("$dir")
+	fi
+	if [ -n "${_swtpm_pid_of[$dir]:-}" ]; then
+		echo "swtpm.sh: an swtpm already runs on $dir" >&2
+		return 1
+	fi
+	[ -z "$(trap -p EXIT)" ] && trap swtpm_stop_all EXIT
+	for try in $(seq 20); do
+		port=$((20000 + (RANDOM % 20000) * 2))
+		_swtpm_port_busy "$port" && continue
+		_swtpm_port_busy "$((port + 1))" && continue
+		swtpm socket --tpm2 --tpmstate dir="$dir" \
+			--server type=tcp,port="$port",bindaddr=127.0.0.1 \
+			--ctrl type=tcp,port="$((port + 1))",bindaddr=127.0.0.1 \
+			--flags not-need-init,startup-clear \
+			--log file="$dir/swtpm.log" >>"$dir/swtpm.out" 2>&1 &
+		pid=$!
+		if _swtpm_wait_listen "$pid" "$port"; then
+			_swtpm_pid_of[$dir]=$pid
+			_swtpm_port_of[$dir]=$port
+			SWTPM_PORT=$port SWTPM_STATE=$dir SWTPM_PID=$pid
+			export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
+			export KATLS_TCTI=$TPM2TOOLS_TCTI
+			return 0
+		fi
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	echo "swtpm.sh: swtpm did not start (state $dir); its output:" >&2
+	tail -n 20 "$dir/swtpm.out" >&2 2>/dev/null
+	return 1
+}
+
+# swtpm_stop [STATE_DIR]: orderly stop of one instance (default: the latest).
+swtpm_stop() {
+	local dir=${1:-${SWTPM_STATE:-}} pid port i
+	pid=${_swtpm_pid_of[$dir]:-}
+	port=${_swtpm_port_of[$dir]:-}
+	[ -n "$pid" ] || return 0
+	TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port" tpm2_shutdown -c >/dev/null 2>&1
+	swtpm_ioctl --tcp "127.0.0.1:$((port + 1))" -s >/dev/null 2>&1
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "swtpm.sh: swtpm $pid did not shut down, killing it" >&2
+		kill "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	unset "_swtpm_pid_of[$dir]" "_swtpm_port_of[$dir]"
+	return 0
+}
+
+# swtpm_kill [STATE_DIR]: SIGKILL one instance, as a power loss would.
+swtpm_kill() {
+	local dir=${1:-${SWTPM_STATE:-}} pid
+	pid=${_swtpm_pid_of[$dir]:-}
+	[ -n "$pid" ] || return 0
+	{ kill -9 "$pid"; wait "$pid"; } 2>/dev/null
+	unset "_swtpm_pid_of[$dir]" "_swtpm_port_of[$dir]"
+	return 0
+}
+
+swtpm_stop_all() {
+	local dir
+	for dir in "${!_swtpm_pid_of[@]}"; do
+		swtpm_stop "$dir"
+	done
+	for dir in "${_swtpm_created[@]}"; do
+		rm -rf "$dir"
+	done
+	_swtpm_created=()
+}
