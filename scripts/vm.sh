@@ -10,7 +10,8 @@
 # virtio/9p modules, mounts the host root read-only over virtio-9p, puts tmpfs on
 # /tmp and /run and switch_roots into it.  scripts/vm-guest.sh then mounts the
 # pseudo filesystems, loads tls.ko and the freshly built kmod/katls.ko and runs
-# SCRIPT.  A fresh swtpm per boot is the guest's TPM (tpm-tis: /dev/tpm0,
+# SCRIPT from the project tree, which is shared separately and appears at
+# /run/katls-src in the guest.  A fresh swtpm per boot is the guest's TPM (tpm-tis: /dev/tpm0,
 # /dev/tpmrm0); IMA runs with ima_policy=tcb ima_hash=sha256.  Results come back
 # over a second, writable 9p share: the script's output, its exit status, dmesg.
 #
@@ -63,9 +64,10 @@ fail() { echo "initramfs: $*"; echo 1 >/proc/sys/kernel/sysrq; echo o >/proc/sys
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 katls_root /newroot || fail "cannot mount the 9p root"
 mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run
-mkdir -p /newroot/run/katls-out
+mkdir -p /newroot/run/katls-out /newroot/run/katls-src
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 katls_out /newroot/run/katls-out || fail "cannot mount the result share"
-dir=$(cat /newroot/run/katls-out/topdir)
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 katls_src /newroot/run/katls-src || fail "cannot mount the project share"
+dir=/run/katls-src
 mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
@@ -96,9 +98,11 @@ run_one() {
 	trap cleanup EXIT INT TERM
 
 	mkdir -p "$tmp/tpm" "$tmp/out"
-	echo "$top" >"$tmp/out/topdir"
+	# The project tree is its own share, mounted at /run/katls-src in the
+	# guest: it may live under /tmp, which the guest covers with a tmpfs.
+	echo /run/katls-src >"$tmp/out/topdir"
 	{
-		printf '%q ' "$script" "$@"; echo
+		printf '%q ' "${script#"$top"/}" "$@"; echo
 	} >"$tmp/out/cmd"
 	{
 		echo "KATLS_VM_NOMOD=${KATLS_VM_NOMOD:-}"
@@ -126,6 +130,7 @@ run_one() {
 		-chardev file,id=con,path="$tmp/console.log" -serial chardev:con \
 		-virtfs local,path=/,mount_tag=katls_root,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$tmp/out",mount_tag=katls_out,security_model=none \
+		-virtfs local,path="$top",mount_tag=katls_src,security_model=none,readonly=on,multidevs=remap \
 		-chardev socket,id=chrtpm,path="$tmp/swtpm.sock" \
 		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
 		-device virtio-rng-pci \
