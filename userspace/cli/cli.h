@@ -24,6 +24,10 @@ struct katls_subcmd {
 };
 
 int status_main(int argc, char **argv);
+int provision_main(int argc, char **argv);
+int serve_main(int argc, char **argv);
+int connect_main(int argc, char **argv);
+int verify_main(int argc, char **argv);
 
 /* Shared helpers (util.c). */
 void katls_hex(FILE *f, const uint8_t *p, size_t len);

@@ -1,0 +1,266 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# test_attest.sh: katls serve + katls connect over loopback with a real TPM
+# (a fresh swtpm per scenario), a test PKI and a synthetic IMA log whose
+# SHA-256 template digests are extended into the swtpm's PCR 10.  Every
+# scenario asserts the exit code AND the reason name in --json output.
+# Runs as root on the build machine; KATLS_BUILD selects the build tree.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+KATLS_BUILD=${KATLS_BUILD:-$top/build}
+KATLS=$KATLS_BUILD/katls
+
+. "$here/swtpm.sh"
+. "$here/pki.sh"
+. "$here/attest_lib.sh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/katls-attest.XXXXXX")
+cleanup() {
+	serve_kill_all
+	swtpm_stop_all
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in openssl tpm2_pcrextend swtpm; do
+	command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed" >&2; exit 1; }
+done
+[ -x "$KATLS" ] || { echo "FAIL: $KATLS not built" >&2; exit 1; }
+
+pki_ca "$work" ca && pki_ca "$work" rogue &&
+	pki_leaf "$work" ca server server.test &&
+	pki_leaf "$work" ca client client.test &&
+	pki_leaf "$work" rogue imposter server.test || { echo "FAIL: test PKI" >&2; exit 1; }
+openssl ecparam -name prime256v1 -genkey -noout -out "$work/other-ak.key" 2>/dev/null &&
+	openssl ec -in "$work/other-ak.key" -pubout -out "$work/other-ak.pem" 2>/dev/null ||
+	{ echo "FAIL: other AK" >&2; exit 1; }
+
+D_TRUE=$(sha256sum /bin/true | cut -d' ' -f1)
+D_SH=$(printf 'katls test /bin/sh' | sha256sum | cut -d' ' -f1)
+D_EVIL=$(printf 'evil' | sha256sum | cut -d' ' -f1)
+cat >"$work/runtime.json" <<JSON
+{"meta": {"version": 1}, "release": 0,
+ "digests": {"/usr/bin/true": ["$D_TRUE"], "/bin/sh": ["$D_SH"]},
+ "excludes": ["/tmp/.*"], "keyrings": {},
+ "ima": {"ignored_keyrings": [], "log_hash_alg": "sha1", "dm_policy": null},
+ "ima-buf": {}, "verification-keys": ""}
+JSON
+
+# policy FILE [trust_anchor] [peer_name] [ak_pin]
+policy() {
+	cat >"$1" <<JSON
+{ "name": "test",
+  "trust_anchors": ["${2:-ca.pem}"],
+  "peer_names": ["${3:-server.test}"],
+  "ak_pins": ["${4:-ak.pem}"],
+  "ima": { "runtime_policy": "runtime.json" },
+  "max_age_s": 300 }
+JSON
+}
+
+# Fresh TPM, AK and IMA log (three allowed entries extended into PCR 10).
+setup() {
+	swtpm_stop_all
+	swtpm_start || return 1
+	"$KATLS" provision --out "$work/ak.pem" >/dev/null 2>"$work/provision.err" ||
+		{ cat "$work/provision.err" >&2; return 1; }
+	: >"$work/ima.log"
+	ima_add "$work/ima.log" /usr/bin/true "$D_TRUE" &&
+		ima_add "$work/ima.log" /bin/sh "$D_SH" &&
+		ima_add "$work/ima.log" /tmp/scratch "$D_EVIL"
+}
+
+server_args=(--cert "$work/server.pem" --key "$work/server.key" --ima-log "$work/ima.log")
+
+# expect NAME WANT_RC WANT_REASON OUT [MSG_SUBSTRING]
+expect() {
+	local name=$1 want_rc=$2 want=$3 out=$4 sub=${5:-} got
+	got=$(json_field "$out" reason)
+	if [ "$RC" != "$want_rc" ] || [ "$got" != "$want" ]; then
+		fail "$name: exit $RC reason '$got', want exit $want_rc reason '$want'"
+		sed 's/^/    /' "$out" >&2
+		[ -n "${SERVE_LOG:-}" ] && sed 's/^/    serve: /' "$SERVE_LOG" >&2
+		return 1
+	fi
+	if [ -n "$sub" ] && ! grep -q -- "$sub" "$out"; then
+		fail "$name: message does not mention '$sub'"
+		sed 's/^/    /' "$out" >&2
+		return 1
+	fi
+	echo "ok: $name ($want)"
+}
+
+# connect_json OUT ARGS...: katls connect --json, exit code in RC
+connect_json() {
+	local out=$1
+	shift
+	RC=0
+	"$KATLS" connect "127.0.0.1:$SERVE_PORT" --ca "$work/ca.pem" --name server.test \
+		--json "$@" >"$out" 2>"$out.err" || RC=$?
+}
+
+# ---- 1. accept; application data; saved exchange re-verifies offline ------
+scenario_accept() {
+	setup || { fail "accept: setup"; return; }
+	policy "$work/p.json"
+	serve_start "${server_args[@]}" || { fail "accept: serve"; return; }
+	SSLKEYLOGFILE=$work/keylog connect_json "$work/out" --policy "$work/p.json" \
+		--send "hello katls" --save-evidence "$work/saved"
+	expect accept 0 ok "$work/out" || return
+	grep -q '^CLIENT_TRAFFIC_SECRET_0 [0-9a-f]\{64\} [0-9a-f]\{64,96\}$' "$work/keylog" ||
+		fail "accept: SSLKEYLOGFILE has no CLIENT_TRAFFIC_SECRET_0 line"
+	grep -q '"pcr10"' "$work/out" || fail "accept: no PCR 10 in the summary"
+	grep -q '"covered": *3' "$work/out" || fail "accept: IMA entries covered != 3"
+	grep -q 'hello katls' "$work/out.err" || fail "accept: application data not echoed"
+	serve_wait
+	[ "$SERVE_RC" = 0 ] || fail "accept: serve exit $SERVE_RC"
+	[ "$(stat -c %a "$work/saved/session-secrets/hc.bin")" = 600 ] ||
+		fail "accept: saved session secrets are not 0600"
+	RC=0
+	"$KATLS" verify --dir "$work/saved" --policy "$work/p.json" --json >"$work/v" 2>&1 || RC=$?
+	expect "verify --dir" 0 ok "$work/v"
+	policy "$work/p2.json" ca.pem server.test other-ak.pem
+	RC=0
+	"$KATLS" verify --dir "$work/saved" --policy "$work/p2.json" --json >"$work/v" 2>&1 || RC=$?
+	expect "verify --dir, AK not pinned" 4 ak-untrusted "$work/v"
+	# a tampered saved authenticator (last Finished byte flipped) must not verify
+	local f=$work/saved/authenticator.bin size last
+	size=$(stat -c %s "$f")
+	last=$(tail -c 1 "$f" | od -An -tu1 | tr -d ' ')
+	# shellcheck disable=SC2059
+	printf "$(printf '\\x%02x' $((last ^ 1)))" |
+		dd of="$f" bs=1 seek=$((size - 1)) conv=notrunc 2>/dev/null
+	RC=0
+	"$KATLS" verify --dir "$work/saved" --policy "$work/p.json" --json >"$work/v" 2>&1 || RC=$?
+	expect "verify --dir, tampered Finished" 4 ea-finished "$work/v"
+}
+
+# ---- 2. refusals -----------------------------------------------------------
+# refuse NAME REASON [MSG] -- connect args: policy from $work/p.json
+refuse() {
+	local name=$1 reason=$2 sub=${3:-}
+	serve_start "${server_args[@]}" || { fail "$name: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json" "${extra_connect[@]}"
+	expect "$name" 4 "$reason" "$work/out" "$sub"
+	serve_wait
+	if [ "$reason" != pki-name ] || [ "${#extra_connect[@]}" = 0 ]; then
+		[ "$SERVE_RC" = 4 ] || fail "$name: serve exit $SERVE_RC, want 4 (peer refused)"
+	fi
+	extra_connect=()
+}
+extra_connect=()
+
+scenario_allowlist() {
+	setup && ima_add "$work/ima.log" /usr/local/bin/evil "$D_EVIL" ||
+		{ fail "allowlist: setup"; return; }
+	policy "$work/p.json"
+	refuse "IMA entry outside the allowlist" ima-allowlist /usr/local/bin/evil
+}
+
+scenario_ak() {
+	setup || { fail "ak: setup"; return; }
+	policy "$work/p.json" ca.pem server.test other-ak.pem
+	refuse "AK not pinned" ak-untrusted
+}
+
+scenario_name() {
+	setup || { fail "name: setup"; return; }
+	policy "$work/p.json" ca.pem other.test
+	refuse "authenticator names another peer (policy)" pki-name
+	policy "$work/p.json"
+	extra_connect=(--name wrong.test)
+	refuse "wrong server name (handshake)" pki-name
+}
+
+scenario_chain() {
+	setup || { fail "chain: setup"; return; }
+	policy "$work/p.json" rogue.pem
+	refuse "untrusted chain (policy anchors)" pki-chain
+	policy "$work/p.json"
+	server_args=(--cert "$work/imposter.pem" --key "$work/imposter.key" --ima-log "$work/ima.log")
+	serve_start "${server_args[@]}" || { fail "chain: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json"
+	expect "untrusted chain (handshake)" 4 pki-chain "$work/out"
+	serve_kill_all
+	server_args=(--cert "$work/server.pem" --key "$work/server.key" --ima-log "$work/ima.log")
+}
+
+scenario_replay() {
+	setup || { fail "replay: setup"; return; }
+	tpm2_pcrextend "10:sha256=$(printf x | sha256sum | cut -d' ' -f1)" >/dev/null
+	policy "$work/p.json"
+	refuse "PCR 10 does not match the log" ima-replay
+}
+
+scenario_quote_sig() {
+	setup || { fail "quote-sig: setup"; return; }
+	policy "$work/p.json"
+	export KATLS_TEST_CORRUPT=quote-sig
+	refuse "bad quote signature (test hook)" quote-signature
+	unset KATLS_TEST_CORRUPT
+}
+
+scenario_mutual() {
+	setup || { fail "mutual: setup"; return; }
+	policy "$work/p.json"
+	policy "$work/pc.json" ca.pem client.test
+	serve_start "${server_args[@]}" --mode mutual --policy "$work/pc.json" --json ||
+		{ fail "mutual: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json" --mode mutual \
+		--cert "$work/client.pem" --key "$work/client.key" --ima-log "$work/ima.log"
+	expect mutual 0 ok "$work/out" || return
+	grep -q '"attested": *true' "$work/out" || fail "mutual: client not attested"
+	serve_wait
+	[ "$SERVE_RC" = 0 ] || fail "mutual: serve exit $SERVE_RC"
+	grep -q '"peer_verified": *true' "$SERVE_LOG" || fail "mutual: server did not verify"
+	grep -q 'CN=client.test' "$SERVE_LOG" || fail "mutual: server did not see the client"
+}
+
+scenario_protocol() {
+	local port pid
+	port=$(free_port)
+	openssl s_server -quiet -tls1_3 -accept "$port" -cert "$work/server.pem" \
+		-key "$work/server.key" -www >/dev/null 2>&1 &
+	pid=$!
+	_attest_pids+=("$pid")
+	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+	policy "$work/p.json"
+	RC=0
+	"$KATLS" connect "127.0.0.1:$port" --ca "$work/ca.pem" --name server.test --json \
+		--policy "$work/p.json" --timeout 3 >"$work/out" 2>&1 || RC=$?
+	SERVE_LOG=
+	expect "peer does not speak katls/1" 4 protocol "$work/out"
+	kill "$pid" 2>/dev/null
+}
+
+scenario_accept
+scenario_text() {
+	setup || { fail "text: setup"; return; }
+	policy "$work/p.json"
+	ima_add "$work/ima.log" /usr/local/bin/evil "$D_EVIL"
+	serve_start "${server_args[@]}" || { fail "text: serve"; return; }
+	RC=0
+	"$KATLS" connect "127.0.0.1:$SERVE_PORT" --ca "$work/ca.pem" --name server.test \
+		--policy "$work/p.json" >"$work/out" 2>&1 || RC=$?
+	cat "$work/out"
+	[ "$RC" = 4 ] && grep -q 'attestation refused: ima-allowlist: .*/usr/local/bin/evil' "$work/out" ||
+		fail "text: exit $RC, no one-line refusal naming the path"
+	serve_wait
+}
+scenario_text
+scenario_allowlist
+scenario_ak
+scenario_name
+scenario_chain
+scenario_replay
+scenario_quote_sig
+scenario_mutual
+scenario_protocol
+
+if [ "$FAILURES" -ne 0 ]; then
+	echo "test_attest: $FAILURES failure(s)" >&2
+	exit 1
+fi
+echo "test_attest: all scenarios passed"

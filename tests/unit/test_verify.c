@@ -1,0 +1,1023 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_verify: the verifier (verify.c) and the TLS setup (tls.c) against the
+ * security requirements of PROTOCOL.md §6 (F1, F2, F4, R1, R2, D1, D2, B1,
+ * E1), on real in-memory TLS 1.3 connections (two SSL objects over a
+ * socketpair in one process).
+ *
+ * The TPM boundary is replaced by fault injection: a software ECDSA P-256
+ * "AK" signs a correctly formed TPMS_ATTEST (the real TPM runs in
+ * tests/host/test_attest.sh).  Everything else is the real code.  Each test
+ * says which check it guards: removing that check makes the test fail.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "buf.h"
+#include "cmw.h"
+#include "ea.h"
+#include "katls.h"
+#include "policy.h"
+#include "quote.h"
+#include "session.h"
+#include "tls.h"
+#include "verify.h"
+
+/* ---- fixtures: PKI, AK, policy ------------------------------------------- */
+
+static char dir[] = "/tmp/katls-test-verify.XXXXXX";
+static EVP_PKEY *ca_key, *rogue_key, *srv_key, *other_key, *ak_key, *ak2_key;
+static X509 *ca_cert, *rogue_cert, *srv_cert, *wrong_name_cert, *untrusted_cert, *relay_cert;
+static EVP_PKEY *relay_key;
+
+static EVP_PKEY *ec_key(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+
+	assert_non_null(k);
+	return k;
+}
+
+static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+static X509 *make_cert(EVP_PKEY *key, EVP_PKEY *issuer_key, X509 *issuer, const char *cn,
+		       bool ca)
+{
+	X509 *x = X509_new();
+	static long serial = 1;
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
+	if (ca) {
+		add_ext(x, issuer ? issuer : x, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(x, issuer ? issuer : x, NID_key_usage, "critical,keyCertSign");
+	} else {
+		char san[128];
+
+		snprintf(san, sizeof(san), "DNS:%s", cn);
+		add_ext(x, issuer, NID_subject_alt_name, san);
+		add_ext(x, issuer, NID_ext_key_usage, "serverAuth,clientAuth");
+	}
+	assert_true(X509_sign(x, issuer_key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void write_pem(const char *name, X509 *x, EVP_PKEY *key, EVP_PKEY *pub)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	if (x)
+		assert_int_equal(PEM_write_X509(f, x), 1);
+	if (key)
+		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+	if (pub)
+		assert_int_equal(PEM_write_PUBKEY(f, pub), 1);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	assert_non_null(mkdtemp(dir));
+	ca_key = ec_key();
+	rogue_key = ec_key();
+	srv_key = ec_key();
+	other_key = ec_key();
+	relay_key = ec_key();
+	ak_key = ec_key();
+	ak2_key = ec_key();
+	ca_cert = make_cert(ca_key, ca_key, NULL, "katls unit CA", true);
+	rogue_cert = make_cert(rogue_key, rogue_key, NULL, "rogue CA", true);
+	srv_cert = make_cert(srv_key, ca_key, ca_cert, "server.test", false);
+	wrong_name_cert = make_cert(srv_key, ca_key, ca_cert, "other.test", false);
+	untrusted_cert = make_cert(srv_key, rogue_key, rogue_cert, "server.test", false);
+	relay_cert = make_cert(relay_key, ca_key, ca_cert, "server.test", false);
+	write_pem("ca.pem", ca_cert, NULL, NULL);
+	write_pem("srv.pem", srv_cert, NULL, NULL);
+	write_pem("srv.key", NULL, srv_key, NULL);
+	write_pem("ak.pem", NULL, NULL, ak_key);
+	write_pem("ak2.pem", NULL, NULL, ak2_key);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	const char *files[] = { "ca.pem", "srv.pem", "srv.key", "ak.pem", "ak2.pem" };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(rogue_key);
+	EVP_PKEY_free(srv_key);
+	EVP_PKEY_free(other_key);
+	EVP_PKEY_free(relay_key);
+	EVP_PKEY_free(ak_key);
+	EVP_PKEY_free(ak2_key);
+	X509_free(ca_cert);
+	X509_free(rogue_cert);
+	X509_free(srv_cert);
+	X509_free(wrong_name_cert);
+	X509_free(untrusted_cert);
+	X509_free(relay_cert);
+	return 0;
+}
+
+/* Policy pinning ak.pem (or @pin), trusting ca.pem, expecting server.test. */
+static struct katls_policy_set *policy(const char *pin)
+{
+	struct katls_policy_set *set = NULL;
+	char json[1024], err[256];
+
+	snprintf(json, sizeof(json),
+		 "{\"trust_anchors\": [\"ca.pem\"], \"peer_names\": [\"server.test\"],"
+		 " \"ak_pins\": [\"%s\"], \"max_age_s\": 60}", pin ? pin : "ak.pem");
+	if (katls_policy_parse(json, strlen(json), dir, &set, err, sizeof(err)))
+		fail_msg("policy: %s", err);
+	return set;
+}
+
+/* ---- in-memory TLS 1.3 connections --------------------------------------- */
+
+struct conn {
+	SSL_CTX *cctx, *sctx;
+	SSL *c, *s;
+	int fd[2];
+	struct katls_exporter cex, sex;
+};
+
+static void conn_open(struct conn *t, const char *suite)
+{
+	struct katls_tls_config cc = { .role = KATLS_ROLE_CLIENT, .ciphersuites = suite };
+	struct katls_tls_config sc = { .role = KATLS_ROLE_SERVER, .ciphersuites = suite };
+	char cert[256], key[256], ca[256], err[256];
+	bool cdone = false, sdone = false;
+
+	snprintf(cert, sizeof(cert), "%s/srv.pem", dir);
+	snprintf(key, sizeof(key), "%s/srv.key", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	sc.cert_file = cert;
+	sc.key_file = key;
+	cc.ca_file = ca;
+	assert_int_equal(katls_tls_ctx_new(&t->cctx, &cc, err, sizeof(err)), 0);
+	assert_int_equal(katls_tls_ctx_new(&t->sctx, &sc, err, sizeof(err)), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, t->fd), 0);
+	assert_int_equal(katls_tls_ssl_new(&t->c, t->cctx, t->fd[0], "server.test"), 0);
+	assert_int_equal(katls_tls_ssl_new(&t->s, t->sctx, t->fd[1], NULL), 0);
+	for (int i = 0; i < 100 && !(cdone && sdone); i++) {
+		if (!cdone)
+			cdone = SSL_do_handshake(t->c) == 1;
+		if (!sdone)
+			sdone = SSL_do_handshake(t->s) == 1;
+	}
+	assert_true(cdone && sdone);
+	assert_int_equal(katls_exporter_from_ssl(&t->cex, t->c), 0);
+	assert_int_equal(katls_exporter_from_ssl(&t->sex, t->s), 0);
+}
+
+static void conn_close(struct conn *t)
+{
+	SSL_free(t->c);
+	SSL_free(t->s);
+	SSL_CTX_free(t->cctx);
+	SSL_CTX_free(t->sctx);
+	close(t->fd[0]);
+	close(t->fd[1]);
+}
+
+/* ---- fault injection at the TPM boundary: a software AK ------------------ */
+
+static void put_tpm2b(struct katls_buf *b, const uint8_t *p, size_t n)
+{
+	assert_int_equal(katls_put_be16(b, (uint16_t)n), 0);
+	assert_int_equal(katls_put_bytes(b, p, n), 0);
+}
+
+static void bn_pad(EVP_PKEY *k, const char *param, uint8_t out[32])
+{
+	BIGNUM *bn = NULL;
+
+	assert_int_equal(EVP_PKEY_get_bn_param(k, param, &bn), 1);
+	assert_int_equal(BN_bn2binpad(bn, out, 32), 32);
+	BN_free(bn);
+}
+
+/* TPMT_PUBLIC of a restricted ECDSA-P256-SHA256 signing key. */
+static void ak_public(struct katls_buf *b, EVP_PKEY *ak)
+{
+	uint8_t x[32], y[32];
+
+	bn_pad(ak, OSSL_PKEY_PARAM_EC_PUB_X, x);
+	bn_pad(ak, OSSL_PKEY_PARAM_EC_PUB_Y, y);
+	katls_put_be16(b, 0x0023);		/* TPM2_ALG_ECC */
+	katls_put_be16(b, 0x000b);		/* nameAlg SHA-256 */
+	katls_put_be32(b, 0x00050472);		/* fixedTPM|fixedParent|sDO|uWA|noDA|restricted|sign */
+	katls_put_be16(b, 0);			/* authPolicy */
+	katls_put_be16(b, 0x0010);		/* symmetric NULL */
+	katls_put_be16(b, 0x0018);		/* ECDSA */
+	katls_put_be16(b, 0x000b);		/* SHA-256 */
+	katls_put_be16(b, 0x0003);		/* NIST P-256 */
+	katls_put_be16(b, 0x0010);		/* kdf NULL */
+	put_tpm2b(b, x, 32);
+	put_tpm2b(b, y, 32);
+}
+
+struct fake {
+	EVP_PKEY *ak;			/* NULL = ak_key */
+	EVP_PKEY *aik_key;		/* key hashed into "aik"; NULL = the leaf key */
+	const char *label;		/* binder label; NULL = "Attestation" */
+	const struct katls_exporter *ex;	/* binder exporter; NULL = the attester's */
+};
+
+/* Evidence for @req as a TPM would make it, signed by the software AK. */
+static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
+		     const uint8_t *crc, size_t crc_len, const struct fake *f)
+{
+	struct katls_evidence ev;
+	struct katls_pcrs pcrs;
+	uint8_t binder[EVP_MAX_MD_SIZE], nonce[32], digest[64], h[32], name[34] = { 0, 0x0b };
+	size_t binder_len = sizeof(binder), nonce_len, dlen, aik_len = EVP_MAX_MD_SIZE;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *ak = f && f->ak ? f->ak : ak_key;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	ECDSA_SIG *sig;
+	size_t der_len = 0;
+	uint8_t r[32], s[32];
+
+	memset(&ev, 0, sizeof(ev));
+	memset(&pcrs, 0, sizeof(pcrs));
+	pcrs.mask = 0x7ff;
+	for (int i = 0; i < 11; i++)
+		memset(pcrs.digest[i], i, 32);
+	assert_int_equal(katls_binder_compute(f && f->ex ? f->ex : ex, leaf_key, crc,
+					      crc_len, f ? f->label : NULL, binder,
+					      &binder_len), 0);
+	assert_int_equal(katls_quote_nonce(binder, binder_len, nonce, &nonce_len), 0);
+	assert_int_equal(katls_quote_pcr_digest(0x000b, pcrs.mask, &pcrs, digest, &dlen), 0);
+	/* TPMS_ATTEST */
+	katls_put_be32(&ev.quote, 0xff544347);
+	katls_put_be16(&ev.quote, 0x8018);
+	put_tpm2b(&ev.quote, name, sizeof(name));
+	put_tpm2b(&ev.quote, nonce, nonce_len);
+	katls_put_be64(&ev.quote, 12345);
+	katls_put_be32(&ev.quote, 1);
+	katls_put_be32(&ev.quote, 0);
+	katls_put_u8(&ev.quote, 1);
+	katls_put_be64(&ev.quote, 0x2024);
+	katls_put_be32(&ev.quote, 1);
+	katls_put_be16(&ev.quote, 0x000b);
+	katls_put_u8(&ev.quote, 3);
+	katls_put_bytes(&ev.quote, "\xff\x07\x00", 3);
+	put_tpm2b(&ev.quote, digest, dlen);
+	/* TPMT_SIGNATURE over SHA-256(TPMS_ATTEST) */
+	assert_int_equal(EVP_Digest(ev.quote.data, ev.quote.len, h, NULL, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, ak), 1);
+	assert_int_equal(EVP_DigestSign(md, NULL, &der_len, ev.quote.data, ev.quote.len), 1);
+	der = OPENSSL_malloc(der_len);
+	assert_int_equal(EVP_DigestSign(md, der, &der_len, ev.quote.data, ev.quote.len), 1);
+	p = der;
+	sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+	assert_non_null(sig);
+	BN_bn2binpad(ECDSA_SIG_get0_r(sig), r, 32);
+	BN_bn2binpad(ECDSA_SIG_get0_s(sig), s, 32);
+	katls_put_be16(&ev.quote_sig, 0x0018);
+	katls_put_be16(&ev.quote_sig, 0x000b);
+	put_tpm2b(&ev.quote_sig, r, 32);
+	put_tpm2b(&ev.quote_sig, s, 32);
+	ECDSA_SIG_free(sig);
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(md);
+	ak_public(&ev.ak, ak);
+	assert_int_equal(katls_cmw_pcrs_encode(&pcrs, &ev.pcrs), 0);
+	katls_buf_reserve(&ev.aik, EVP_MAX_MD_SIZE);
+	assert_int_equal(katls_aik_hash(ex->md, f && f->aik_key ? f->aik_key : leaf_key,
+					ev.aik.data, &aik_len), 0);
+	ev.aik.len = aik_len;
+	assert_int_equal(katls_cmw_encode(&ev, out), 0);
+	katls_cmw_cleanup(&ev);
+}
+
+/* The server's authenticator for @req on exporter @ex with leaf @cert/@key. */
+static void make_auth(struct katls_buf *out, const struct katls_exporter *ex,
+		      const struct katls_ea_request *req, X509 *cert, EVP_PKEY *key,
+		      const struct fake *f)
+{
+	struct katls_buf cmw = KATLS_BUF_INIT;
+	struct katls_ea_identity id = { cert, NULL, key, NULL, 0 };
+
+	make_cmw(&cmw, ex, key, req->crc, req->crc_len, f);
+	id.cmw = cmw.data;
+	id.cmw_len = cmw.len;
+	assert_int_equal(katls_ea_authenticator_build(out, ex, KATLS_ROLE_SERVER, req, &id), 0);
+	katls_buf_cleanup(&cmw);
+}
+
+static void client_request(struct katls_ea_request *req)
+{
+	struct katls_ea_request_params p = { .type = KATLS_HS_CLIENT_CERTIFICATE_REQUEST };
+
+	assert_int_equal(katls_ea_request_build(req, &p), 0);
+}
+
+/* Verify @auth (from the server) on the client side of @t. */
+static enum katls_reason verify(struct conn *t, const struct katls_ea_request *req,
+				struct katls_ea_crc_set *used, const struct katls_buf *auth,
+				const char *pin, const char *peer)
+{
+	struct katls_policy_set *set = policy(pin);
+	struct katls_verify_params vp = { .policy = &set->policies[0],
+					  .peer_name = peer ? peer : "server.test" };
+	struct katls_verify_result res;
+	struct katls_ea_crc_set local;
+	enum katls_reason r;
+	int ret;
+
+	katls_ea_crc_set_init(&local);
+	ret = katls_verify_authenticator(&vp, &t->cex, KATLS_ROLE_SERVER, req,
+					 used ? used : &local, auth->data, auth->len, &res);
+	r = res.reason;
+	if (ret)
+		assert_int_not_equal(r, KATLS_R_OK);
+	else
+		assert_int_equal(r, KATLS_R_OK);
+	if (r != KATLS_R_OK)
+		print_message("    refused: %s: %s\n", katls_reason_name(r), res.msg);
+	katls_verify_result_cleanup(&res);
+	katls_ea_crc_set_cleanup(&local);
+	katls_policy_set_free(set);
+	return r;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+/* Baseline: an honest server's Evidence is accepted (the negative tests below
+ * differ from this in exactly one respect). */
+static void test_accept(void **state)
+{
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	struct conn t;
+
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, NULL);
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, NULL), KATLS_R_OK);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+}
+
+/* SHA-384 suite: 48-byte binder hashed to the 32-byte quote nonce. */
+static void test_accept_sha384(void **state)
+{
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	struct conn t;
+
+	conn_open(&t, "TLS_AES_256_GCM_SHA384");
+	assert_int_equal(EVP_MD_get_size(t.cex.md), 48);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, NULL);
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, NULL), KATLS_R_OK);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+}
+
+/*
+ * F1: Evidence must be generated after the request it binds.  Guards: crc
+ * match (ea.c validate step 2) for a replayed EA, and the binder check
+ * (verify.c check_binder) for old Evidence in a fresh EA.
+ */
+static void test_f1_replay_on_same_connection(void **state)
+{
+	struct katls_buf auth1 = KATLS_BUF_INIT, auth2 = KATLS_BUF_INIT, cmw1 = KATLS_BUF_INIT;
+	struct katls_ea_request req1, req2;
+	struct katls_ea_crc_set used;
+	struct katls_ea_identity id = { srv_cert, NULL, srv_key, NULL, 0 };
+	struct conn t;
+
+	conn_open(&t, NULL);
+	katls_ea_crc_set_init(&used);
+	client_request(&req1);
+	make_auth(&auth1, &t.sex, &req1, srv_cert, srv_key, NULL);
+	assert_int_equal(verify(&t, &req1, &used, &auth1, NULL, NULL), KATLS_R_OK);
+	client_request(&req2);
+	/* the old authenticator answers the old crc */
+	assert_int_equal(verify(&t, &req2, &used, &auth1, NULL, NULL), KATLS_R_EA_CRC);
+	/* a fresh authenticator carrying the old Evidence */
+	make_cmw(&cmw1, &t.sex, srv_key, req1.crc, req1.crc_len, NULL);
+	id.cmw = cmw1.data;
+	id.cmw_len = cmw1.len;
+	assert_int_equal(katls_ea_authenticator_build(&auth2, &t.sex, KATLS_ROLE_SERVER, &req2,
+						      &id), 0);
+	assert_int_equal(verify(&t, &req2, &used, &auth2, NULL, NULL), KATLS_R_BINDER);
+	katls_buf_cleanup(&auth1);
+	katls_buf_cleanup(&auth2);
+	katls_buf_cleanup(&cmw1);
+	katls_ea_request_cleanup(&req1);
+	katls_ea_request_cleanup(&req2);
+	katls_ea_crc_set_cleanup(&used);
+	conn_close(&t);
+}
+
+/*
+ * F2: crc >= 32 random bytes, unique, consumed once.  Guards: the random
+ * crc of katls_ea_request_build and the single-use crc set (consume_crc).
+ */
+static void test_f2_crc_single_use(void **state)
+{
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req, other;
+	struct katls_ea_crc_set used;
+	struct conn t;
+
+	conn_open(&t, NULL);
+	client_request(&req);
+	client_request(&other);
+	assert_int_equal(req.crc_len, 32);
+	assert_memory_not_equal(req.crc, other.crc, 32);
+	katls_ea_crc_set_init(&used);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, NULL);
+	assert_int_equal(verify(&t, &req, &used, &auth, NULL, NULL), KATLS_R_OK);
+	assert_int_equal(verify(&t, &req, &used, &auth, NULL, NULL), KATLS_R_EA_CRC);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	katls_ea_request_cleanup(&other);
+	katls_ea_crc_set_cleanup(&used);
+	conn_close(&t);
+}
+
+/*
+ * F4: no tickets, no resumption, no early data.  Guards: num_tickets = 0,
+ * SSL_OP_NO_TICKET, the client's session drop and max_early_data = 0 in
+ * katls_tls_ctx_new.
+ */
+static void test_f4_no_resumption(void **state)
+{
+	struct conn t, t2;
+	SSL_SESSION *sess;
+	uint8_t buf[16];
+	size_t n;
+
+	conn_open(&t, NULL);
+	assert_int_equal(SSL_CTX_get_num_tickets(t.sctx), 0);
+	assert_true(SSL_CTX_get_options(t.sctx) & SSL_OP_NO_TICKET);
+	assert_true(SSL_CTX_get_options(t.cctx) & SSL_OP_NO_TICKET);
+	assert_int_equal(SSL_CTX_get_max_early_data(t.sctx), 0);
+	assert_int_equal(SSL_CTX_get_recv_max_early_data(t.sctx), 0);
+	assert_int_equal(SSL_CTX_get_session_cache_mode(t.sctx), SSL_SESS_CACHE_OFF);
+	/* no NewSessionTicket arrived: nothing the client could resume */
+	SSL_read_ex(t.c, buf, sizeof(buf), &n);
+	ERR_clear_error();
+	sess = SSL_get1_session(t.c);
+	assert_non_null(sess);
+	assert_false(SSL_SESSION_is_resumable(sess));
+	/* even handed the old session, a second connection does a full handshake */
+	conn_open(&t2, NULL);
+	assert_false(SSL_session_reused(t2.c));
+	SSL_SESSION_free(sess);
+	/* the traffic secrets for the kTLS handover were captured */
+	{
+		uint8_t sec[EVP_MAX_MD_SIZE];
+		size_t len;
+
+		assert_int_equal(katls_tls_traffic_secret(t.c, true, sec, &len), 0);
+		assert_int_equal(len, 32);
+		assert_int_equal(katls_tls_traffic_secret(t.s, false, sec, &len), 0);
+		katls_tls_ssl_wipe_secrets(t.c);
+		assert_int_equal(katls_tls_traffic_secret(t.c, true, sec, &len), -ENOENT);
+		OPENSSL_cleanse(sec, sizeof(sec));
+	}
+	conn_close(&t);
+	conn_close(&t2);
+}
+
+/*
+ * R1: a valid authenticator + Evidence moved from connection A to B.
+ * Guards: HC/FK from B's exporter (CertificateVerify, Finished) and the
+ * binder of B's exporter (check_binder).
+ */
+static void test_r1_move_to_other_connection(void **state)
+{
+	struct katls_buf auth_a = KATLS_BUF_INIT, auth_b = KATLS_BUF_INIT, cmw_a = KATLS_BUF_INIT;
+	struct katls_ea_identity id = { srv_cert, NULL, srv_key, NULL, 0 };
+	struct katls_ea_request req;
+	struct conn a, b;
+	enum katls_reason r;
+
+	conn_open(&a, NULL);
+	conn_open(&b, NULL);
+	client_request(&req);	/* the same request bytes on both connections */
+	make_auth(&auth_a, &a.sex, &req, srv_cert, srv_key, NULL);
+	assert_int_equal(verify(&a, &req, NULL, &auth_a, NULL, NULL), KATLS_R_OK);
+	r = verify(&b, &req, NULL, &auth_a, NULL, NULL);
+	assert_true(r == KATLS_R_EA_SIGNATURE || r == KATLS_R_EA_FINISHED);
+	/* a correct EA on B, carrying A's Evidence */
+	make_cmw(&cmw_a, &a.sex, srv_key, req.crc, req.crc_len, NULL);
+	id.cmw = cmw_a.data;
+	id.cmw_len = cmw_a.len;
+	assert_int_equal(katls_ea_authenticator_build(&auth_b, &b.sex, KATLS_ROLE_SERVER, &req,
+						      &id), 0);
+	assert_int_equal(verify(&b, &req, NULL, &auth_b, NULL, NULL), KATLS_R_BINDER);
+	katls_buf_cleanup(&auth_a);
+	katls_buf_cleanup(&auth_b);
+	katls_buf_cleanup(&cmw_a);
+	katls_ea_request_cleanup(&req);
+	conn_close(&a);
+	conn_close(&b);
+}
+
+/*
+ * R2: relay.  The verifier V talks to a TLS-terminating relay M (conn 1);
+ * M forwards V's request to the honest attester A (conn 2).  Guards: the
+ * CertificateVerify/Finished over conn 1's HC/FK (verbatim relay), the aik
+ * binding (M re-signs A's Evidence with its own trusted cert) and the binder
+ * (M makes A's TPM quote for conn 2 while claiming A's key).
+ */
+static void test_r2_relay(void **state)
+{
+	struct katls_buf fwd = KATLS_BUF_INIT, resigned = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT;
+	struct katls_ea_identity id = { relay_cert, NULL, relay_key, NULL, 0 };
+	struct katls_ea_request req;
+	struct conn vm, ma;
+	struct fake f = { 0 };
+	enum katls_reason r;
+
+	conn_open(&vm, NULL);
+	conn_open(&ma, NULL);
+	client_request(&req);
+	/* A answers on conn 2 (its Evidence bound to conn 2's exporter) */
+	make_auth(&fwd, &ma.sex, &req, srv_cert, srv_key, NULL);
+	r = verify(&vm, &req, NULL, &fwd, NULL, NULL);
+	assert_true(r == KATLS_R_EA_SIGNATURE || r == KATLS_R_EA_FINISHED);
+	/* M re-wraps A's Evidence in its own EA on conn 1 */
+	make_cmw(&cmw, &ma.sex, srv_key, req.crc, req.crc_len, NULL);
+	id.cmw = cmw.data;
+	id.cmw_len = cmw.len;
+	assert_int_equal(katls_ea_authenticator_build(&resigned, &vm.sex, KATLS_ROLE_SERVER, &req,
+						      &id), 0);
+	assert_int_equal(verify(&vm, &req, NULL, &resigned, NULL, NULL), KATLS_R_AIK_BINDING);
+	/* M gets A's TPM to quote for M's key on conn 2: binder still wrong */
+	katls_buf_cleanup(&cmw);
+	katls_buf_cleanup(&resigned);
+	f.ex = &ma.sex;
+	make_cmw(&cmw, &vm.sex, relay_key, req.crc, req.crc_len, &f);
+	id.cmw = cmw.data;
+	id.cmw_len = cmw.len;
+	assert_int_equal(katls_ea_authenticator_build(&resigned, &vm.sex, KATLS_ROLE_SERVER, &req,
+						      &id), 0);
+	assert_int_equal(verify(&vm, &req, NULL, &resigned, NULL, NULL), KATLS_R_BINDER);
+	katls_buf_cleanup(&fwd);
+	katls_buf_cleanup(&resigned);
+	katls_buf_cleanup(&cmw);
+	katls_ea_request_cleanup(&req);
+	conn_close(&vm);
+	conn_close(&ma);
+}
+
+/*
+ * D1: valid Evidence with an untrusted or wrongly named certificate.
+ * Guards: X509_verify_cert against the policy anchors (check_chain) and
+ * X509_check_host against the expected name and peer_names (check_name).
+ */
+static void test_d1_pki(void **state)
+{
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	struct conn t;
+
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, untrusted_cert, srv_key, NULL);
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, NULL), KATLS_R_PKI_CHAIN);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&auth);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, wrong_name_cert, srv_key, NULL);
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, "other.test"), KATLS_R_PKI_NAME);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&auth);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, NULL);
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, "elsewhere.test"), KATLS_R_PKI_NAME);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&auth);
+	conn_close(&t);
+}
+
+/*
+ * D2: Evidence whose aik is not H(SPKI) of the EA leaf (a software AIK or a
+ * twin machine), and Evidence from an AK the policy does not pin.  Guards:
+ * check_aik and check_ak (katls_quote_ak_pinned).
+ */
+static void test_d2_aik_and_ak(void **state)
+{
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	struct fake f = { .aik_key = other_key };
+	struct conn t;
+
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, &f);
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, NULL), KATLS_R_AIK_BINDING);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&auth);
+	client_request(&req);
+	f.aik_key = NULL;
+	f.ak = ak2_key;		/* a genuine-looking quote from another TPM */
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, &f);
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, NULL), KATLS_R_AK_UNTRUSTED);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&auth);
+	/* the same Evidence passes once the policy pins that AK */
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, &f);
+	assert_int_equal(verify(&t, &req, NULL, &auth, "ak2.pem", NULL), KATLS_R_OK);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&auth);
+	conn_close(&t);
+}
+
+/*
+ * B1: the fixed-secret binder vector is test_ea.c test_binder.  Here,
+ * end to end: Evidence bound with another exporter label ("Attestation
+ * Binding", the draft's alternative) is refused, and accepted when the
+ * verifier is configured for that label.  Guards: the label in
+ * check_binder and the quote signature over the nonce.
+ */
+static void test_b1_label(void **state)
+{
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	struct fake f = { .label = "Attestation Binding" };
+	struct katls_policy_set *set = policy(NULL);
+	struct katls_verify_params vp = { .policy = &set->policies[0],
+					  .peer_name = "server.test",
+					  .binder_label = "Attestation Binding" };
+	struct katls_verify_result res;
+	struct katls_ea_crc_set used;
+	struct conn t;
+
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, &f);
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, NULL), KATLS_R_BINDER);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&auth);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, &f);
+	katls_ea_crc_set_init(&used);
+	assert_int_equal(katls_verify_authenticator(&vp, &t.cex, KATLS_ROLE_SERVER, &req, &used,
+						    auth.data, auth.len, &res), 0);
+	katls_verify_result_cleanup(&res);
+	katls_ea_crc_set_cleanup(&used);
+	katls_policy_set_free(set);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&auth);
+	conn_close(&t);
+}
+
+/*
+ * E1 end to end: an authenticator signed with RSASSA-PKCS1-v1_5 (0x0401)
+ * is refused, and katls never offers it.  Guards: the TLS 1.3 scheme check
+ * of ea.c (step 4).  (The full RFC 9261 negative list is test_ea.c.)
+ */
+static void test_e1_pkcs1_refused(void **state)
+{
+	static const uint16_t pkcs1[] = { 0x0401 };
+	struct katls_ea_request_params rp = { .type = KATLS_HS_CLIENT_CERTIFICATE_REQUEST,
+					      .sigalgs = pkcs1, .num_sigalgs = 1 };
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	size_t cv;
+	struct conn t;
+
+	conn_open(&t, NULL);
+	assert_int_not_equal(katls_ea_request_build(&req, &rp), 0);
+	client_request(&req);
+	assert_false(katls_ea_request_has_sigalg(&req, 0x0401));
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, NULL);
+	/* rewrite the CertificateVerify scheme to rsa_pkcs1_sha256 */
+	cv = 4 + ((size_t)auth.data[1] << 16 | (size_t)auth.data[2] << 8 | auth.data[3]);
+	assert_int_equal(auth.data[cv], KATLS_HS_CERTIFICATE_VERIFY);
+	auth.data[cv + 4] = 0x04;
+	auth.data[cv + 5] = 0x01;
+	assert_int_equal(verify(&t, &req, NULL, &auth, NULL, NULL), KATLS_R_EA_SIGALG);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+}
+
+/* Offline re-verification from a saved exchange, and tampering detection. */
+static void test_save_and_verify_dir(void **state)
+{
+	struct katls_buf auth = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT;
+	struct katls_policy_set *set = policy(NULL);
+	struct katls_verify_params vp = { .policy = &set->policies[0] };
+	struct katls_verify_result res;
+	struct katls_ea_request req;
+	char sdir[256], cmd[600];
+	struct conn t;
+
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, NULL);
+	make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, NULL);
+	snprintf(sdir, sizeof(sdir), "%s/saved", dir);
+	assert_int_equal(katls_verify_save(sdir, &t.cex, KATLS_ROLE_SERVER, &req, auth.data,
+					   auth.len, NULL, 0, "server.test", NULL), 0);
+	assert_int_equal(katls_verify_dir(sdir, &vp, &res), 0);
+	katls_verify_result_cleanup(&res);
+	/* wrong expected name: D1 still applies offline */
+	vp.peer_name = "other.test";
+	assert_int_equal(katls_verify_dir(sdir, &vp, &res), -EACCES);
+	assert_int_equal(res.reason, KATLS_R_PKI_NAME);
+	katls_verify_result_cleanup(&res);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sdir);
+	assert_int_equal(system(cmd), 0);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&auth);
+	katls_buf_cleanup(&cmw);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+}
+
+/* ---- the katls/1 exchange engine (session.c) over a plain fd transport ---- */
+
+static ssize_t fd_read(void *arg, uint8_t *buf, size_t len)
+{
+	ssize_t n = read(*(int *)arg, buf, len);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+	return n;
+}
+
+static int fd_write(void *arg, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(*(int *)arg, buf, len);
+
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Software-TPM Evidence through the session's gather hook. */
+static int fake_gather(void *arg, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
+		       const uint8_t *crc, size_t crc_len, struct katls_buf *out, char *err,
+		       size_t err_len)
+{
+	make_cmw(out, ex, leaf_key, crc, crc_len, arg);
+	return 0;
+}
+
+struct side {
+	struct katls_session_params p;
+	struct katls_session_result r;
+	struct katls_policy_set *set;
+	struct katls_verify_params vp;
+	int fd;
+	int ret;
+};
+
+static void side_init(struct side *s, enum katls_role role, enum katls_mode mode,
+		      const struct katls_exporter *ex, int fd, const char *pin, const char *peer)
+{
+	struct timeval tv = { .tv_sec = 2 };
+
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	s->set = policy(pin);
+	s->vp.policy = &s->set->policies[0];
+	s->vp.peer_name = peer;
+	s->p.role = role;
+	s->p.mode = mode;
+	s->p.ex = ex;
+	s->p.tr.read = fd_read;
+	s->p.tr.write = fd_write;
+	s->p.tr.arg = &s->fd;
+	s->p.leaf = srv_cert;	/* both ends use the server.test identity */
+	s->p.key = srv_key;
+	s->p.gather = fake_gather;
+	s->p.verify = &s->vp;
+}
+
+static void side_cleanup(struct side *s)
+{
+	katls_session_result_cleanup(&s->r);
+	katls_policy_set_free(s->set);
+}
+
+static void *side_run(void *arg)
+{
+	struct side *s = arg;
+
+	s->ret = katls_session_run(&s->p, &s->r);
+	return NULL;
+}
+
+/* Runs client and server sessions on the two ends of a socketpair. */
+static void exchange(struct conn *t, struct side *c, struct side *s, enum katls_mode cm,
+		     enum katls_mode sm, const char *client_pin, int fd[2])
+{
+	pthread_t th;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+	side_init(c, KATLS_ROLE_CLIENT, cm, &t->cex, fd[0], client_pin, "server.test");
+	side_init(s, KATLS_ROLE_SERVER, sm, &t->sex, fd[1], NULL, NULL);
+	assert_int_equal(pthread_create(&th, NULL, side_run, s), 0);
+	side_run(c);
+	assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+/* Server attests, client verifies; application data after it stays unread. */
+static void test_session_verify(void **state)
+{
+	struct side c, s;
+	struct conn t;
+	int fd[2];
+	char buf[8];
+
+	conn_open(&t, NULL);
+	exchange(&t, &c, &s, KATLS_MODE_VERIFY_PEER, KATLS_MODE_ATTEST_SELF, NULL, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_true(c.r.verified_peer);
+	assert_int_equal(c.r.peer.reason, KATLS_R_OK);
+	assert_true(s.r.attested);
+	assert_int_equal(s.r.peer_max_age_s, 60);
+	/* the frame reader left the next bytes in the socket */
+	assert_int_equal(write(fd[1], "app", 3), 3);
+	assert_int_equal(read(fd[0], buf, sizeof(buf)), 3);
+	assert_memory_equal(buf, "app", 3);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+}
+
+static void test_session_mutual(void **state)
+{
+	struct side c, s;
+	struct conn t;
+	int fd[2];
+
+	conn_open(&t, NULL);
+	exchange(&t, &c, &s, KATLS_MODE_MUTUAL, KATLS_MODE_MUTUAL, NULL, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_true(c.r.verified_peer && s.r.verified_peer);
+	assert_true(c.r.attested && s.r.attested);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+}
+
+/* Refusal travels as a verdict: the verifier's reason, the attester's peer-refused. */
+static void test_session_refused(void **state)
+{
+	struct side c, s;
+	struct conn t;
+	int fd[2];
+
+	conn_open(&t, NULL);
+	exchange(&t, &c, &s, KATLS_MODE_VERIFY_PEER, KATLS_MODE_ATTEST_SELF, "ak2.pem", fd);
+	assert_int_equal(c.ret, -EACCES);
+	assert_int_equal(c.r.reason, KATLS_R_AK_UNTRUSTED);
+	assert_int_equal(s.ret, -EACCES);
+	assert_int_equal(s.r.reason, KATLS_R_PEER_REFUSED);
+	assert_non_null(strstr(s.r.msg, "ak-untrusted"));
+	side_cleanup(&c);
+	side_cleanup(&s);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+}
+
+/* A server that only verifies refuses to attest: empty authenticator. */
+static void test_session_server_wont_attest(void **state)
+{
+	struct side c, s;
+	struct conn t;
+	int fd[2];
+
+	conn_open(&t, NULL);
+	exchange(&t, &c, &s, KATLS_MODE_VERIFY_PEER, KATLS_MODE_VERIFY_PEER, NULL, fd);
+	assert_int_equal(c.r.reason, KATLS_R_EA_EMPTY);
+	assert_int_not_equal(s.ret, 0);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+}
+
+/* A peer that does not speak katls/1: garbage first, or silence. */
+static void test_session_not_katls(void **state)
+{
+	struct side c;
+	struct conn t;
+	int fd[2];
+
+	conn_open(&t, NULL);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+	assert_int_equal(write(fd[1], "HTTP/1.1 400 Bad Request\r\n\r\n", 28), 28);
+	side_init(&c, KATLS_ROLE_CLIENT, KATLS_MODE_VERIFY_PEER, &t.cex, fd[0], NULL,
+		  "server.test");
+	assert_int_equal(katls_session_run(&c.p, &c.r), -EPROTO);
+	assert_int_equal(c.r.reason, KATLS_R_PROTOCOL);
+	side_cleanup(&c);
+	close(fd[0]);
+	close(fd[1]);
+	/* silence until the transport times out */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+	side_init(&c, KATLS_ROLE_SERVER, KATLS_MODE_ATTEST_SELF, &t.sex, fd[1], NULL, NULL);
+	{
+		struct timeval tv = { .tv_usec = 200000 };
+
+		setsockopt(fd[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	assert_int_equal(katls_session_run(&c.p, &c.r), -EPROTO);
+	assert_int_equal(c.r.reason, KATLS_R_PROTOCOL);
+	side_cleanup(&c);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accept),
+		cmocka_unit_test(test_accept_sha384),
+		cmocka_unit_test(test_f1_replay_on_same_connection),
+		cmocka_unit_test(test_f2_crc_single_use),
+		cmocka_unit_test(test_f4_no_resumption),
+		cmocka_unit_test(test_r1_move_to_other_connection),
+		cmocka_unit_test(test_r2_relay),
+		cmocka_unit_test(test_d1_pki),
+		cmocka_unit_test(test_d2_aik_and_ak),
+		cmocka_unit_test(test_b1_label),
+		cmocka_unit_test(test_e1_pkcs1_refused),
+		cmocka_unit_test(test_save_and_verify_dir),
+		cmocka_unit_test(test_session_verify),
+		cmocka_unit_test(test_session_mutual),
+		cmocka_unit_test(test_session_refused),
+		cmocka_unit_test(test_session_server_wont_attest),
+		cmocka_unit_test(test_session_not_katls),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+/*
+ * katls connect: TLS 1.3 client that verifies (and/or proves) attestation
+ * with the katls/1 exchange in userspace, prints the verdict and an
+ * Evidence summary, and optionally sends a line of application data.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#include "attest.h"
+#include "cli.h"
+#include "evidence.h"
+#include "tls.h"
+
+struct connect_opts {
+	const char *target, *ca, *policy, *policy_name, *name, *cert, *key, *tcti, *ima_log;
+	const char *save_dir, *send, *ciphers;
+	uint32_t ak_handle, ima_digest_size, timeout;
+	enum katls_mode mode;
+	bool json;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: katls connect HOST:PORT --ca CA --policy FILE [OPTIONS]\n\n"
+		"TLS 1.3 client: handshake (server certificate checked against CA and the\n"
+		"server name), then the katls/1 attestation exchange; prints the verdict and\n"
+		"an Evidence summary.\n\n"
+		"  --ca CA              trust anchors for the TLS handshake\n"
+		"  --policy FILE        verification policy\n"
+		"  --policy-name N      policy of the set to use (default: the first)\n"
+		"  --name NAME          expected server name (SNI, certificate; default HOST)\n"
+		"  --mode M             verify (default), attest or mutual\n"
+		"  --cert C, --key K    our certificate and key (modes attest and mutual)\n"
+		"  --tcti T, --ak-handle H, --ima-log F, --ima-digest-size D\n"
+		"                       our Evidence sources (modes attest and mutual)\n"
+		"  --timeout S          seconds for connect, handshake and exchange (default 10)\n"
+		"  --ciphers LIST       TLS 1.3 cipher suites (OpenSSL syntax)\n"
+		"  --save-evidence DIR  save the exchange for 'katls verify --dir' (contains\n"
+		"                       session secrets, see katls(8))\n"
+		"  --send TEXT          after acceptance send TEXT and a newline, print the echo\n"
+		"  --json               machine-readable verdict\n\n"
+		"Honours SSLKEYLOGFILE.  Exit status: 0 accepted, 1 failure, 2 usage,\n"
+		"4 attestation refused (reason printed).\n");
+}
+
+static int split_target(char *t, char **host, char **port)
+{
+	char *colon = strrchr(t, ':');
+
+	if (!colon || colon == t || !colon[1])
+		return -EINVAL;
+	*colon = '\0';
+	*port = colon + 1;
+	*host = t;
+	if (*t == '[' && colon[-1] == ']') {
+		colon[-1] = '\0';
+		*host = t + 1;
+	}
+	return 0;
+}
+
+static int dial(const char *host, const char *port, unsigned int timeout)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai, *a;
+	int fd = -1, r, err = 0;
+
+	r = getaddrinfo(host, port, &hints, &ai);
+	if (r) {
+		fprintf(stderr, "katls connect: %s:%s: %s\n", host, port, gai_strerror(r));
+		return -1;
+	}
+	for (a = ai; a; a = a->ai_next) {
+		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		katls_cli_set_timeout(fd, timeout);
+		if (!connect(fd, a->ai_addr, a->ai_addrlen))
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		fprintf(stderr, "katls connect: cannot connect to %s:%s: %s\n", host, port,
+			strerror(err ? err : EHOSTUNREACH));
+	return fd;
+}
+
+/* A handshake refused because of the server certificate is a PKI verdict. */
+static int handshake_verdict(SSL *ssl, const char *err, const struct connect_opts *o,
+			     const char *what)
+{
+	struct katls_session_result r = { 0 };
+	long vr = SSL_get_verify_result(ssl);
+
+	if (vr == X509_V_OK)
+		return -1;
+	r.reason = vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH ?
+		   KATLS_R_PKI_NAME : KATLS_R_PKI_CHAIN;
+	snprintf(r.msg, sizeof(r.msg), "%s", err);
+	katls_cli_print_result(what, o->json, o->mode, -EACCES, &r);
+	return KATLS_EXIT_REFUSED;
+}
+
+static int send_text(SSL *ssl, const char *text)
+{
+	size_t len = strlen(text), got = 0;
+	char *buf = malloc(len + 1);
+	int ret = -ENOMEM;
+
+	if (!buf)
+		return ret;
+	memcpy(buf, text, len);
+	buf[len] = '\n';
+	ret = katls_tls_write(ssl, (const uint8_t *)buf, len + 1);
+	while (!ret && got < len + 1) {
+		ssize_t n = katls_tls_read(ssl, (uint8_t *)buf + got, len + 1 - got);
+
+		if (n <= 0)
+			ret = n ? (int)n : -ECONNRESET;
+		else
+			got += (size_t)n;
+	}
+	if (!ret) {
+		fwrite(buf, 1, got, stderr);
+		fflush(stderr);
+	}
+	free(buf);
+	return ret;
+}
+
+static int parse_args(int argc, char **argv, struct connect_opts *o)
+{
+	static const struct option opts[] = {
+		{ "ca", required_argument, NULL, 'C' }, { "policy", required_argument, NULL, 'P' },
+		{ "policy-name", required_argument, NULL, 'N' },
+		{ "name", required_argument, NULL, 'n' }, { "mode", required_argument, NULL, 'm' },
+		{ "cert", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
+		{ "tcti", required_argument, NULL, 'T' },
+		{ "ak-handle", required_argument, NULL, 'H' },
+		{ "ima-log", required_argument, NULL, 'I' },
+		{ "ima-digest-size", required_argument, NULL, 'D' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "ciphers", required_argument, NULL, 'S' },
+		{ "save-evidence", required_argument, NULL, 's' },
+		{ "send", required_argument, NULL, 'x' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'C': o->ca = optarg; break;
+		case 'P': o->policy = optarg; break;
+		case 'N': o->policy_name = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 'c': o->cert = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'T': o->tcti = optarg; break;
+		case 'I': o->ima_log = optarg; break;
+		case 'S': o->ciphers = optarg; break;
+		case 's': o->save_dir = optarg; break;
+		case 'x': o->send = optarg; break;
+		case 'j': o->json = true; break;
+		case 'm':
+			if (katls_cli_mode_parse(optarg, &o->mode)) {
+				fprintf(stderr, "katls connect: --mode must be verify, attest or mutual\n");
+				return -EINVAL;
+			}
+			break;
+		case 'H':
+		case 'D':
+		case 't':
+			if (katls_cli_parse_u32(optarg, c == 'H' ? &o->ak_handle : c == 'D' ?
+						&o->ima_digest_size : &o->timeout)) {
+				fprintf(stderr, "katls connect: bad number '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(KATLS_EXIT_OK);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "katls connect: exactly one HOST:PORT expected\n");
+		return -EINVAL;
+	}
+	o->target = argv[optind];
+	if (!o->ca || (o->mode != KATLS_MODE_ATTEST_SELF && !o->policy)) {
+		fprintf(stderr, "katls connect: --ca and --policy are required\n");
+		return -EINVAL;
+	}
+	if (o->mode != KATLS_MODE_VERIFY_PEER && (!o->cert || !o->key)) {
+		fprintf(stderr, "katls connect: --mode %s needs --cert and --key\n",
+			katls_cli_mode_name(o->mode));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int connect_main(int argc, char **argv)
+{
+	struct connect_opts o = { .mode = KATLS_MODE_VERIFY_PEER, .timeout = 10 };
+	struct katls_tls_config tc = { .role = KATLS_ROLE_CLIENT };
+	struct katls_evidence_config ec = { 0 };
+	struct katls_evidence_source *src = NULL;
+	struct katls_policy_set *set = NULL;
+	struct katls_verify_params vp = { 0 };
+	struct katls_cli_identity id = { 0 };
+	struct katls_session_params p = { .role = KATLS_ROLE_CLIENT };
+	struct katls_session_result r;
+	char err[512], *target = NULL, *host, *port;
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	int fd = -1, code = KATLS_EXIT_FAIL, ret;
+
+	if (parse_args(argc, argv, &o))
+		return KATLS_EXIT_USAGE;
+	target = strdup(o.target);
+	if (!target || split_target(target, &host, &port)) {
+		fprintf(stderr, "katls connect: '%s' is not HOST:PORT\n", o.target);
+		free(target);
+		return KATLS_EXIT_USAGE;
+	}
+	if (!o.name)
+		o.name = host;
+	signal(SIGPIPE, SIG_IGN);
+	if (o.policy && katls_cli_policy_load(o.policy, o.policy_name, &set, &vp.policy))
+		goto out;
+	vp.peer_name = o.name;
+	if (o.cert && katls_cli_identity_load(&id, o.cert, o.key))
+		goto out;
+	tc.cert_file = o.cert;
+	tc.key_file = o.key;
+	tc.ca_file = o.ca;
+	tc.ciphersuites = o.ciphers;
+	if (katls_tls_ctx_new(&ctx, &tc, err, sizeof(err))) {
+		fprintf(stderr, "katls connect: %s\n", err);
+		goto out;
+	}
+	if (o.mode != KATLS_MODE_VERIFY_PEER) {
+		ec.tcti = o.tcti;
+		ec.ak_handle = o.ak_handle;
+		ec.ima_log = o.ima_log;
+		ec.ima_digest_size = o.ima_digest_size;
+		ec.test_corrupt = getenv("KATLS_TEST_CORRUPT");
+		if (katls_evidence_source_new(&src, &ec, err, sizeof(err))) {
+			fprintf(stderr, "katls connect: %s\n", err);
+			goto out;
+		}
+	}
+	fd = dial(host, port, o.timeout);
+	if (fd < 0)
+		goto out;
+	ret = katls_tls_ssl_new(&ssl, ctx, fd, o.name);
+	if (ret) {
+		katls_err("SSL_new", ret, NULL);
+		goto out;
+	}
+	ret = katls_tls_handshake(ssl, err, sizeof(err));
+	if (ret) {
+		code = handshake_verdict(ssl, err, &o, o.target);
+		if (code < 0) {
+			fprintf(stderr, "katls connect: %s: %s\n", o.target, err);
+			code = KATLS_EXIT_FAIL;
+		}
+		goto out;
+	}
+	p.mode = o.mode;
+	p.leaf = id.leaf;
+	p.chain = id.chain;
+	p.key = id.key;
+	p.src = src;
+	p.verify = &vp;
+	p.save_dir = o.save_dir;
+	ret = katls_cli_session(ssl, &p, &r);
+	katls_cli_print_result(o.target, o.json, o.mode, ret, &r);
+	code = katls_cli_exit_code(ret, &r);
+	katls_session_result_cleanup(&r);
+	if (code == KATLS_EXIT_OK && o.send && send_text(ssl, o.send)) {
+		fprintf(stderr, "katls connect: sending application data failed\n");
+		code = KATLS_EXIT_FAIL;
+	}
+	katls_tls_ssl_wipe_secrets(ssl);
+	SSL_shutdown(ssl);
+out:
+	SSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
+	SSL_CTX_free(ctx);
+	katls_evidence_source_free(src);
+	katls_cli_identity_cleanup(&id);
+	katls_policy_set_free(set);
+	free(target);
+	ERR_clear_error();
+	return code;
+}

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Evidence gathering (see evidence.h).  The TPM context is the only shared
+ * state; katls_evidence_gather() holds the source's mutex for the whole
+ * quote + IMA read so concurrent requests cannot interleave on the TPM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "evidence.h"
+#include "nl.h"
+#include "quote.h"
+#include "tpm.h"
+
+#define IMA_LOG_MAX	(64u << 20)
+
+struct katls_evidence_source {
+	struct katls_evidence_config cfg;
+	struct katls_tpm *tpm;
+	struct katls_buf ak_public;	/* TPMT_PUBLIC of the AK */
+	pthread_mutex_t lock;
+};
+
+int katls_file_read(const char *path, size_t max, struct katls_buf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		ret = katls_buf_reserve(out, 65536);
+		if (ret)
+			break;
+		n = read(fd, out->data + out->len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		if (out->len > max) {
+			ret = -EFBIG;
+			break;
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+int katls_evidence_source_new(struct katls_evidence_source **out,
+			      const struct katls_evidence_config *cfg,
+			      char *err, size_t err_len)
+{
+	struct katls_evidence_source *src = calloc(1, sizeof(*src));
+	int ret;
+
+	*out = NULL;
+	if (!src)
+		return -ENOMEM;
+	src->cfg = *cfg;
+	if (!src->cfg.ak_handle)
+		src->cfg.ak_handle = KATLS_AK_HANDLE_DEFAULT;
+	if (!src->cfg.pcr_mask)
+		src->cfg.pcr_mask = KATLS_EVIDENCE_PCR_MASK;
+	if (!src->cfg.ima_digest_size)
+		src->cfg.ima_digest_size = cfg->ima_log ? 32 : 20;
+	if (!src->cfg.ima_log)
+		src->cfg.ima_log = KATLS_IMA_SECURITYFS;
+	pthread_mutex_init(&src->lock, NULL);
+	ret = katls_tpm_open(cfg->tcti, &src->tpm);
+	if (ret) {
+		snprintf(err, err_len, "cannot open the TPM (%s): %s",
+			 cfg->tcti ? cfg->tcti : "TCTI from the environment", strerror(-ret));
+		goto fail;
+	}
+	ret = katls_tpm_ak_public(src->tpm, src->cfg.ak_handle, &src->ak_public, NULL);
+	if (ret) {
+		snprintf(err, err_len, "no attestation key at handle 0x%08x: %s%s",
+			 src->cfg.ak_handle, strerror(-ret),
+			 ret == -ENOENT ? " (run 'katls provision')" : "");
+		goto fail;
+	}
+	*out = src;
+	return 0;
+fail:
+	katls_evidence_source_free(src);
+	return ret;
+}
+
+void katls_evidence_source_free(struct katls_evidence_source *src)
+{
+	if (!src)
+		return;
+	katls_tpm_close(src->tpm);
+	katls_buf_cleanup(&src->ak_public);
+	pthread_mutex_destroy(&src->lock);
+	free(src);
+}
+
+size_t katls_evidence_source_ima_digest_size(const struct katls_evidence_source *src)
+{
+	return src->cfg.ima_digest_size;
+}
+
+static bool corrupt(const struct katls_evidence_source *src, const char *what)
+{
+	return src->cfg.test_corrupt && !strcmp(src->cfg.test_corrupt, what);
+}
+
+/* STATE_GET of katls.ko; -ENOENT when the module is not loaded. */
+static int kernel_state(struct katls_buf *out)
+{
+	struct katls_cmw_kernel k;
+	struct katls_state st;
+	struct katls_nl *nl;
+	int ret;
+
+	ret = katls_nl_open(&nl);
+	if (ret)
+		return ret;
+	ret = katls_nl_state_get(nl, 0, &st);
+	katls_nl_close(nl);
+	if (ret)
+		return ret;
+	memset(&k, 0, sizeof(k));
+	k.generation = st.generation;
+	memcpy(k.boot_id, st.boot_id, sizeof(k.boot_id));
+	snprintf(k.release, sizeof(k.release), "%s", st.release);
+	k.taint = st.taint;
+	k.lockdown = st.have_lockdown ? st.lockdown : 0;
+	k.cc_flags = st.cc_flags;
+	k.tpm = st.tpm_present;
+	k.ima_count = st.ima_count;
+	k.ima_violations = st.ima_violations;
+	return katls_cmw_kernel_encode(&k, out);
+}
+
+static int quote(struct katls_evidence_source *src, const struct katls_exporter *ex,
+		 EVP_PKEY *leaf_key, const uint8_t *crc, size_t crc_len,
+		 struct katls_evidence *ev, char *err, size_t err_len)
+{
+	uint8_t binder[EVP_MAX_MD_SIZE], nonce[KATLS_QUOTE_NONCE_MAX];
+	size_t binder_len = sizeof(binder), nonce_len, aik_len;
+	struct katls_pcrs pcrs;
+	int ret;
+
+	ret = katls_binder_compute(ex, leaf_key, crc, crc_len, NULL, binder, &binder_len);
+	if (!ret)
+		ret = katls_quote_nonce(binder, binder_len, nonce, &nonce_len);
+	OPENSSL_cleanse(binder, sizeof(binder));
+	if (ret) {
+		snprintf(err, err_len, "cannot compute the binder: %s", strerror(-ret));
+		return ret;
+	}
+	if (corrupt(src, "binder"))
+		nonce[0] ^= 1;
+	ret = katls_tpm_quote(src->tpm, src->cfg.ak_handle, nonce, nonce_len,
+			      src->cfg.pcr_mask, &ev->quote, &ev->quote_sig, &pcrs);
+	if (ret) {
+		snprintf(err, err_len, "TPM quote failed: %s", strerror(-ret));
+		return ret;
+	}
+	if (corrupt(src, "quote-sig") && ev->quote_sig.len)
+		ev->quote_sig.data[ev->quote_sig.len - 1] ^= 1;
+	ret = katls_cmw_pcrs_encode(&pcrs, &ev->pcrs);
+	if (!ret)
+		ret = katls_put_bytes(&ev->ak, src->ak_public.data, src->ak_public.len);
+	if (!ret)
+		ret = katls_buf_reserve(&ev->aik, EVP_MAX_MD_SIZE);
+	aik_len = EVP_MAX_MD_SIZE;
+	if (!ret)
+		ret = katls_aik_hash(ex->md, leaf_key, ev->aik.data, &aik_len);
+	if (!ret) {
+		ev->aik.len = aik_len;
+		if (corrupt(src, "aik"))
+			ev->aik.data[0] ^= 1;
+	}
+	if (ret)
+		snprintf(err, err_len, "cannot encode Evidence: %s", strerror(-ret));
+	return ret;
+}
+
+int katls_evidence_gather(struct katls_evidence_source *src, const struct katls_exporter *ex,
+			  EVP_PKEY *leaf_key, const uint8_t *crc, size_t crc_len,
+			  struct katls_buf *out, char *err, size_t err_len)
+{
+	struct katls_evidence ev;
+	int ret;
+
+	memset(&ev, 0, sizeof(ev));
+	pthread_mutex_lock(&src->lock);
+	ret = quote(src, ex, leaf_key, crc, crc_len, &ev, err, err_len);
+	/* the log is read after the quote: it must cover every quoted extend */
+	if (!ret && !src->cfg.no_ima) {
+		ret = katls_file_read(src->cfg.ima_log, IMA_LOG_MAX, &ev.ima);
+		if (ret)
+			snprintf(err, err_len, "cannot read the IMA log %s: %s",
+				 src->cfg.ima_log, strerror(-ret));
+		ev.has_ima = true;
+		ev.ima_start = 0;
+	}
+	pthread_mutex_unlock(&src->lock);
+	if (!ret && !src->cfg.no_kernel) {
+		ret = kernel_state(&ev.kernel);
+		if (ret == -ENOENT || ret == -EPERM || ret == -EACCES || ret == -EPROTONOSUPPORT) {
+			katls_buf_cleanup(&ev.kernel);	/* no module: omit the record */
+			ret = 0;
+		} else if (ret) {
+			snprintf(err, err_len, "katls.ko STATE_GET failed: %s", strerror(-ret));
+		}
+	}
+	if (!ret && src->cfg.workload) {
+		ret = katls_cmw_workload_encode(src->cfg.workload, &ev.workload);
+		if (ret)
+			snprintf(err, err_len, "cannot encode the workload: %s", strerror(-ret));
+	}
+	if (!ret) {
+		ret = katls_cmw_encode(&ev, out);
+		if (ret)
+			snprintf(err, err_len, "cannot encode the CMW: %s", strerror(-ret));
+	}
+	katls_cmw_cleanup(&ev);
+	return ret;
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The katls verifier (DESIGN.md §6): validates a peer's authenticator and
+ * appraises the Evidence it carries against a policy, in this order, first
+ * failure wins, each with a stable reason code and one human line:
+ *
+ *   RFC 9261 validation (ea.h) → PKI chain of the leaf against the policy's
+ *   trust anchors and the expected peer name (D1) → CMW strict decode →
+ *   aik record == H(SPKI of the leaf) (D2) → quote extraData == nonce of
+ *   this session's binder (B1, F1, R1, R2) → quote structure → AK pinned
+ *   (D2) → quote signature → PCR digest → PCR reference values → IMA replay
+ *   to the quoted PCR 10 (replay until match) and allowlist → kernel rules →
+ *   workload rules.
+ *
+ * Offline re-verification (katls verify --dir) uses a saved exchange: the
+ * messages as on the wire plus the exporter OUTPUTS the live verifier used
+ * (HC, FK, TLS-Exporter("Attestation", crc)); it re-checks everything except
+ * the TLS binding itself, which it takes from those saved values.
+ *
+ * No global state; one verification per call.
+ */
+#ifndef KATLS_VERIFY_H
+#define KATLS_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "ea.h"
+#include "katls.h"
+#include "policy.h"
+
+struct katls_verify_summary {
+	char peer_subject[256];		/* leaf subject, one line */
+	uint16_t sigalg;		/* CertificateVerify scheme */
+	char ak_fpr[65];		/* hex SHA-256 of the AK's SPKI DER */
+	bool has_pcr10;
+	uint8_t pcr10[32];		/* quoted SHA-256 PCR 10 */
+	bool has_ima;
+	uint32_t ima_records;		/* records in the log sent */
+	uint32_t ima_covered;		/* records covered by the quote */
+	bool has_kernel;
+	char kernel_release[65];
+	bool has_workload;
+	char workload_exe[4096];
+	uint32_t max_age_s;		/* from the policy, for the verdict */
+};
+
+struct katls_verify_result {
+	enum katls_reason reason;	/* KATLS_R_OK when accepted */
+	char msg[512];			/* one line: what failed (or passed) */
+	struct katls_verify_summary sum;
+	uint8_t *cmw;			/* copy of the CMW (for saving), may be NULL */
+	size_t cmw_len;
+};
+
+struct katls_verify_params {
+	const struct katls_policy *policy;
+	const char *peer_name;		/* expected name (connect target), or NULL */
+	const char *binder_label;	/* NULL = KATLS_BINDER_LABEL */
+};
+
+/**
+ * katls_verify_authenticator() - validate @auth (an answer to @req sent by
+ * @sender) and appraise its Evidence.
+ * Return: 0 accepted; -EACCES refused (@out->reason, @out->msg); other
+ * -errno with KATLS_R_INTERNAL.  Call katls_verify_result_cleanup() after.
+ */
+int katls_verify_authenticator(const struct katls_verify_params *p,
+			       const struct katls_exporter *ex, enum katls_role sender,
+			       const struct katls_ea_request *req,
+			       struct katls_ea_crc_set *used,
+			       const uint8_t *auth, size_t auth_len,
+			       struct katls_verify_result *out);
+
+/**
+ * katls_verify_evidence() - everything after RFC 9261 validation, for a
+ * leaf (+ @chain, leaf first, may be NULL) and the CMW it carried.
+ */
+int katls_verify_evidence(const struct katls_verify_params *p,
+			  const struct katls_exporter *ex, enum katls_role sender,
+			  const struct katls_ea_request *req, X509 *leaf,
+			  STACK_OF(X509) *chain, const uint8_t *cmw, size_t cmw_len,
+			  struct katls_verify_result *out);
+
+void katls_verify_result_cleanup(struct katls_verify_result *res);
+
+/**
+ * katls_verify_save() - write an exchange to @dir (created 0700, files
+ * 0600): request.bin, authenticator.bin, cmw.cbor, ak.pem (when the CMW
+ * decodes), session-secrets/{hc,fk,attestation}.bin, meta, README.
+ * Return: 0 or -errno.
+ */
+int katls_verify_save(const char *dir, const struct katls_exporter *ex,
+		      enum katls_role sender, const struct katls_ea_request *req,
+		      const uint8_t *auth, size_t auth_len, const uint8_t *cmw,
+		      size_t cmw_len, const char *peer_name, const char *binder_label);
+
+/**
+ * katls_verify_dir() - re-verify a directory written by katls_verify_save().
+ * @p->peer_name NULL = the name saved in meta.
+ * Return: as katls_verify_authenticator(); -ENOENT/-EBADMSG for a bad
+ * directory (message in @out->msg).
+ */
+int katls_verify_dir(const char *dir, const struct katls_verify_params *p,
+		     struct katls_verify_result *out);
+
+#endif /* KATLS_VERIFY_H */
