@@ -6,13 +6,19 @@
  * lengths and reserved mask bits are rejected by the core with an extack
  * message before a handler runs.
  */
+#include <linux/limits.h>
 #include <linux/slab.h>
 #include <linux/utsname.h>
 #include <net/genetlink.h>
 #include <uapi/linux/katls.h>
 
 #include "genl.h"
+#include "ima.h"
 #include "measure.h"
+#include "request.h"
+
+/* Index of "events" in katls_mcgrps. */
+#define MCGRP_EVENTS 0
 
 static const struct nla_policy state_get_policy[KATLS_A_STATE_PCR_MASK + 1] = {
 	[KATLS_A_STATE_PCR_MASK] = NLA_POLICY_MASK(NLA_U32, KATLS_PCR_MASK_ALL),
@@ -44,6 +50,19 @@ static int put_pcrs(struct sk_buff *msg, const struct katls_snapshot *s)
  * lockdown, boot id); the IMA counters and PCRs need CAP_SYS_ADMIN, as
  * securityfs and the TPM device do.
  */
+static int put_requests(struct sk_buff *msg)
+{
+	struct katls_request_stats st;
+
+	katls_request_stats(&st);
+	if (nla_put_u32(msg, KATLS_A_STATE_REQ_QUEUED, st.queued) ||
+	    nla_put_u32(msg, KATLS_A_STATE_REQ_ACCEPTED, st.accepted) ||
+	    nla_put_u32(msg, KATLS_A_STATE_SOCKS, st.socks) ||
+	    nla_put_u8(msg, KATLS_A_STATE_DAEMON, st.daemon))
+		return -EMSGSIZE;
+	return 0;
+}
+
 static int put_state(struct sk_buff *msg, const struct katls_snapshot *s, bool priv)
 {
 	if (nla_put_u64_64bit(msg, KATLS_A_STATE_GENERATION, s->generation, KATLS_A_PAD) ||
@@ -100,6 +119,8 @@ static int katls_nl_state_get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!hdr)
 		goto out_free_msg;
 	ret = put_state(msg, s, priv);
+	if (!ret && netlink_capable(skb, CAP_NET_ADMIN))
+		ret = put_requests(msg);
 	if (ret)
 		goto out_free_msg;
 	genlmsg_end(msg, hdr);
@@ -113,12 +134,223 @@ out_free:
 	return ret;
 }
 
+/* ---- IMA_GET ------------------------------------------------------------- */
+
+static const struct nla_policy ima_get_policy[KATLS_A_IMA_START + 1] = {
+	[KATLS_A_IMA_START] = { .type = NLA_U64 },
+};
+
+/* cb->args: [0] iterator, [1] snapshot generation, [2] snapshot count, [3] parts */
+static int katls_nl_ima_get_start(struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct nlattr *start_attr = info->attrs[KATLS_A_IMA_START];
+	struct katls_ima_iter *it;
+	u64 start = 0, gen, count;
+	int ret;
+
+	if (!netlink_capable(cb->skb, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(cb->extack, "reading the IMA list requires CAP_SYS_ADMIN");
+		return -EPERM;
+	}
+	if (start_attr)
+		start = nla_get_u64(start_attr);
+	ret = katls_measure_generation(&gen, &count);
+	if (ret) {
+		NL_SET_ERR_MSG(cb->extack, "this kernel has no IMA measurement list");
+		return ret;
+	}
+	if (start > count) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, start_attr, "start is beyond the IMA list");
+		return -ERANGE;
+	}
+	it = katls_ima_iter_new(start, count);
+	if (IS_ERR(it)) {
+		NL_SET_ERR_MSG(cb->extack, "cannot read the IMA measurement list");
+		return PTR_ERR(it);
+	}
+	cb->args[0] = (long)it;
+	cb->args[1] = gen;
+	cb->args[2] = count;
+	cb->args[3] = 0;
+	return 0;
+}
+
+static int katls_nl_ima_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct katls_ima_iter *it = (struct katls_ima_iter *)cb->args[0];
+	const u8 *run = NULL;
+	u64 gen, count;
+	ssize_t n;
+	void *hdr;
+	int room;
+
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &katls_genl_family, NLM_F_MULTI, KATLS_CMD_IMA_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	/* The part's sequence is the live generation: it moves with new records. */
+	if (!katls_measure_generation(&gen, &count))
+		cb->seq = (u32)gen;
+	genl_dump_check_consistent(cb, hdr);
+	if (nla_put_u64_64bit(skb, KATLS_A_STATE_GENERATION, cb->args[1], KATLS_A_PAD) ||
+	    nla_put_u64_64bit(skb, KATLS_A_STATE_IMA_COUNT, cb->args[2], KATLS_A_PAD))
+		goto out_cancel;
+	room = skb_tailroom(skb) - nla_total_size(0) - NLA_ALIGNTO;
+	n = room > 0 ? katls_ima_iter_next(it, room, &run) : -EMSGSIZE;
+	if (n < 0) {
+		genlmsg_cancel(skb, hdr);
+		if (n == -EMSGSIZE)
+			NL_SET_ERR_MSG(cb->extack, "an IMA record exceeds a netlink message");
+		else
+			NL_SET_ERR_MSG(cb->extack, "reading the IMA list failed");
+		return n;
+	}
+	if (n == 0 && cb->args[3])
+		goto out_cancel;
+	if (n && nla_put(skb, KATLS_A_IMA_RECORDS, n, run))
+		goto out_cancel;
+	genlmsg_end(skb, hdr);
+	cb->args[3]++;
+	return skb->len;
+
+out_cancel:
+	genlmsg_cancel(skb, hdr);
+	return skb->len;
+}
+
+static int katls_nl_ima_get_done(struct netlink_callback *cb)
+{
+	katls_ima_iter_free((struct katls_ima_iter *)cb->args[0]);
+	return 0;
+}
+
+/* ---- the upcall ---------------------------------------------------------- */
+
+/* No attributes: with strict validation every attribute is rejected. */
+static const struct nla_policy register_policy[KATLS_A_PAD + 1] = {};
+
+static int katls_nl_daemon_register_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return katls_request_register(genl_info_net(info), info->snd_portid, info->extack);
+}
+
+static const struct nla_policy accept_policy[KATLS_A_REQ_ID + 1] = {
+	[KATLS_A_REQ_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+static int katls_nl_request_accept_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *id_attr = info->attrs[KATLS_A_REQ_ID];
+	struct sk_buff *msg;
+	void *hdr;
+	int fd, ret;
+
+	msg = genlmsg_new(PATH_MAX + NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	ret = -EMSGSIZE;
+	hdr = genlmsg_put_reply(msg, info, &katls_genl_family, 0, KATLS_CMD_REQUEST_ACCEPT);
+	if (!hdr)
+		goto out_free;
+	ret = katls_request_accept(msg, genl_info_net(info), info->snd_portid,
+				   id_attr ? nla_get_u32(id_attr) : 0, &fd, info->extack);
+	if (ret)
+		goto out_free;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+out_free:
+	nlmsg_free(msg);
+	return ret;
+}
+
+static const struct nla_policy done_policy[KATLS_A_REQ_EXPIRY + 1] = {
+	[KATLS_A_REQ_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[KATLS_A_REQ_STATUS]		= { .type = NLA_S32 },
+	[KATLS_A_REQ_REASON]		= { .type = NLA_U32 },
+	[KATLS_A_REQ_PEER_DIGEST]	= NLA_POLICY_EXACT_LEN(KATLS_SHA256_LEN),
+	[KATLS_A_REQ_EXPIRY]		= { .type = NLA_U64 },
+};
+
+/* The verdicts a daemon may report; each reaches the application as is. */
+static bool status_allowed(s32 status)
+{
+	switch (status) {
+	case 0:
+	case -EACCES:
+	case -EKEYREJECTED:
+	case -EKEYEXPIRED:
+	case -EPROTO:
+	case -ETIMEDOUT:
+	case -ECONNRESET:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int katls_nl_request_done_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **a = info->attrs;
+	s32 status;
+
+	if (GENL_REQ_ATTR_CHECK(info, KATLS_A_REQ_ID)) {
+		NL_SET_ERR_MSG(info->extack, "REQ_ID is required");
+		return -EINVAL;
+	}
+	if (GENL_REQ_ATTR_CHECK(info, KATLS_A_REQ_STATUS)) {
+		NL_SET_ERR_MSG(info->extack, "REQ_STATUS is required");
+		return -EINVAL;
+	}
+	status = nla_get_s32(a[KATLS_A_REQ_STATUS]);
+	if (!status_allowed(status)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a[KATLS_A_REQ_STATUS],
+				    "status must be 0, -EACCES, -EKEYREJECTED, -EKEYEXPIRED, -EPROTO, -ETIMEDOUT or -ECONNRESET");
+		return -EINVAL;
+	}
+	return katls_request_done(nla_get_u32(a[KATLS_A_REQ_ID]), status,
+				  a[KATLS_A_REQ_REASON] ? nla_get_u32(a[KATLS_A_REQ_REASON]) : 0,
+				  a[KATLS_A_REQ_PEER_DIGEST] ? nla_data(a[KATLS_A_REQ_PEER_DIGEST]) : NULL,
+				  a[KATLS_A_REQ_EXPIRY] ? nla_get_u64(a[KATLS_A_REQ_EXPIRY]) : 0,
+				  info->extack);
+}
+
 static const struct genl_ops katls_genl_ops[] = {
 	{
 		.cmd		= KATLS_CMD_STATE_GET,
 		.doit		= katls_nl_state_get_doit,
 		.policy		= state_get_policy,
 		.maxattr	= ARRAY_SIZE(state_get_policy) - 1,
+	},
+	{
+		.cmd		= KATLS_CMD_IMA_GET,
+		.start		= katls_nl_ima_get_start,
+		.dumpit		= katls_nl_ima_get_dumpit,
+		.done		= katls_nl_ima_get_done,
+		.policy		= ima_get_policy,
+		.maxattr	= ARRAY_SIZE(ima_get_policy) - 1,
+	},
+	{
+		.cmd		= KATLS_CMD_REQUEST_ACCEPT,
+		.doit		= katls_nl_request_accept_doit,
+		.policy		= accept_policy,
+		.maxattr	= ARRAY_SIZE(accept_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= KATLS_CMD_REQUEST_DONE,
+		.doit		= katls_nl_request_done_doit,
+		.policy		= done_policy,
+		.maxattr	= ARRAY_SIZE(done_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd		= KATLS_CMD_DAEMON_REGISTER,
+		.doit		= katls_nl_daemon_register_doit,
+		.policy		= register_policy,
+		.maxattr	= ARRAY_SIZE(register_policy) - 1,
+		.flags		= GENL_ADMIN_PERM,
 	},
 };
 
@@ -147,4 +379,58 @@ int __init katls_genl_init(void)
 void katls_genl_exit(void)
 {
 	genl_unregister_family(&katls_genl_family);
+}
+
+/**
+ * katls_genl_has_listeners - true if someone listens on "events" (init_net)
+ */
+bool katls_genl_has_listeners(void)
+{
+	return genl_has_listeners(&katls_genl_family, &init_net, MCGRP_EVENTS);
+}
+
+/**
+ * katls_genl_request_ready - multicast REQUEST_READY in @net
+ *
+ * Best effort: a daemon that misses it still finds the request with a
+ * REQUEST_ACCEPT without id.
+ */
+void katls_genl_request_ready(struct net *net, u32 id, u8 role, u8 mode)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &katls_genl_family, 0, KATLS_CMD_REQUEST_READY);
+	if (!hdr || nla_put_u32(msg, KATLS_A_REQ_ID, id) ||
+	    nla_put_u8(msg, KATLS_A_REQ_ROLE, role) || nla_put_u8(msg, KATLS_A_REQ_MODE, mode)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&katls_genl_family, net, msg, 0, MCGRP_EVENTS, GFP_KERNEL);
+}
+
+/**
+ * katls_genl_state_changed - multicast STATE_CHANGED in every netns
+ */
+void katls_genl_state_changed(u64 generation, u64 ima_count)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &katls_genl_family, 0, KATLS_CMD_STATE_CHANGED);
+	if (!hdr ||
+	    nla_put_u64_64bit(msg, KATLS_A_STATE_GENERATION, generation, KATLS_A_PAD) ||
+	    nla_put_u64_64bit(msg, KATLS_A_STATE_IMA_COUNT, ima_count, KATLS_A_PAD)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_allns(&katls_genl_family, msg, 0, MCGRP_EVENTS);
 }

@@ -196,3 +196,141 @@ void katls_ima_exit(void)
 		put_cred(kcred);
 	kern_unmount(secfs);
 }
+
+/*
+ * Dump iterator (IMA_GET): a private open of the list, read in chunks into a
+ * buffer; runs of whole records are handed out in order.  Records after
+ * @end (the snapshot count) are never returned, although the list may already
+ * hold them.
+ */
+#define ITER_BUF		(64 * 1024)
+
+struct katls_ima_iter {
+	struct file *f;
+	loff_t pos;
+	u64 index;		/* records handed out or skipped */
+	u64 end;
+	size_t have, off;	/* bytes in buf, consumed bytes */
+	bool eof;
+	u8 buf[];
+};
+
+static int iter_fill(struct katls_ima_iter *it)
+{
+	ssize_t n;
+
+	if (it->off) {
+		memmove(it->buf, it->buf + it->off, it->have - it->off);
+		it->have -= it->off;
+		it->off = 0;
+	}
+	while (!it->eof && it->have < ITER_BUF) {
+		n = katls_ima_read(it->f, &it->pos, it->buf + it->have, ITER_BUF - it->have);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			it->eof = true;
+		it->have += n;
+	}
+	return 0;
+}
+
+/*
+ * Measures the run of whole records at it->off that fits in @room bytes and
+ * ends at most at it->end.  Return: run length (0: none left) or -errno.
+ */
+static ssize_t iter_run(struct katls_ima_iter *it, size_t room, u64 *nrec)
+{
+	size_t total = 0;
+	ssize_t rlen;
+	bool viol;
+	int ret;
+
+	*nrec = 0;
+	ret = iter_fill(it);
+	if (ret)
+		return ret;
+	while (it->index + *nrec < it->end) {
+		rlen = katls_ima_record_len(it->buf + it->off + total,
+					    it->have - it->off - total, &viol);
+		if (rlen < 0)
+			return rlen;
+		if (rlen == 0) {
+			if (total)
+				break;
+			/* Not even one whole record in a full buffer, or a short list. */
+			return it->eof ? -EBADMSG : -EFBIG;
+		}
+		if (total + rlen > room) {
+			if (!total)
+				return -EMSGSIZE;
+			break;
+		}
+		total += rlen;
+		(*nrec)++;
+	}
+	return total;
+}
+
+/**
+ * katls_ima_iter_new - iterate over records [@start, @end) of the IMA list
+ * Return: the iterator (free with katls_ima_iter_free()) or ERR_PTR.
+ */
+struct katls_ima_iter *katls_ima_iter_new(u64 start, u64 end)
+{
+	struct katls_ima_iter *it;
+	ssize_t n;
+	u64 nrec;
+
+	it = kvzalloc(sizeof(*it) + ITER_BUF, GFP_KERNEL);
+	if (!it)
+		return ERR_PTR(-ENOMEM);
+	it->end = start;
+	it->f = katls_ima_open();
+	if (IS_ERR(it->f)) {
+		n = PTR_ERR(it->f);
+		kvfree(it);
+		return ERR_PTR(n);
+	}
+	/* Skip to @start: consume runs without handing them out. */
+	while (it->index < start) {
+		n = iter_run(it, ITER_BUF, &nrec);
+		if (n <= 0) {
+			katls_ima_iter_free(it);
+			return ERR_PTR(n ? n : -EBADMSG);
+		}
+		it->off += n;
+		it->index += nrec;
+	}
+	it->end = end;
+	return it;
+}
+
+/**
+ * katls_ima_iter_next - the next run of whole records, at most @room bytes
+ * @out: set to the run (valid until the next call)
+ *
+ * Return: run length, 0 at the end, -EMSGSIZE if the next record alone is
+ * larger than @room, or another -errno.
+ */
+ssize_t katls_ima_iter_next(struct katls_ima_iter *it, size_t room, const u8 **out)
+{
+	ssize_t n;
+	u64 nrec;
+
+	n = iter_run(it, room, &nrec);
+	if (n <= 0)
+		return n;
+	*out = it->buf + it->off;
+	it->off += n;
+	it->index += nrec;
+	return n;
+}
+
+void katls_ima_iter_free(struct katls_ima_iter *it)
+{
+	if (IS_ERR_OR_NULL(it))
+		return;
+	fput(it->f);
+	kvfree(it);
+}

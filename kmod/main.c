@@ -7,6 +7,8 @@
 #include "genl.h"
 #include "ima.h"
 #include "measure.h"
+#include "request.h"
+#include "sockopt.h"
 
 static int __init katls_mod_init(void)
 {
@@ -18,13 +20,25 @@ static int __init katls_mod_init(void)
 	ret = katls_measure_init();
 	if (ret < 0)
 		goto out_ima_exit;
+	ret = katls_request_init();
+	if (ret < 0)
+		goto out_ima_exit;
+	/* Until a daemon registers, KATLS_SO_ATTEST fails with -ECONNREFUSED. */
+	ret = katls_sockopt_init();
+	if (ret < 0)
+		goto out_request_exit;
 	/* ORDER: the netlink family goes last, it makes everything reachable. */
 	ret = katls_genl_init();
 	if (ret < 0)
-		goto out_ima_exit;
+		goto out_sockopt_exit;
+	katls_measure_watch_start();
 	pr_info("kernel-assisted attested TLS loaded\n");
 	return 0;
 
+out_sockopt_exit:
+	katls_sockopt_exit();
+out_request_exit:
+	katls_request_exit();
 out_ima_exit:
 	katls_ima_exit();
 out:
@@ -33,7 +47,11 @@ out:
 
 static void __exit katls_mod_exit(void)
 {
+	/* ORDER: the watcher multicasts on the family, so it stops first. */
+	katls_measure_watch_stop();
 	katls_genl_exit();
+	katls_sockopt_exit();
+	katls_request_exit();
 	katls_ima_exit();
 }
 

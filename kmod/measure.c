@@ -15,9 +15,12 @@
 #include <linux/netlink.h>
 #include <linux/panic.h>
 #include <linux/security.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <linux/tpm.h>
 #include <linux/uuid.h>
 
+#include "genl.h"
 #include "ima.h"
 #include "measure.h"
 
@@ -122,20 +125,80 @@ static int read_pcrs(struct tpm_chip *chip, struct katls_snapshot *s, u32 mask,
 	return 0;
 }
 
-/* Reads the IMA counters and advances the generation if they moved. */
+/*
+ * Reads the IMA counters and advances the generation if they moved; the
+ * events group hears of every advance (STATE_CHANGED).
+ */
 static void read_ima(struct katls_snapshot *s)
 {
+	bool moved = false;
+
 	s->have_ima = !katls_ima_counts(&s->ima_count, &s->ima_violations);
 	mutex_lock(&gen_lock);
 	if (s->have_ima && (s->ima_count != seen_count ||
 			    s->ima_violations != seen_violations)) {
-		if (seen_count != U64_MAX)
+		if (seen_count != U64_MAX) {
 			generation++;
+			moved = true;
+		}
 		seen_count = s->ima_count;
 		seen_violations = s->ima_violations;
 	}
 	s->generation = generation;
 	mutex_unlock(&gen_lock);
+	if (moved)
+		katls_genl_state_changed(s->generation, s->ima_count);
+}
+
+/**
+ * katls_measure_generation - current generation and IMA count
+ * @gen: out
+ * @ima_count: out
+ *
+ * Return: 0, or -ENOENT when the kernel has no IMA list.
+ */
+int katls_measure_generation(u64 *gen, u64 *ima_count)
+{
+	struct katls_snapshot *s;
+	int ret;
+
+	s = kmalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	read_ima(s);
+	*gen = s->generation;
+	*ima_count = s->ima_count;
+	ret = s->have_ima ? 0 : -ENOENT;
+	kfree(s);
+	return ret;
+}
+
+/*
+ * IMA has no notifier: while someone listens on the events group, poll the
+ * list (only new records are parsed, see ima.c) once a second.
+ */
+#define WATCH_PERIOD HZ
+
+static void watch_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(watch_work, watch_fn);
+
+static void watch_fn(struct work_struct *work)
+{
+	u64 gen, count;
+
+	if (katls_genl_has_listeners())
+		katls_measure_generation(&gen, &count);
+	schedule_delayed_work(&watch_work, WATCH_PERIOD);
+}
+
+void katls_measure_watch_start(void)
+{
+	schedule_delayed_work(&watch_work, WATCH_PERIOD);
+}
+
+void katls_measure_watch_stop(void)
+{
+	cancel_delayed_work_sync(&watch_work);
 }
 
 /**

@@ -27,4 +27,8 @@ int katls_measure_init(void);
 int katls_measure_snapshot(struct katls_snapshot *s, u32 pcr_mask,
 			   struct netlink_ext_ack *extack);
 
+int katls_measure_generation(u64 *gen, u64 *ima_count);
+void katls_measure_watch_start(void);
+void katls_measure_watch_stop(void);
+
 #endif /* _KATLS_MEASURE_H */

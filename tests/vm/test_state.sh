@@ -69,7 +69,7 @@ else
 fi
 
 # Malformed requests.
-check "malformed requests rejected with extack" $top/build/tests/vm/nlprobe
+check "malformed requests rejected with extack" $tools/nlprobe
 
 # Unload.
 check "rmmod katls" rmmod katls

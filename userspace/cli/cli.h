@@ -24,6 +24,7 @@ struct katls_subcmd {
 };
 
 int status_main(int argc, char **argv);
+int ima_main(int argc, char **argv);
 int provision_main(int argc, char **argv);
 int serve_main(int argc, char **argv);
 int connect_main(int argc, char **argv);

@@ -9,6 +9,7 @@ static int help_main(int argc, char **argv);
 
 static const struct katls_subcmd commands[] = {
 	{ "status", status_main, "show the module's measured-state snapshot" },
+	{ "ima", ima_main, "dump the binary IMA measurement list from the module" },
 	{ "provision", provision_main, "create or reuse the TPM attestation key" },
 	{ "serve", serve_main, "TLS 1.3 server that attests itself (userspace mode)" },
 	{ "connect", connect_main, "connect and verify the server's attestation" },

@@ -23,7 +23,8 @@ static void usage(FILE *f)
 		"Usage: katls status [--json] [--pcrs LIST]\n\n"
 		"Show the measured-state snapshot of katls.ko: kernel release, boot id,\n"
 		"taint, lockdown, confidential-computing flags, TPM presence, and (as root)\n"
-		"the IMA measurement count and PCR values of the SHA-256 bank.\n\n"
+		"the IMA measurement count and PCR values of the SHA-256 bank, whether a\n"
+		"daemon is registered and the attestation requests pending.\n\n"
 		"  --json        machine-readable output\n"
 		"  --pcrs LIST   PCRs to read, e.g. 0-7,10, 'all' or 'none'\n"
 		"                (default: 0-10 as root, none otherwise)\n\n"
@@ -67,6 +68,12 @@ static void print_text(const struct katls_state *s)
 		       (unsigned long long)s->ima_count, (unsigned long long)s->ima_violations);
 	else
 		printf("  ima        (root only)\n");
+	if (s->have_requests)
+		printf("  daemon     %s\n  requests   %u queued, %u accepted by the daemon\n"
+		       "  sockets    %u with katls state\n",
+		       s->daemon ? "registered" : "none", s->req_queued, s->req_accepted, s->socks);
+	else
+		printf("  requests   (CAP_NET_ADMIN only)\n");
 	for (unsigned int i = 0; i < KATLS_NUM_PCRS; i++) {
 		if (!(s->pcr_mask & (1U << i)))
 			continue;
@@ -100,6 +107,15 @@ static void print_json(const struct katls_state *s)
 		json_object_object_add(ima, "count", json_object_new_uint64(s->ima_count));
 		json_object_object_add(ima, "violations", json_object_new_uint64(s->ima_violations));
 		json_object_object_add(o, "ima", ima);
+	}
+	if (s->have_requests) {
+		json_object *req = json_object_new_object();
+
+		json_object_object_add(req, "daemon", json_object_new_boolean(s->daemon));
+		json_object_object_add(req, "queued", json_object_new_uint64(s->req_queued));
+		json_object_object_add(req, "accepted", json_object_new_uint64(s->req_accepted));
+		json_object_object_add(req, "sockets", json_object_new_uint64(s->socks));
+		json_object_object_add(o, "requests", req);
 	}
 	if (s->pcr_mask) {
 		json_object *bank = json_object_new_object(), *pcrs = json_object_new_object();

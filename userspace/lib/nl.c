@@ -7,9 +7,11 @@
  * add some).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <linux/netlink.h>
 #include <netlink/genl/ctrl.h>
@@ -172,6 +174,10 @@ static struct nla_policy state_policy[KATLS_A_MAX + 1] = {
 	[KATLS_A_STATE_IMA_COUNT]	= { .type = NLA_U64 },
 	[KATLS_A_STATE_IMA_VIOLATIONS]	= { .type = NLA_U64 },
 	[KATLS_A_STATE_PCR]		= { .type = NLA_NESTED },
+	[KATLS_A_STATE_REQ_QUEUED]	= { .type = NLA_U32 },
+	[KATLS_A_STATE_REQ_ACCEPTED]	= { .type = NLA_U32 },
+	[KATLS_A_STATE_SOCKS]		= { .type = NLA_U32 },
+	[KATLS_A_STATE_DAEMON]		= { .type = NLA_U8 },
 };
 
 static struct nla_policy pcr_policy[KATLS_A_PCR_MAX + 1] = {
@@ -226,6 +232,14 @@ static int parse_state(struct nl_msg *msg, void *arg)
 		s->ima_violations = nla_get_u64(tb[KATLS_A_STATE_IMA_VIOLATIONS]);
 		s->have_ima = true;
 	}
+	if (tb[KATLS_A_STATE_REQ_QUEUED] && tb[KATLS_A_STATE_REQ_ACCEPTED] &&
+	    tb[KATLS_A_STATE_SOCKS] && tb[KATLS_A_STATE_DAEMON]) {
+		s->req_queued = nla_get_u32(tb[KATLS_A_STATE_REQ_QUEUED]);
+		s->req_accepted = nla_get_u32(tb[KATLS_A_STATE_REQ_ACCEPTED]);
+		s->socks = nla_get_u32(tb[KATLS_A_STATE_SOCKS]);
+		s->daemon = nla_get_u8(tb[KATLS_A_STATE_DAEMON]);
+		s->have_requests = true;
+	}
 	/* PCR entries repeat, so walk the attribute stream for all of them. */
 	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlmsg_hdr(msg)), 0),
 			  genlmsg_attrlen(nlmsg_data(nlmsg_hdr(msg)), 0), rem) {
@@ -249,4 +263,311 @@ int katls_nl_state_get(struct katls_nl *nl, uint32_t pcr_mask, struct katls_stat
 	}
 	memset(out, 0, sizeof(*out));
 	return katls_nl_transact(nl, msg, parse_state, out);
+}
+
+static struct nl_msg *new_request(struct katls_nl *nl, uint8_t cmd, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	if (msg && !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags, cmd,
+				KATLS_GENL_VERSION)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+int katls_nl_daemon_register(struct katls_nl *nl)
+{
+	struct nl_msg *msg = new_request(nl, KATLS_CMD_DAEMON_REGISTER, 0);
+
+	if (!msg)
+		return -ENOMEM;
+	return katls_nl_transact(nl, msg, NULL, NULL);
+}
+
+static struct nla_policy accept_policy[KATLS_A_MAX + 1] = {
+	[KATLS_A_REQ_ID]		= { .type = NLA_U32 },
+	[KATLS_A_REQ_FD]		= { .type = NLA_U32 },
+	[KATLS_A_REQ_ROLE]		= { .type = NLA_U8 },
+	[KATLS_A_REQ_MODE]		= { .type = NLA_U8 },
+	[KATLS_A_REQ_POLICY]		= { .type = NLA_STRING },
+	[KATLS_A_REQ_SERVER_NAME]	= { .type = NLA_STRING },
+	[KATLS_A_REQ_TIMEOUT_MS]	= { .type = NLA_U32 },
+	[KATLS_A_REQ_PID]		= { .type = NLA_U32 },
+	[KATLS_A_REQ_UID]		= { .type = NLA_U32 },
+	[KATLS_A_REQ_CGROUP_ID]		= { .type = NLA_U64 },
+	[KATLS_A_REQ_EXE_PATH]		= { .type = NLA_STRING },
+	[KATLS_A_REQ_EXE_DIGEST_ALGO]	= { .type = NLA_U32 },
+	[KATLS_A_REQ_EXE_DIGEST_ALGO_NAME] = { .type = NLA_STRING },
+};
+
+static void copy_str(char *out, size_t size, struct nlattr *a)
+{
+	if (a)
+		nla_strlcpy(out, a, size);
+}
+
+static int parse_accept(struct nl_msg *msg, void *arg)
+{
+	struct katls_accepted *r = arg;
+	struct nlattr *tb[KATLS_A_MAX + 1], *d;
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, KATLS_A_MAX, accept_policy) < 0 ||
+	    !tb[KATLS_A_REQ_ID] || !tb[KATLS_A_REQ_FD] || !tb[KATLS_A_REQ_ROLE] ||
+	    !tb[KATLS_A_REQ_MODE])
+		return -EBADMSG;
+	r->id = nla_get_u32(tb[KATLS_A_REQ_ID]);
+	r->fd = (int)nla_get_u32(tb[KATLS_A_REQ_FD]);
+	r->role = nla_get_u8(tb[KATLS_A_REQ_ROLE]);
+	r->mode = nla_get_u8(tb[KATLS_A_REQ_MODE]);
+	if (tb[KATLS_A_REQ_TIMEOUT_MS])
+		r->timeout_ms = nla_get_u32(tb[KATLS_A_REQ_TIMEOUT_MS]);
+	copy_str(r->policy, sizeof(r->policy), tb[KATLS_A_REQ_POLICY]);
+	copy_str(r->server_name, sizeof(r->server_name), tb[KATLS_A_REQ_SERVER_NAME]);
+	if (tb[KATLS_A_REQ_PID])
+		r->pid = nla_get_u32(tb[KATLS_A_REQ_PID]);
+	if (tb[KATLS_A_REQ_UID])
+		r->uid = nla_get_u32(tb[KATLS_A_REQ_UID]);
+	if (tb[KATLS_A_REQ_CGROUP_ID])
+		r->cgroup_id = nla_get_u64(tb[KATLS_A_REQ_CGROUP_ID]);
+	copy_str(r->exe_path, sizeof(r->exe_path), tb[KATLS_A_REQ_EXE_PATH]);
+	d = tb[KATLS_A_REQ_EXE_DIGEST];
+	if (d && tb[KATLS_A_REQ_EXE_DIGEST_ALGO] && nla_len(d) > 0 &&
+	    (size_t)nla_len(d) <= sizeof(r->exe_digest)) {
+		r->exe_digest_len = nla_len(d);
+		memcpy(r->exe_digest, nla_data(d), r->exe_digest_len);
+		r->exe_digest_algo = nla_get_u32(tb[KATLS_A_REQ_EXE_DIGEST_ALGO]);
+		copy_str(r->exe_digest_algo_name, sizeof(r->exe_digest_algo_name),
+			 tb[KATLS_A_REQ_EXE_DIGEST_ALGO_NAME]);
+	}
+	return 0;
+}
+
+int katls_nl_request_accept(struct katls_nl *nl, uint32_t id, struct katls_accepted *out)
+{
+	struct nl_msg *msg = new_request(nl, KATLS_CMD_REQUEST_ACCEPT, 0);
+	int ret;
+
+	if (!msg || (id && nla_put_u32(msg, KATLS_A_REQ_ID, id) < 0)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	ret = katls_nl_transact(nl, msg, parse_accept, out);
+	/* The fd is ours even if the reply did not parse: do not leak it. */
+	if (ret && out->fd >= 0) {
+		close(out->fd);
+		out->fd = -1;
+	}
+	return ret;
+}
+
+int katls_nl_request_done(struct katls_nl *nl, uint32_t id, int32_t status, uint32_t reason,
+			  const uint8_t *peer_digest, uint64_t expiry)
+{
+	struct nl_msg *msg = new_request(nl, KATLS_CMD_REQUEST_DONE, 0);
+
+	if (!msg || nla_put_u32(msg, KATLS_A_REQ_ID, id) < 0 ||
+	    nla_put_s32(msg, KATLS_A_REQ_STATUS, status) < 0 ||
+	    nla_put_u32(msg, KATLS_A_REQ_REASON, reason) < 0 ||
+	    (peer_digest && nla_put(msg, KATLS_A_REQ_PEER_DIGEST, KATLS_SHA256_LEN,
+				    peer_digest) < 0) ||
+	    (expiry && nla_put_u64(msg, KATLS_A_REQ_EXPIRY, expiry) < 0)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return katls_nl_transact(nl, msg, NULL, NULL);
+}
+
+/* ---- IMA_GET dump ---------------------------------------------------------- */
+
+struct dump_ctx {
+	struct katls_nl *nl;
+	katls_ima_records_fn fn;
+	void *arg;
+	int ret;		/* first error from fn or parsing */
+	int err;		/* the kernel's error at the end of the dump */
+	bool done;
+	bool intr;
+};
+
+static struct nla_policy ima_policy[KATLS_A_MAX + 1] = {
+	[KATLS_A_STATE_GENERATION]	= { .type = NLA_U64 },
+	[KATLS_A_STATE_IMA_COUNT]	= { .type = NLA_U64 },
+};
+
+static int dump_valid(struct nl_msg *msg, void *arg)
+{
+	struct dump_ctx *d = arg;
+	struct nlattr *tb[KATLS_A_MAX + 1], *r;
+
+	if (d->ret)
+		return NL_OK;
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, KATLS_A_MAX, ima_policy) < 0 ||
+	    !tb[KATLS_A_STATE_GENERATION] || !tb[KATLS_A_STATE_IMA_COUNT]) {
+		d->ret = -EBADMSG;
+		return NL_OK;
+	}
+	r = tb[KATLS_A_IMA_RECORDS];
+	d->ret = d->fn(r ? nla_data(r) : NULL, r ? (size_t)nla_len(r) : 0,
+		       nla_get_u64(tb[KATLS_A_STATE_GENERATION]),
+		       nla_get_u64(tb[KATLS_A_STATE_IMA_COUNT]), d->arg);
+	return NL_OK;
+}
+
+static int dump_intr(struct nl_msg *msg, void *arg)
+{
+	((struct dump_ctx *)arg)->intr = true;
+	return NL_OK;
+}
+
+/* NLMSG_DONE carries the dump's error and, with NLM_F_ACK_TLVS, its extack. */
+static int dump_finish(struct nl_msg *msg, void *arg)
+{
+	struct dump_ctx *d = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	int hdr = NLMSG_HDRLEN + sizeof(int);
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+
+	d->done = true;
+	if (nlh->nlmsg_len >= (unsigned int)hdr)
+		d->err = *(int *)nlmsg_data(nlh);
+	if (d->err && (nlh->nlmsg_flags & NLM_F_ACK_TLVS) && (int)nlh->nlmsg_len > hdr &&
+	    !nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)nlh + hdr),
+		       nlh->nlmsg_len - hdr, NULL) && tb[NLMSGERR_ATTR_MSG])
+		snprintf(d->nl->errmsg, sizeof(d->nl->errmsg), "%s",
+			 (char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
+	return NL_STOP;
+}
+
+int katls_nl_ima_dump(struct katls_nl *nl, uint64_t start, katls_ima_records_fn fn, void *arg)
+{
+	struct dump_ctx d = { .nl = nl, .fn = fn, .arg = arg };
+	struct nl_msg *msg = new_request(nl, KATLS_CMD_IMA_GET, NLM_F_DUMP);
+	struct nl_cb *nlcb;
+	int ret;
+
+	if (!msg || (start && nla_put_u64(msg, KATLS_A_IMA_START, start) < 0)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	nl->err = 0;
+	nl->done = false;
+	nl->errmsg[0] = '\0';
+	nlcb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!nlcb) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	nl_cb_set(nlcb, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, &d);
+	nl_cb_set(nlcb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, dump_intr, &d);
+	nl_cb_set(nlcb, NL_CB_FINISH, NL_CB_CUSTOM, dump_finish, &d);
+	nl_cb_err(nlcb, NL_CB_CUSTOM, on_error, nl);
+	ret = nl_send_auto(nl->sk, msg);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		ret = -EIO;
+		goto out;
+	}
+	do {
+		ret = nl_recvmsgs(nl->sk, nlcb);
+	} while (ret >= 0 && !d.done && !nl->done);
+	if (nl->err)
+		ret = nl->err;
+	else if (ret < 0)
+		ret = -EIO;
+	else if (d.err)
+		ret = d.err;
+	else if (d.ret)
+		ret = d.ret;
+	else
+		ret = d.intr ? -EINTR : 0;
+out:
+	nl_cb_put(nlcb);
+	return ret;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+int katls_nl_events_join(struct katls_nl *nl)
+{
+	int grp = genl_ctrl_resolve_grp(nl->sk, KATLS_GENL_NAME, KATLS_GENL_MCGRP_EVENTS);
+
+	if (grp < 0)
+		return -ENOENT;
+	nl_socket_disable_seq_check(nl->sk);
+	if (nl_socket_add_membership(nl->sk, grp) < 0)
+		return -EIO;
+	return 0;
+}
+
+static struct nla_policy event_policy[KATLS_A_MAX + 1] = {
+	[KATLS_A_REQ_ID]		= { .type = NLA_U32 },
+	[KATLS_A_REQ_ROLE]		= { .type = NLA_U8 },
+	[KATLS_A_REQ_MODE]		= { .type = NLA_U8 },
+	[KATLS_A_STATE_GENERATION]	= { .type = NLA_U64 },
+	[KATLS_A_STATE_IMA_COUNT]	= { .type = NLA_U64 },
+};
+
+struct event_ctx {
+	struct katls_event *ev;
+	bool got;
+};
+
+static int parse_event(struct nl_msg *msg, void *arg)
+{
+	struct event_ctx *e = arg;
+	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
+	struct nlattr *tb[KATLS_A_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, KATLS_A_MAX, event_policy) < 0)
+		return NL_SKIP;
+	memset(e->ev, 0, sizeof(*e->ev));
+	e->ev->cmd = gh->cmd;
+	if (tb[KATLS_A_REQ_ID])
+		e->ev->id = nla_get_u32(tb[KATLS_A_REQ_ID]);
+	if (tb[KATLS_A_REQ_ROLE])
+		e->ev->role = nla_get_u8(tb[KATLS_A_REQ_ROLE]);
+	if (tb[KATLS_A_REQ_MODE])
+		e->ev->mode = nla_get_u8(tb[KATLS_A_REQ_MODE]);
+	if (tb[KATLS_A_STATE_GENERATION])
+		e->ev->generation = nla_get_u64(tb[KATLS_A_STATE_GENERATION]);
+	if (tb[KATLS_A_STATE_IMA_COUNT])
+		e->ev->ima_count = nla_get_u64(tb[KATLS_A_STATE_IMA_COUNT]);
+	e->got = true;
+	return NL_OK;
+}
+
+static int no_seq_check(struct nl_msg *msg, void *arg)
+{
+	return NL_OK;
+}
+
+int katls_nl_event_next(struct katls_nl *nl, struct katls_event *ev, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = nl_socket_get_fd(nl->sk), .events = POLLIN };
+	struct event_ctx e = { ev, false };
+	struct nl_cb *nlcb;
+	int ret;
+
+	ret = poll(&pfd, 1, timeout_ms);
+	if (ret < 0)
+		return -errno;
+	if (ret == 0)
+		return -ETIMEDOUT;
+	nlcb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!nlcb)
+		return -ENOMEM;
+	nl_cb_set(nlcb, NL_CB_VALID, NL_CB_CUSTOM, parse_event, &e);
+	/* Multicasts carry sequence 0: a fresh nl_cb checks sequences again. */
+	nl_cb_set(nlcb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
+	ret = nl_recvmsgs(nl->sk, nlcb);
+	nl_cb_put(nlcb);
+	if (ret == -NLE_NOMEM)
+		return -ENOBUFS;
+	if (ret < 0)
+		return -EIO;
+	return e.got ? 0 : -EAGAIN;
 }

@@ -27,18 +27,101 @@
  *             of the IMA measurement count or violation count.
  *
  * KATLS_CMD_IMA_GET (dump; CAP_SYS_ADMIN)
- *   Request:  [KATLS_A_IMA_START] u64 first record index (default 0).
- *   Reply:    messages carrying GENERATION, IMA_COUNT (the snapshot size) and
- *             IMA_RECORDS: a run of whole binary_runtime_measurements records.
+ *   Request:  [KATLS_A_IMA_START] u64 first record index (default 0); a start
+ *             beyond the list fails with -ERANGE.
+ *   Reply:    messages carrying GENERATION, IMA_COUNT (the snapshot size: the
+ *             list length when the dump started) and IMA_RECORDS: a run of
+ *             whole binary_runtime_measurements records (the same bytes), in
+ *             order, from START up to IMA_COUNT.  The first message always
+ *             comes, even when it carries no record.  Each message's sequence
+ *             is the measured-state generation: if it moves during the dump
+ *             (new measurements), the kernel flags the part NLM_F_DUMP_INTR
+ *             and the reader should restart to get a fresh snapshot.  The
+ *             records already sent stay valid (the list is append-only).
+ *             A single record larger than a netlink message (> ~32 KiB)
+ *             fails the dump with -EMSGSIZE.
  *
- * KATLS_CMD_REQUEST_ACCEPT (do; CAP_NET_ADMIN), KATLS_CMD_REQUEST_DONE (do;
- * CAP_NET_ADMIN), events KATLS_CMD_REQUEST_READY and KATLS_CMD_STATE_CHANGED:
- *   the attestation upcall, see DESIGN.md §3.1 and the attribute list below.
+ * KATLS_CMD_DAEMON_REGISTER (do; CAP_NET_ADMIN)
+ *   The helper daemon announces itself from the netlink socket it will use
+ *   for REQUEST_ACCEPT.  Exactly one daemon is registered at a time: another
+ *   socket gets -EBUSY, the same socket again is a no-op.  The registration
+ *   ends when that netlink socket is released (the module watches
+ *   NETLINK_URELEASE): a daemon that exits or crashes is noticed at once, and
+ *   every request still queued or accepted fails with -ECONNABORTED.  While no
+ *   daemon is registered, KATLS_SO_ATTEST fails at once with -ECONNREFUSED.
+ *   The daemon should also join the "events" group to hear REQUEST_READY.
+ *
+ * KATLS_CMD_REQUEST_ACCEPT (do; CAP_NET_ADMIN)
+ *   Request:  [REQ_ID] u32; without it the oldest queued request is taken.
+ *   Reply:    REQ_ID, REQ_FD (a new O_CLOEXEC fd for the application's
+ *             socket, installed in the caller), REQ_ROLE, REQ_MODE,
+ *             REQ_POLICY, REQ_SERVER_NAME, REQ_TIMEOUT_MS and the requesting
+ *             workload: REQ_PID (in the caller's pid namespace), REQ_UID (in
+ *             the caller's user namespace), REQ_CGROUP_ID (cgroup v2 id),
+ *             REQ_EXE_PATH (d_path of its executable) and, when IMA can hash
+ *             it, REQ_EXE_DIGEST with REQ_EXE_DIGEST_ALGO (enum hash_algo of
+ *             linux/hash_info.h) and REQ_EXE_DIGEST_ALGO_NAME ("sha256").
+ *   Errors:   -ENOENT no queued request (or none with that id), -EALREADY the
+ *             request was already accepted, -EMFILE etc. from fd allocation.
+ *   The acceptor owns the request until DONE; if its netlink socket is
+ *   released first, the request fails with -ECONNABORTED.
+ *
+ * KATLS_CMD_REQUEST_DONE (do; CAP_NET_ADMIN)
+ *   Request:  REQ_ID, REQ_STATUS (s32: 0, -EACCES, -EKEYREJECTED,
+ *             -EKEYEXPIRED, -EPROTO, -ETIMEDOUT or -ECONNRESET; anything else
+ *             is -EINVAL and leaves the request untouched), [REQ_REASON] u32,
+ *             [REQ_PEER_DIGEST] 32 bytes, [REQ_EXPIRY] u64.
+ *   Before it reports success, the module checks that the socket carries
+ *   kTLS (ULP "tls", software or device crypto) for both transmit and
+ *   receive; if not, the request fails with -EPROTO for the application and
+ *   DONE itself returns -EPROTO with an extack message.
+ *   Errors:   -ENOENT unknown request id (also: cancelled by timeout or
+ *             signal meanwhile), -EINVAL request not accepted yet.
+ *   The daemon closes its fd for the socket afterwards.
+ *
+ * Events (multicast group "events")
+ *   KATLS_CMD_REQUEST_READY: REQ_ID, REQ_ROLE, REQ_MODE — a request is queued.
+ *   KATLS_CMD_STATE_CHANGED: STATE_GENERATION, STATE_IMA_COUNT — the
+ *     measured-state generation moved (new IMA records or violations).  The
+ *     module polls IMA's list while someone listens on the group (and on
+ *     every STATE_GET), so the event follows a measurement within ~1 s.
+ *
+ * STATE_GET additionally reports, for CAP_NET_ADMIN callers, the request
+ * counters: STATE_REQ_QUEUED, STATE_REQ_ACCEPTED, STATE_SOCKS (sockets that
+ * carry katls state) and STATE_DAEMON (1 if a daemon is registered).
  *
  * Socket options
  * --------------
- * KATLS_SO_ATTEST (setsockopt, SOL_IP or SOL_IPV6): struct katls_attest_req.
- * KATLS_SO_STATUS (getsockopt, SOL_IP or SOL_IPV6): struct katls_status.
+ * KATLS_SO_ATTEST (setsockopt, SOL_IP or SOL_IPV6): struct katls_attest_req,
+ *   exactly sizeof(struct katls_attest_req) bytes.  The caller sleeps until
+ *   the daemon completes the request.  Returns:
+ *     0              the socket is now kTLS in both directions and the verdict
+ *                    was positive (KATLS_SO_STATUS has the details)
+ *     -EINVAL        wrong size, version, role, mode, timeout (max
+ *                    KATLS_TIMEOUT_MAX_MS), strings not NUL-terminated, or
+ *                    non-zero reserved fields
+ *     -EPROTONOSUPPORT  not a TCP socket (UDP, raw, MPTCP, ...)
+ *     -ENOTCONN      TCP but not ESTABLISHED (unconnected, listening, closing)
+ *     -EBUSY         the socket already carries a ULP (kTLS, ...)
+ *     -EALREADY      an attestation is already pending on this socket
+ *     -EISCONN       this socket was already attested (a socket whose
+ *                    attestation failed is shut down: -ENOTCONN)
+ *     -ECONNREFUSED  no daemon registered
+ *     -ECONNABORTED  the daemon exited before completing the request
+ *     -ETIMEDOUT     the request did not complete within its timeout
+ *     -EINTR         a signal interrupted the wait (never restarted)
+ *     -EACCES, -EKEYREJECTED, -EKEYEXPIRED, -EPROTO, -ECONNRESET
+ *                    as reported by the daemon (attestation failed); -EPROTO
+ *                    also when the daemon claimed success without kTLS
+ *     -ENOMEM
+ *   On every failure after the request was queued, the socket is shut down
+ *   (SHUT_RDWR): the application never keeps a half-attested or plaintext
+ *   stream.  A socket that used KATLS_SO_ATTEST keeps a small status record
+ *   until it is destroyed, and pins katls.ko while it exists (rmmod fails with
+ *   EBUSY; so does rmmod while a caller waits in setsockopt).
+ * KATLS_SO_STATUS (getsockopt, SOL_IP or SOL_IPV6): struct katls_status,
+ *   exactly sizeof(struct katls_status) bytes (else -EINVAL).  Any socket:
+ *   state NONE if it never asked for attestation.
  */
 #ifndef _UAPI_LINUX_KATLS_H
 #define _UAPI_LINUX_KATLS_H
@@ -63,6 +146,7 @@ enum katls_cmd {
 	KATLS_CMD_REQUEST_DONE,
 	KATLS_CMD_REQUEST_READY,	/* event */
 	KATLS_CMD_STATE_CHANGED,	/* event */
+	KATLS_CMD_DAEMON_REGISTER,
 
 	__KATLS_CMD_MAX,
 	KATLS_CMD_MAX = __KATLS_CMD_MAX - 1
@@ -123,6 +207,13 @@ enum katls_attr {
 	KATLS_A_REQ_REASON,		/* u32, katls reason code */
 	KATLS_A_REQ_PEER_DIGEST,	/* binary, KATLS_SHA256_LEN */
 	KATLS_A_REQ_EXPIRY,		/* u64, seconds since the epoch */
+	KATLS_A_REQ_EXE_DIGEST_ALGO_NAME, /* string, e.g. "sha256" */
+
+	/* STATE_GET, CAP_NET_ADMIN callers */
+	KATLS_A_STATE_REQ_QUEUED,	/* u32, requests waiting for ACCEPT */
+	KATLS_A_STATE_REQ_ACCEPTED,	/* u32, requests held by the daemon */
+	KATLS_A_STATE_SOCKS,		/* u32, sockets with katls state */
+	KATLS_A_STATE_DAEMON,		/* u8, 1 if a daemon is registered */
 
 	__KATLS_A_MAX,
 	KATLS_A_MAX = __KATLS_A_MAX - 1
@@ -151,6 +242,8 @@ enum katls_pcr_attr {
 #define KATLS_ATTEST_VERSION	1
 #define KATLS_NAME_MAX		64
 #define KATLS_SERVER_NAME_MAX	256
+#define KATLS_TIMEOUT_DEFAULT_MS	30000	/* timeout_ms == 0 */
+#define KATLS_TIMEOUT_MAX_MS		600000
 
 enum katls_role {
 	KATLS_ROLE_CLIENT = 1,
@@ -180,6 +273,7 @@ enum katls_sock_state {
 	KATLS_STATE_PENDING,
 	KATLS_STATE_ATTESTED,
 	KATLS_STATE_FAILED,
+	KATLS_STATE_EXPIRED,		/* attested, but expiry has passed */
 };
 
 struct katls_status {

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _KATLS_REQUEST_H
+#define _KATLS_REQUEST_H
+
+#include <linux/types.h>
+#include <uapi/linux/katls.h>
+
+struct net;
+struct netlink_ext_ack;
+struct sk_buff;
+struct sock;
+
+/* Request and socket counters for STATE_GET. */
+struct katls_request_stats {
+	u32 queued;
+	u32 accepted;
+	u32 socks;
+	bool daemon;
+};
+
+int katls_request_init(void);
+void katls_request_exit(void);
+
+int katls_request_attest(struct sock *sk, const struct katls_attest_req *ar);
+void katls_request_status(struct sock *sk, struct katls_status *st);
+
+int katls_request_register(struct net *net, u32 portid, struct netlink_ext_ack *extack);
+int katls_request_accept(struct sk_buff *msg, struct net *net, u32 portid, u32 id,
+			 int *out_fd, struct netlink_ext_ack *extack);
+int katls_request_done(u32 id, s32 status, u32 reason, const u8 *peer_digest,
+		       u64 expiry, struct netlink_ext_ack *extack);
+void katls_request_stats(struct katls_request_stats *st);
+
+#endif /* _KATLS_REQUEST_H */
