@@ -192,6 +192,48 @@ static int quote(struct katls_evidence_source *src, const struct katls_exporter 
 	return ret;
 }
 
+static int append_records(const uint8_t *records, size_t len, uint64_t generation,
+			  uint64_t count, void *arg)
+{
+	struct katls_buf *b = arg;
+
+	if (len > IMA_LOG_MAX - b->len)
+		return -EFBIG;
+	return katls_put_bytes(b, records, len);
+}
+
+/*
+ * The IMA list from katls.ko (IMA_GET), the first source of DESIGN.md §6: one
+ * consistent snapshot, restarted while the list grows under the dump.
+ * Return: 0, -ENOENT without the module, or -errno.
+ */
+static int ima_from_module(struct katls_buf *out)
+{
+	struct katls_nl *nl;
+	int ret, tries;
+
+	ret = katls_nl_open(&nl);
+	if (ret)
+		return ret;
+	for (tries = 0; tries < 8; tries++) {
+		out->len = 0;
+		ret = katls_nl_ima_dump(nl, 0, append_records, out);
+		if (ret != -EINTR)
+			break;
+	}
+	katls_nl_close(nl);
+	return ret;
+}
+
+/* The module's dump, else the file (securityfs or one named in the config). */
+static int read_ima(const struct katls_evidence_source *src, struct katls_buf *out)
+{
+	if (!strcmp(src->cfg.ima_log, KATLS_IMA_SECURITYFS) && !ima_from_module(out))
+		return 0;
+	katls_buf_cleanup(out);
+	return katls_file_read(src->cfg.ima_log, IMA_LOG_MAX, out);
+}
+
 int katls_evidence_gather(struct katls_evidence_source *src, const struct katls_exporter *ex,
 			  EVP_PKEY *leaf_key, const uint8_t *crc, size_t crc_len,
 			  struct katls_buf *out, char *err, size_t err_len)
@@ -204,7 +246,7 @@ int katls_evidence_gather(struct katls_evidence_source *src, const struct katls_
 	ret = quote(src, ex, leaf_key, crc, crc_len, &ev, err, err_len);
 	/* the log is read after the quote: it must cover every quoted extend */
 	if (!ret && !src->cfg.no_ima) {
-		ret = katls_file_read(src->cfg.ima_log, IMA_LOG_MAX, &ev.ima);
+		ret = read_ima(src, &ev.ima);
 		if (ret)
 			snprintf(err, err_len, "cannot read the IMA log %s: %s",
 				 src->cfg.ima_log, strerror(-ret));
