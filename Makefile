@@ -69,6 +69,8 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILD)/%)
 TOOL_SRCS  := $(sort $(wildcard tests/host/*.c tests/vm/*.c))
 TOOL_BINS  := $(TOOL_SRCS:%.c=$(BUILD)/%)
+EXAMPLE_SRCS := $(sort $(wildcard examples/*.c))
+EXAMPLE_BINS := $(EXAMPLE_SRCS:%.c=$(BUILD)/%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -84,7 +86,7 @@ BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 
 all: userspace kmod
 
-userspace: $(LIB) $(CLI) $(DAEMON) $(TOOL_BINS) $(BENCH_BINS)
+userspace: $(LIB) $(CLI) $(DAEMON) $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -131,7 +133,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
-$(TOOL_BINS) $(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
+$(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
