@@ -15,6 +15,8 @@ enum {
 	KATLS_EXIT_USAGE = 2,		/* bad command line */
 	KATLS_EXIT_NOMOD = 3,		/* katls.ko not loaded */
 	KATLS_EXIT_REFUSED = 4,		/* attestation verdict negative */
+	KATLS_EXIT_NOGATE = 5,		/* the BPF gate is not loaded */
+	KATLS_EXIT_NOLSM = 6,		/* the kernel refuses BPF-LSM: the gate cannot enforce */
 };
 
 struct katls_subcmd {
@@ -24,6 +26,8 @@ struct katls_subcmd {
 };
 
 int status_main(int argc, char **argv);
+int gate_main(int argc, char **argv);
+int policy_main(int argc, char **argv);
 int ima_main(int argc, char **argv);
 int provision_main(int argc, char **argv);
 int serve_main(int argc, char **argv);

@@ -14,6 +14,8 @@ static const struct katls_subcmd commands[] = {
 	{ "serve", serve_main, "TLS 1.3 server that attests itself (userspace mode)" },
 	{ "connect", connect_main, "connect and verify the server's attestation" },
 	{ "verify", verify_main, "re-verify a saved attestation exchange offline" },
+	{ "gate", gate_main, "load, unload and observe the BPF gate" },
+	{ "policy", policy_main, "manage the gate's rules (which connections need attestation)" },
 	{ "help", help_main, "show this help" },
 };
 

@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT
+/*
+ * katls BPF gate: no application byte moves on a socket that requires
+ * attestation until the verdict is in (DESIGN.md §3.2, docs/gate.md).
+ *
+ * Per-socket, at the socket layer, never on packets.  A sockops program on the
+ * root cgroup v2 looks every newly established TCP connection up in the
+ * operator's rules (katls_rules, an LPM trie) and marks matches REQUIRED in
+ * socket-local storage (katls_sk_state).  The handshake, TCP itself and the
+ * first packets are untouched: unlike a packet-level gate (Cilium's
+ * mutual-auth, which drops the first packet and caches verdicts per identity)
+ * nothing is dropped or retransmitted, and the verdict belongs to this one
+ * socket, so it cannot be borrowed by another connection of the same peer.
+ *
+ * LSM programs then refuse every way a task can move application data through
+ * a gated socket unless its state is ATTESTED and fresh:
+ *   socket_sendmsg     send, sendto, sendmsg, sendmmsg (and io_uring's send)
+ *   socket_recvmsg     recv, recvfrom, recvmsg, recvmmsg (and io_uring's recv)
+ *   file_permission    sendfile and splice into the socket, splice out of it: they
+ *                      reach tcp_sendpage / tcp_splice_read without sendmsg/recvmsg,
+ *                      but pass rw_verify_area() -> security_file_permission().
+ *                      read, readv, write and writev pass it too, before
+ *                      sock_read_iter/sock_write_iter, and are refused here.
+ *   socket_getsockopt  TCP_ZEROCOPY_RECEIVE, which maps received pages or copies
+ *                      them into its copybuf without recvmsg
+ * and close the window before establishment: socket_connect (and sendto with
+ * MSG_FASTOPEN in socket_sendmsg) marks an outgoing connection to a REQUIRED
+ * destination at once, so a send() or recv() started during the TCP handshake,
+ * or data for the SYN (TCP Fast Open), is refused too; sockops then confirms
+ * the mark, or clears it if the socket ended up connected elsewhere.
+ * The error is EACCES (REQUIRED, PENDING, FAILED) or EKEYEXPIRED (a verdict
+ * past its expiry: the first such call flips ATTESTED to EXPIRED).  A state
+ * value this file does not know is denied (fail closed).
+ *
+ * The daemon's exemption.  While katlsd runs the handshake the socket is
+ * PENDING and only katlsd may do I/O on it.  The same struct file is shared by
+ * the app and the daemon (katls.ko installs the app's socket into the daemon),
+ * so the exemption must name the *task*, not the socket.  Choices rejected:
+ * a PID/TGID in a map (reused after the daemon dies; a stale entry would
+ * exempt whatever process gets the number), a cgroup id (any app placed in the
+ * daemon's cgroup, or a forked child, would inherit it), the exe path or inode
+ * (every copy of the binary, or a process started from it by an attacker, would
+ * qualify), a per-socket "handover" flag alone (the app shares the socket, so a
+ * flag cannot tell the two apart).  Chosen: BPF_MAP_TYPE_TASK_STORAGE
+ * (katls_daemon) on the daemon's thread-group leader, written from userspace
+ * through a pidfd (katls_gate_exempt_task()).  The entry lives in the
+ * task_struct and dies with it, so PID reuse cannot inherit it; fork() does not
+ * copy it; execve() drops it (katls_bprm_committed_creds), so a daemon that
+ * execs another program loses it; setting it needs CAP_BPF/CAP_SYS_ADMIN and a
+ * pidfd of the daemon.  All threads of the daemon share it: the check reads the
+ * entry of current->group_leader (a worker thread pool is one daemon).  And the
+ * exemption only opens PENDING sockets: the daemon must announce the handshake
+ * by setting PENDING, and gets no more access than an app to REQUIRED, FAILED or
+ * EXPIRED sockets.
+ *
+ * Concurrency: userspace replaces a socket's state with a map update, which
+ * links a new storage element; a program still holding the old element writes
+ * its counters or its EXPIRED flip into that stale copy, so a racing update
+ * can lose a per-socket counter increment but never reopens a socket.
+ *
+ * Kernel structs are read with CO-RE: BPF_CORE_READ for values, and direct
+ * dereference (vmlinux.h types carry preserve_access_index, so these are CO-RE
+ * relocated too) where the verifier must keep a BTF pointer for a helper
+ * (sock->sk for bpf_sk_storage_get, the task's group_leader).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "katls_gate.h"
+#include "katls_rules.bpf.h"
+
+#define AF_INET			2
+#define AF_INET6		10
+#define EACCES			13
+#define EKEYEXPIRED		127
+#define MAY_WRITE		0x2
+#define MAY_READ		0x4
+#define SOL_TCP			6
+#define TCP_ZEROCOPY_RECEIVE	35
+#define IPPROTO_TCP		6
+#define SOCK_STREAM		1
+#define MSG_FASTOPEN		0x20000000
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct katls_sk_state_v);
+} katls_sk_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, KATLS_MAX_RULES);
+	__type(key, struct katls_rule_key);
+	__type(value, struct katls_rule_v);
+} katls_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KATLS_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct katls_policy_v);
+} katls_policies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct katls_daemon_v);
+} katls_daemon SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, __KATLS_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} katls_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} katls_events SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&katls_counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* ---- sockops: mark matching connections REQUIRED ---------------------------- */
+
+/* key->family/addr from an IPv6 address, IPv4-mapped ones as IPv4. */
+static __always_inline void key_addr6(struct katls_rule_key *key, const __u32 w[4])
+{
+	if (!w[0] && !w[1] && w[2] == bpf_htonl(0xffff)) {
+		/* ::ffff:a.b.c.d on a dual-stack socket: an IPv4 peer. */
+		key->family = KATLS_FAM_V4;
+		__builtin_memcpy(key->addr, &w[3], 4);
+		return;
+	}
+	key->family = KATLS_FAM_V6;
+	__builtin_memcpy(key->addr, w, 16);
+}
+
+/* Fill key->family/addr from the connection's remote address; false if not IP. */
+static __always_inline bool remote_addr(struct bpf_sock_ops *skops, struct katls_rule_key *key)
+{
+	__u32 w[4];
+
+	if (skops->family == AF_INET) {
+		w[0] = skops->remote_ip4;
+		key->family = KATLS_FAM_V4;
+		__builtin_memcpy(key->addr, w, 4);
+		return true;
+	}
+	if (skops->family != AF_INET6)
+		return false;
+	w[0] = skops->remote_ip6[0];
+	w[1] = skops->remote_ip6[1];
+	w[2] = skops->remote_ip6[2];
+	w[3] = skops->remote_ip6[3];
+	key_addr6(key, w);
+	return true;
+}
+
+/* An outgoing connection's key from the sockaddr given to connect() or sendto(). */
+static __always_inline bool sockaddr_key(struct sockaddr *sa, int len, struct katls_rule_key *key)
+{
+	__u16 family;
+	__u32 w[4];
+
+	if (!sa || len < (int)sizeof(struct sockaddr_in))
+		return false;
+	family = BPF_CORE_READ(sa, sa_family);
+	key->dir = KATLS_DIR_OUT;
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+
+		w[0] = BPF_CORE_READ(s4, sin_addr.s_addr);
+		key->port = BPF_CORE_READ(s4, sin_port);
+		key->family = KATLS_FAM_V4;
+		__builtin_memcpy(key->addr, w, 4);
+		return true;
+	}
+	if (family != AF_INET6 || len < 24)	/* SIN6_LEN_RFC2133 */
+		return false;
+	{
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+
+		key->port = BPF_CORE_READ(s6, sin6_port);
+		if (bpf_core_read(w, sizeof(w), &s6->sin6_addr))
+			return false;
+		key_addr6(key, w);
+	}
+	return true;
+}
+
+/* Fill a new or early-marked state from @rule. */
+static __always_inline void mark(struct katls_sk_state_v *st, const struct katls_rule_v *rule,
+				 __u8 flags, __u64 cookie)
+{
+	st->state = KATLS_GATE_REQUIRED;
+	st->flags = flags;
+	st->policy_id = rule->policy_id;
+	st->max_age_s = rule->max_age_s;
+	st->expiry_ns = 0;
+	st->marked_ns = bpf_ktime_get_boot_ns();
+	if (cookie)
+		st->cookie = cookie;
+}
+
+SEC("sockops")
+int katls_sockops(struct bpf_sock_ops *skops)
+{
+	struct katls_rule_key key = {};
+	struct katls_sk_state_v *st;
+	struct katls_rule_v *rule;
+	struct bpf_sock *sk;
+	__u8 flags;
+
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		key.dir = KATLS_DIR_OUT;
+		/* sockops keeps the remote port in network order, shifted left by 16. */
+		key.port = (__u16)(skops->remote_port >> 16);
+		flags = KATLS_SKF_ACTIVE;
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		key.dir = KATLS_DIR_IN;
+		key.port = bpf_htons((__u16)skops->local_port);
+		flags = KATLS_SKF_PASSIVE;
+		break;
+	default:
+		return 1;
+	}
+	count(KATLS_CNT_ESTABLISHED);
+	if (!remote_addr(skops, &key))
+		return 1;
+	rule = rule_match(&katls_rules, &key);
+	sk = skops->sk;
+	if (!rule || rule->action != KATLS_ACT_REQUIRE) {
+		if (rule)
+			count(KATLS_CNT_MARK_EXEMPT);
+		/* connect() marked it for an address it did not end up connected to. */
+		st = sk ? bpf_sk_storage_get(&katls_sk_state, sk, NULL, 0) : NULL;
+		if (st && (st->flags & KATLS_SKF_EARLY) && st->state == KATLS_GATE_REQUIRED)
+			st->state = KATLS_GATE_NONE;
+		return 1;
+	}
+	st = sk ? bpf_sk_storage_get(&katls_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE) : NULL;
+	if (!st) {
+		/* Only under memory pressure; counted and reported by "katls gate stats". */
+		count(KATLS_CNT_MARK_FAILED);
+		return 1;
+	}
+	if (st->flags & KATLS_SKF_USER)
+		return 1;	/* userspace decided already */
+	if (!(st->flags & KATLS_SKF_EARLY) || st->state != KATLS_GATE_REQUIRED)
+		count(KATLS_CNT_MARK_REQUIRED);	/* not counted twice for early marks */
+	mark(st, rule, flags, bpf_get_socket_cookie(skops));
+	return 1;
+}
+
+/*
+ * Mark an outgoing connection REQUIRED before it exists: a send() or recv()
+ * issued while the handshake is in flight (after a non-blocking connect, or
+ * with TCP Fast Open) passes the LSM hooks at entry and then waits for the
+ * connection; marking only at establishment would let it through.  sockops
+ * confirms or clears the mark once the connection is established.
+ */
+static __always_inline int mark_early(struct sock *sk, struct sockaddr *sa, int len)
+{
+	struct katls_rule_key key = {};
+	struct katls_sk_state_v *st;
+	struct katls_rule_v *rule;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return 0;
+	if (!sockaddr_key(sa, len, &key))
+		return 0;
+	rule = rule_match(&katls_rules, &key);
+	if (!rule || rule->action != KATLS_ACT_REQUIRE)
+		return 0;
+	st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count(KATLS_CNT_MARK_FAILED);
+		return 0;
+	}
+	if (st->flags & KATLS_SKF_USER)
+		return 0;
+	if (st->state != KATLS_GATE_REQUIRED)
+		count(KATLS_CNT_MARK_REQUIRED);
+	mark(st, rule, KATLS_SKF_ACTIVE | KATLS_SKF_EARLY, 0);
+	return 1;
+}
+
+/* ---- LSM: deny application I/O on gated sockets ------------------------------ */
+
+/* Is the caller the registered daemon (any thread of it)? */
+static __always_inline bool is_daemon(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct katls_daemon_v *d;
+
+	d = bpf_task_storage_get(&katls_daemon, task->group_leader, NULL, 0);
+	return d && d->magic == KATLS_DAEMON_MAGIC;
+}
+
+static __always_inline void emit(struct sock *sk, const struct katls_sk_state_v *st,
+				 __u8 op, int err)
+{
+	struct katls_gate_event *e;
+	__u16 family;
+
+	e = bpf_ringbuf_reserve(&katls_events, sizeof(*e), 0);
+	if (!e) {
+		count(KATLS_CNT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->cookie = st->cookie;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->err = err;
+	e->op = op;
+	e->state = st->state;
+	e->policy_id = st->policy_id;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = family;
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (family == AF_INET6) {
+		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+static const __u32 deny_counter[__KATLS_OP_MAX] = {
+	[KATLS_OP_SEND] = KATLS_CNT_DENY_SEND,
+	[KATLS_OP_RECV] = KATLS_CNT_DENY_RECV,
+	[KATLS_OP_FILE_WRITE] = KATLS_CNT_DENY_FILE_WRITE,
+	[KATLS_OP_FILE_READ] = KATLS_CNT_DENY_FILE_READ,
+	[KATLS_OP_ZEROCOPY] = KATLS_CNT_DENY_ZEROCOPY,
+};
+
+static __always_inline void deny(struct sock *sk, struct katls_sk_state_v *st, __u8 op, int err)
+{
+	if (st->flags & KATLS_SKF_SELFTEST)
+		return;
+	if (op == KATLS_OP_SEND || op == KATLS_OP_FILE_WRITE)
+		st->denied_send++;
+	else
+		st->denied_recv++;
+	if (op < __KATLS_OP_MAX)
+		count(deny_counter[op]);
+	if (err == -EKEYEXPIRED)
+		count(KATLS_CNT_DENY_EXPIRED);
+	emit(sk, st, op, err);
+}
+
+/* 0 to allow the operation @op on @sk, or the errno to fail it with. */
+static __always_inline int gate(struct sock *sk, __u8 op)
+{
+	struct katls_sk_state_v *st;
+	__u64 now;
+	int err;
+
+	if (!sk)
+		return 0;
+	st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, 0);
+	if (!st)
+		return 0;
+	switch (st->state) {
+	case KATLS_GATE_NONE:
+		return 0;
+	case KATLS_GATE_ATTESTED:
+		if (!st->expiry_ns)
+			return 0;
+		now = bpf_ktime_get_boot_ns();
+		if (now < st->expiry_ns)
+			return 0;
+		st->state = KATLS_GATE_EXPIRED;
+		st->marked_ns = now;
+		if (!(st->flags & KATLS_SKF_SELFTEST))
+			count(KATLS_CNT_EXPIRED);
+		err = -EKEYEXPIRED;
+		break;
+	case KATLS_GATE_EXPIRED:
+		err = -EKEYEXPIRED;
+		break;
+	case KATLS_GATE_PENDING:
+		if (is_daemon()) {
+			count(KATLS_CNT_DAEMON_IO);
+			return 0;
+		}
+		err = -EACCES;
+		break;
+	case KATLS_GATE_REQUIRED:
+	case KATLS_GATE_FAILED:
+	default:
+		err = -EACCES;
+		break;
+	}
+	deny(sk, st, op, err);
+	return err;
+}
+
+SEC("lsm/socket_sendmsg")
+int BPF_PROG(katls_socket_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
+{
+	struct sock *sk = sock->sk;
+
+	if (ret)
+		return ret;
+	/* sendto(MSG_FASTOPEN) connects without connect(): its data would ride the SYN. */
+	if (sk && (BPF_CORE_READ(msg, msg_flags) & MSG_FASTOPEN))
+		mark_early(sk, BPF_CORE_READ(msg, msg_name), BPF_CORE_READ(msg, msg_namelen));
+	return gate(sk, KATLS_OP_SEND);
+}
+
+SEC("lsm/socket_recvmsg")
+int BPF_PROG(katls_socket_recvmsg, struct socket *sock, struct msghdr *msg, int size,
+	     int flags, int ret)
+{
+	if (ret)
+		return ret;
+	return gate(sock->sk, KATLS_OP_RECV);
+}
+
+/*
+ * Every read/write/sendfile/splice passes here (rw_verify_area); for anything
+ * but a socket the cost is one helper call that compares f_op.
+ */
+SEC("lsm/file_permission")
+int BPF_PROG(katls_file_permission, struct file *file, int mask, int ret)
+{
+	struct socket *sock;
+
+	if (ret)
+		return ret;
+	if (!(mask & (MAY_READ | MAY_WRITE)))
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	return gate(sock->sk, (mask & MAY_WRITE) ? KATLS_OP_FILE_WRITE : KATLS_OP_FILE_READ);
+}
+
+SEC("lsm/socket_connect")
+int BPF_PROG(katls_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen,
+	     int ret)
+{
+	if (ret || !sock->sk)
+		return ret;
+	mark_early(sock->sk, address, addrlen);
+	return 0;	/* never refuses the connection itself */
+}
+
+SEC("lsm/socket_getsockopt")
+int BPF_PROG(katls_socket_getsockopt, struct socket *sock, int level, int optname, int ret)
+{
+	if (ret)
+		return ret;
+	if (level != SOL_TCP || optname != TCP_ZEROCOPY_RECEIVE)
+		return 0;
+	return gate(sock->sk, KATLS_OP_ZEROCOPY);
+}
+
+/* execve() ends the daemon's exemption: the new program is not katlsd. */
+SEC("lsm/bprm_committed_creds")
+int BPF_PROG(katls_bprm_committed_creds, struct linux_binprm *bprm)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (!bpf_task_storage_delete(&katls_daemon, task))
+		count(KATLS_CNT_DAEMON_EXEC);
+	return 0;
+}

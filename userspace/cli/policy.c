@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: MIT
+/* katls policy: the operator's gate rules (see docs/gate.md). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "gate.h"
+
+/* As in gate.c: the gate commands' exit codes beyond cli.h's. */
+/* At most: two families (any) x two directions (both). */
+#define MAX_EXPANSION 4
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: katls policy add PREFIX [port PORT] [require|exempt] [--policy NAME]\n"
+		"                        [--max-age AGE] [--direction in|out|both] [--replace]\n"
+		"       katls policy del PREFIX [port PORT] [--direction in|out|both]\n"
+		"       katls policy list [--json]\n\n"
+		"Rules of the BPF gate ('katls gate load' first).  A TCP connection that\n"
+		"matches a require rule carries no application byte until katlsd attests it.\n\n"
+		"  PREFIX            remote address prefix: 10.0.0.0/8, 2001:db8::/32, a host\n"
+		"                    address (192.0.2.7 = /32), or 'any' (IPv4 and IPv6)\n"
+		"  port PORT         out: the remote port; in: the local (listening) port;\n"
+		"                    default any port.  A rule for the exact port beats an\n"
+		"                    any-port rule; otherwise the longest prefix wins.\n"
+		"  require|exempt    require attestation (default), or leave such connections\n"
+		"                    alone (carve-outs from a broader require rule)\n"
+		"  --policy NAME     verification policy katlsd applies (require rules)\n"
+		"  --max-age AGE     cap on a verdict's age: seconds or 30s/15m/12h/7d; 0 = none\n"
+		"  --direction D     out: connections this host makes; in: connections it\n"
+		"                    accepts; both (default)\n"
+		"  --replace         overwrite an existing rule for the same prefix and port\n\n"
+		"Rules apply to connections established after they are added.  Adding is all\n"
+		"or nothing (no partial rule); so is deleting.\n\n"
+		"Exit status: 0 ok, 1 failure, 2 usage or bad input, 5 gate not loaded.\n");
+}
+
+struct spec {
+	uint8_t family[2], addr[2][16], prefix_len[2];
+	unsigned int num_families;
+	uint8_t dirs;			/* bit KATLS_DIR_* */
+	uint16_t port;
+	uint8_t action;
+	const char *policy;
+	uint32_t max_age_s;
+	bool have_max_age;
+	bool replace;
+};
+
+static int bad_input(const char *msg)
+{
+	fprintf(stderr, "katls policy: %s\n", msg);
+	return KATLS_EXIT_USAGE;
+}
+
+/* PREFIX [port N] [require|exempt] plus options; "del" accepts no action/policy. */
+static int parse_spec(int argc, char **argv, bool add, struct spec *s)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "max-age", required_argument, NULL, 'a' },
+		{ "direction", required_argument, NULL, 'd' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "replace", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	bool have_port = false;
+	int c;
+
+	memset(s, 0, sizeof(*s));
+	s->action = KATLS_ACT_REQUIRE;
+	s->dirs = 1 << KATLS_DIR_OUT | 1 << KATLS_DIR_IN;
+	while ((c = getopt_long(argc, argv, "+p:a:d:P:rh", opts, NULL)) != -1 ||
+	       optind < argc) {
+		const char *arg = c == -1 ? argv[optind++] : optarg;
+
+		switch (c) {
+		case -1:	/* positional words */
+			if (!s->num_families) {
+				if (!strcmp(arg, "any")) {
+					s->num_families = 2;
+					s->family[0] = KATLS_FAM_V4;
+					s->family[1] = KATLS_FAM_V6;
+				} else if (katls_gate_parse_cidr(arg, &s->family[0], s->addr[0],
+								 &s->prefix_len[0])) {
+					return bad_input(katls_gate_errmsg());
+				} else {
+					s->num_families = 1;
+				}
+			} else if (!strcmp(arg, "port")) {
+				if (optind >= argc)
+					return bad_input("'port' needs a number");
+				arg = argv[optind++];
+				goto port;
+			} else if (add && (!strcmp(arg, "require") || !strcmp(arg, "exempt"))) {
+				s->action = arg[0] == 'r' ? KATLS_ACT_REQUIRE : KATLS_ACT_EXEMPT;
+			} else {
+				fprintf(stderr, "katls policy: unexpected '%s' "
+					"(see 'katls policy --help')\n", arg);
+				return KATLS_EXIT_USAGE;
+			}
+			break;
+		case 'P':
+port:
+			if (have_port)
+				return bad_input("port given twice");
+			if (katls_gate_parse_port(arg, &s->port))
+				return bad_input(katls_gate_errmsg());
+			have_port = true;
+			break;
+		case 'p':
+			if (!add)
+				return bad_input("--policy only applies to 'add'");
+			if (!katls_gate_policy_name_valid(arg)) {
+				fprintf(stderr, "katls policy: '%s' is not a policy name (1-%d of "
+					"A-Z a-z 0-9 . _ -, starting with a letter or digit)\n",
+					arg, KATLS_POLICY_NAME_LEN - 1);
+				return KATLS_EXIT_USAGE;
+			}
+			s->policy = arg;
+			break;
+		case 'a':
+			if (!add)
+				return bad_input("--max-age only applies to 'add'");
+			if (katls_gate_parse_age(arg, &s->max_age_s))
+				return bad_input(katls_gate_errmsg());
+			s->have_max_age = true;
+			break;
+		case 'd':
+			if (!strcmp(arg, "in"))
+				s->dirs = 1 << KATLS_DIR_IN;
+			else if (!strcmp(arg, "out"))
+				s->dirs = 1 << KATLS_DIR_OUT;
+			else if (!strcmp(arg, "both"))
+				s->dirs = 1 << KATLS_DIR_OUT | 1 << KATLS_DIR_IN;
+			else
+				return bad_input("--direction is in, out or both");
+			break;
+		case 'r':
+			if (!add)
+				return bad_input("--replace only applies to 'add'");
+			s->replace = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return KATLS_EXIT_OK;
+		default:
+			usage(stderr);
+			return KATLS_EXIT_USAGE;
+		}
+	}
+	if (!s->num_families)
+		return bad_input("which prefix? (e.g. 10.0.0.0/8, 2001:db8::/32 or any)");
+	if (s->action == KATLS_ACT_EXEMPT && (s->policy || s->have_max_age))
+		return bad_input("--policy and --max-age apply to require rules only");
+	return -1;
+}
+
+/* The map entries a spec stands for. */
+static size_t expand(const struct spec *s, uint16_t policy_id, struct katls_gate_rule *r)
+{
+	size_t n = 0;
+
+	for (uint8_t dir = KATLS_DIR_OUT; dir <= KATLS_DIR_IN; dir++) {
+		if (!(s->dirs & (1 << dir)))
+			continue;
+		for (unsigned int f = 0; f < s->num_families; f++) {
+			memset(&r[n], 0, sizeof(r[n]));
+			r[n].dir = dir;
+			r[n].family = s->family[f];
+			r[n].prefix_len = s->num_families == 2 ? 0 : s->prefix_len[f];
+			if (s->num_families == 1)
+				memcpy(r[n].addr, s->addr[f], 16);
+			r[n].port = s->port;
+			r[n].action = s->action;
+			r[n].policy_id = policy_id;
+			r[n].max_age_s = s->max_age_s;
+			n++;
+		}
+	}
+	return n;
+}
+
+static int open_gate(struct katls_gate **g)
+{
+	int ret = katls_gate_open_pinned(NULL, g);
+
+	if (!ret)
+		return -1;
+	fprintf(stderr, "katls policy: %s\n", *katls_gate_errmsg() ? katls_gate_errmsg() :
+								      strerror(-ret));
+	return ret == -ENOENT ? KATLS_EXIT_NOGATE : KATLS_EXIT_FAIL;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	struct katls_gate_rule r[MAX_EXPANSION];
+	struct katls_gate *g;
+	uint16_t id = 0;
+	bool created = false;
+	struct spec s;
+	int ret = parse_spec(argc, argv, true, &s);
+
+	if (ret >= 0)
+		return ret;
+	ret = open_gate(&g);
+	if (ret >= 0)
+		return ret;
+	if (s.policy && katls_gate_policy_id(g, s.policy, true, &id, &created)) {
+		fprintf(stderr, "katls policy add: %s\n", katls_gate_errmsg());
+		katls_gate_free(g);
+		return KATLS_EXIT_FAIL;
+	}
+	ret = katls_gate_rules_add(g, r, expand(&s, id, r), s.replace);
+	if (ret) {
+		fprintf(stderr, "katls policy add: %s\n", katls_gate_errmsg());
+		if (created)
+			katls_gate_policy_forget(g, id);	/* nothing refers to it */
+	}
+	katls_gate_free(g);
+	return ret ? KATLS_EXIT_FAIL : KATLS_EXIT_OK;
+}
+
+static int cmd_del(int argc, char **argv)
+{
+	struct katls_gate_rule r[MAX_EXPANSION];
+	struct katls_gate *g;
+	struct spec s;
+	int ret = parse_spec(argc, argv, false, &s);
+
+	if (ret >= 0)
+		return ret;
+	ret = open_gate(&g);
+	if (ret >= 0)
+		return ret;
+	ret = katls_gate_rules_del(g, r, expand(&s, 0, r));
+	if (ret)
+		fprintf(stderr, "katls policy del: %s\n", katls_gate_errmsg());
+	katls_gate_free(g);
+	return ret ? KATLS_EXIT_FAIL : KATLS_EXIT_OK;
+}
+
+static const char *dir_name(uint8_t dir)
+{
+	return dir == KATLS_DIR_IN ? "in" : dir == KATLS_DIR_OUT ? "out" : "?";
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct katls_gate_rule *rules;
+	json_object *arr = NULL;
+	struct katls_gate *g;
+	bool json = false;
+	size_t n;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return KATLS_EXIT_OK;
+		default:
+			usage(stderr);
+			return KATLS_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return KATLS_EXIT_USAGE;
+	}
+	ret = open_gate(&g);
+	if (ret >= 0)
+		return ret;
+	ret = katls_gate_rules_get(g, &rules, &n);
+	if (ret) {
+		fprintf(stderr, "katls policy list: %s\n", katls_gate_errmsg());
+		katls_gate_free(g);
+		return KATLS_EXIT_FAIL;
+	}
+	if (json)
+		arr = json_object_new_array();
+	else
+		printf("%-4s %-44s %-5s %-8s %-16s %s\n", "DIR", "PREFIX", "PORT", "ACTION",
+		       "POLICY", "MAX-AGE");
+	for (size_t i = 0; i < n; i++) {
+		char prefix[INET6_ADDRSTRLEN + 8], port[8] = "any", name[KATLS_POLICY_NAME_LEN] = "";
+		const char *action = rules[i].action == KATLS_ACT_EXEMPT ? "exempt" : "require";
+
+		katls_gate_format_prefix(&rules[i], prefix, sizeof(prefix));
+		if (rules[i].port)
+			snprintf(port, sizeof(port), "%u", rules[i].port);
+		if (rules[i].policy_id && katls_gate_policy_name(g, rules[i].policy_id, name))
+			snprintf(name, sizeof(name), "#%u", rules[i].policy_id);
+		if (json) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "direction",
+					       json_object_new_string(dir_name(rules[i].dir)));
+			json_object_object_add(o, "prefix", json_object_new_string(prefix));
+			json_object_object_add(o, "port", json_object_new_int(rules[i].port));
+			json_object_object_add(o, "action", json_object_new_string(action));
+			json_object_object_add(o, "policy", json_object_new_string(name));
+			json_object_object_add(o, "policy_id",
+					       json_object_new_int(rules[i].policy_id));
+			json_object_object_add(o, "max_age_s",
+					       json_object_new_int64(rules[i].max_age_s));
+			json_object_array_add(arr, o);
+			continue;
+		}
+		printf("%-4s %-44s %-5s %-8s %-16s ", dir_name(rules[i].dir), prefix, port, action,
+		       *name ? name : "-");
+		if (rules[i].max_age_s)
+			printf("%us\n", rules[i].max_age_s);
+		else
+			printf("-\n");
+	}
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	}
+	free(rules);
+	katls_gate_free(g);
+	return KATLS_EXIT_OK;
+}
+
+int policy_main(int argc, char **argv)
+{
+	static const struct katls_subcmd sub[] = {
+		{ "add", cmd_add, NULL },
+		{ "del", cmd_del, NULL },
+		{ "list", cmd_list, NULL },
+	};
+
+	if (argc < 2) {
+		usage(stderr);
+		return KATLS_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return KATLS_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (!strcmp(argv[1], sub[i].name))
+			return sub[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "katls policy: unknown command '%s' (try 'katls policy --help')\n", argv[1]);
+	return KATLS_EXIT_USAGE;
+}
