@@ -124,43 +124,54 @@ static int on_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/* Resets the per-call error state; returns a fresh callback set or NULL. */
+static struct nl_cb *call_begin(struct katls_nl *nl)
+{
+	nl->err = 0;
+	nl->done = false;
+	nl->errmsg[0] = '\0';
+	return nl_cb_alloc(NL_CB_DEFAULT);
+}
+
+/*
+ * Sends @msg (consumed) and receives with @nlcb until *@done (the caller's
+ * ACK or end-of-dump flag) or the kernel's error; puts @nlcb.
+ * The reply and the ACK may come in separate reads, hence the loop.
+ */
+static int call_finish(struct katls_nl *nl, struct nl_msg *msg, struct nl_cb *nlcb,
+		       const bool *done)
+{
+	int ret;
+
+	nl_cb_err(nlcb, NL_CB_CUSTOM, on_error, nl);
+	ret = nl_send_auto(nl->sk, msg);
+	nlmsg_free(msg);
+	if (ret >= 0) {
+		do {
+			ret = nl_recvmsgs(nl->sk, nlcb);
+		} while (ret >= 0 && !*done && !nl->done);
+	}
+	nl_cb_put(nlcb);
+	if (nl->err)
+		return nl->err;
+	return ret < 0 ? -EIO : 0;
+}
+
 int katls_nl_transact(struct katls_nl *nl, struct nl_msg *msg,
 		      int (*cb)(struct nl_msg *reply, void *arg), void *arg)
 {
 	struct valid_ctx v = { cb, arg, 0, false };
-	struct nl_cb *nlcb;
+	struct nl_cb *nlcb = call_begin(nl);
 	int ret;
 
-	nl->err = 0;
-	nl->done = false;
-	nl->errmsg[0] = '\0';
-	nlcb = nl_cb_alloc(NL_CB_DEFAULT);
 	if (!nlcb) {
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
 	nl_cb_set(nlcb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, &v);
 	nl_cb_set(nlcb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, &v);
-	nl_cb_err(nlcb, NL_CB_CUSTOM, on_error, nl);
-	ret = nl_send_auto(nl->sk, msg);
-	nlmsg_free(msg);
-	if (ret < 0) {
-		ret = -EIO;
-		goto out;
-	}
-	/* The reply and the ACK may come in separate reads: wait for the ACK. */
-	do {
-		ret = nl_recvmsgs(nl->sk, nlcb);
-	} while (ret >= 0 && !v.done && !nl->done);
-	if (nl->err)
-		ret = nl->err;
-	else if (ret < 0)
-		ret = -EIO;
-	else
-		ret = v.ret;
-out:
-	nl_cb_put(nlcb);
-	return ret;
+	ret = call_finish(nl, msg, nlcb, &v.done);
+	return ret ? ret : v.ret;
 }
 
 static struct nla_policy state_policy[KATLS_A_MAX + 1] = {
@@ -453,10 +464,7 @@ int katls_nl_ima_dump(struct katls_nl *nl, uint64_t start, katls_ima_records_fn 
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
-	nl->err = 0;
-	nl->done = false;
-	nl->errmsg[0] = '\0';
-	nlcb = nl_cb_alloc(NL_CB_DEFAULT);
+	nlcb = call_begin(nl);
 	if (!nlcb) {
 		nlmsg_free(msg);
 		return -ENOMEM;
@@ -464,29 +472,14 @@ int katls_nl_ima_dump(struct katls_nl *nl, uint64_t start, katls_ima_records_fn 
 	nl_cb_set(nlcb, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, &d);
 	nl_cb_set(nlcb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, dump_intr, &d);
 	nl_cb_set(nlcb, NL_CB_FINISH, NL_CB_CUSTOM, dump_finish, &d);
-	nl_cb_err(nlcb, NL_CB_CUSTOM, on_error, nl);
-	ret = nl_send_auto(nl->sk, msg);
-	nlmsg_free(msg);
-	if (ret < 0) {
-		ret = -EIO;
-		goto out;
-	}
-	do {
-		ret = nl_recvmsgs(nl->sk, nlcb);
-	} while (ret >= 0 && !d.done && !nl->done);
-	if (nl->err)
-		ret = nl->err;
-	else if (ret < 0)
-		ret = -EIO;
-	else if (d.err)
-		ret = d.err;
-	else if (d.ret)
-		ret = d.ret;
-	else
-		ret = d.intr ? -EINTR : 0;
-out:
-	nl_cb_put(nlcb);
-	return ret;
+	ret = call_finish(nl, msg, nlcb, &d.done);
+	if (ret)
+		return ret;
+	if (d.err)
+		return d.err;
+	if (d.ret)
+		return d.ret;
+	return d.intr ? -EINTR : 0;
 }
 
 /* ---- events ---------------------------------------------------------------- */
