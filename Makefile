@@ -198,6 +198,9 @@ install: all
 	install -m 0644 include/uapi/linux/katls.h $(DESTDIR)$(INCDIR)/linux/katls.h
 	for m in $(wildcard docs/man/*.8); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
 	for m in $(wildcard docs/man/*.5); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+	install -D -m 0644 systemd/katlsd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/katlsd.service
+	test -e $(DESTDIR)/etc/katls/katlsd.json || \
+		install -D -m 0644 etc/katls/katlsd.json $(DESTDIR)/etc/katls/katlsd.json
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install
 
 clean:

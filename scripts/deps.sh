@@ -12,7 +12,7 @@ libcbor-dev libnl-3-dev libnl-genl-3-dev libjson-c-dev
 libcmocka-dev
 qemu-system-x86 busybox-static cpio kmod
 linux-image-amd64 linux-headers-amd64
-ima-evm-utils iproute2 procps jq util-linux
+ima-evm-utils iproute2 procps jq util-linux python3
 "
 
 missing=""

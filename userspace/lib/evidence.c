@@ -238,6 +238,16 @@ int katls_evidence_gather(struct katls_evidence_source *src, const struct katls_
 			  EVP_PKEY *leaf_key, const uint8_t *crc, size_t crc_len,
 			  struct katls_buf *out, char *err, size_t err_len)
 {
+	return katls_evidence_gather_workload(src, src->cfg.workload, ex, leaf_key, crc, crc_len,
+					      out, err, err_len);
+}
+
+int katls_evidence_gather_workload(struct katls_evidence_source *src,
+				   const struct katls_cmw_workload *workload,
+				   const struct katls_exporter *ex, EVP_PKEY *leaf_key,
+				   const uint8_t *crc, size_t crc_len, struct katls_buf *out,
+				   char *err, size_t err_len)
+{
 	struct katls_evidence ev;
 	int ret;
 
@@ -263,8 +273,8 @@ int katls_evidence_gather(struct katls_evidence_source *src, const struct katls_
 			snprintf(err, err_len, "katls.ko STATE_GET failed: %s", strerror(-ret));
 		}
 	}
-	if (!ret && src->cfg.workload) {
-		ret = katls_cmw_workload_encode(src->cfg.workload, &ev.workload);
+	if (!ret && workload) {
+		ret = katls_cmw_workload_encode(workload, &ev.workload);
 		if (ret)
 			snprintf(err, err_len, "cannot encode the workload: %s", strerror(-ret));
 	}

@@ -76,6 +76,17 @@ int katls_evidence_gather(struct katls_evidence_source *src, const struct katls_
 			  EVP_PKEY *leaf_key, const uint8_t *crc, size_t crc_len,
 			  struct katls_buf *out, char *err, size_t err_len);
 
+/**
+ * katls_evidence_gather_workload() - katls_evidence_gather() with the
+ * workload record of this request (@workload, may be NULL: none) instead of
+ * the source's (katlsd: the requesting application's identity).
+ */
+int katls_evidence_gather_workload(struct katls_evidence_source *src,
+				   const struct katls_cmw_workload *workload,
+				   const struct katls_exporter *ex, EVP_PKEY *leaf_key,
+				   const uint8_t *crc, size_t crc_len, struct katls_buf *out,
+				   char *err, size_t err_len);
+
 /** katls_file_read() - whole file into @out (at most @max bytes). 0/-errno. */
 int katls_file_read(const char *path, size_t max, struct katls_buf *out);
 

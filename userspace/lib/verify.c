@@ -404,6 +404,10 @@ static int check_workload(const struct katls_policy *pol, struct appraisal *a,
 	}
 	out->sum.has_workload = true;
 	snprintf(out->sum.workload_exe, sizeof(out->sum.workload_exe), "%s", w->exe_path);
+	if (w->exe_digest_len <= sizeof(out->sum.workload_digest)) {
+		memcpy(out->sum.workload_digest, w->exe_digest, w->exe_digest_len);
+		out->sum.workload_digest_len = w->exe_digest_len;
+	}
 	ok = !pol->workload.num_exe_paths;
 	for (size_t i = 0; i < pol->workload.num_exe_paths && !ok; i++)
 		ok = !strcmp(pol->workload.exe_paths[i], w->exe_path);

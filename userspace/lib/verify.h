@@ -45,6 +45,8 @@ struct katls_verify_summary {
 	char kernel_release[65];
 	bool has_workload;
 	char workload_exe[4096];
+	uint8_t workload_digest[64];	/* the workload record's exe digest */
+	size_t workload_digest_len;	/* 0: none */
 	uint32_t max_age_s;		/* from the policy, for the verdict */
 };
 

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One request, on its own thread (see main.c for the threading model):
+ *
+ *   gate PENDING → TLS 1.3 handshake over the fd in the request's role →
+ *   kTLS handover (ktls.c) → katls/1 exchange over the kTLS socket in the
+ *   request's mode → gate ATTESTED (expiry) or FAILED → REQUEST_DONE with
+ *   status, reason code and the peer identity digest.
+ *
+ * The socket is the application's own (same open file): the worker clears
+ * O_NONBLOCK and sets its I/O timeouts for the exchange and restores both
+ * before DONE.  Fails closed: any error is a failed request, and the module
+ * then shuts the socket down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/sha.h>
+#include <openssl/x509_vfy.h>
+
+#include "katlsd.h"
+#include "ktls.h"
+#include "session.h"
+#include "tls.h"
+
+struct work {
+	struct katls_accepted a;
+	struct katlsd_config *cfg;
+	struct katls_cmw_workload wl;
+	char tag[64];			/* "req 12 client/verify" */
+	double t_gather_ms;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *mode_name(unsigned int m)
+{
+	return m == KATLS_MODE_VERIFY_PEER ? "verify" : m == KATLS_MODE_ATTEST_SELF ? "attest" :
+	       m == KATLS_MODE_MUTUAL ? "mutual" : "?";
+}
+
+static void hex(char *out, const uint8_t *in, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		sprintf(out + 2 * i, "%02x", in[i]);
+	out[2 * len] = '\0';
+}
+
+/* Evidence with this request's workload identity (session.h gather hook). */
+static int gather(void *arg, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
+		  const uint8_t *crc, size_t crc_len, struct katls_buf *out,
+		  char *err, size_t err_len)
+{
+	struct work *w = arg;
+	char crc_hex[17];
+	double t0 = now_ms();
+	int ret;
+
+	if (!katlsd.src) {
+		snprintf(err, err_len, "no Evidence source (TPM or AK unavailable at start)");
+		return -ENODEV;
+	}
+	ret = katls_evidence_gather_workload(katlsd.src, &w->wl, ex, leaf_key, crc, crc_len,
+					     out, err, err_len);
+	w->t_gather_ms = now_ms() - t0;
+	hex(crc_hex, crc, crc_len < 8 ? crc_len : 8);
+	katlsd_log(LOG_DEBUG, "%s: Evidence for crc %s…: %zu bytes in %.1f ms", w->tag, crc_hex,
+		   out->len, w->t_gather_ms);
+	return ret;
+}
+
+static void workload_of(struct work *w)
+{
+	const struct katls_accepted *a = &w->a;
+
+	w->wl.pid = a->pid;
+	w->wl.uid = a->uid;
+	w->wl.cgroup_id = a->cgroup_id;
+	snprintf(w->wl.exe_path, sizeof(w->wl.exe_path), "%s", a->exe_path);
+	if (a->exe_digest_len && a->exe_digest_len <= sizeof(w->wl.exe_digest)) {
+		memcpy(w->wl.exe_digest, a->exe_digest, a->exe_digest_len);
+		w->wl.exe_digest_len = a->exe_digest_len;
+		w->wl.exe_digest_alg = a->exe_digest_algo;
+	} else {
+		/* the record needs a digest: mark "unknown" with a zero SHA-256 */
+		memset(w->wl.exe_digest, 0, 32);
+		w->wl.exe_digest_len = 32;
+		w->wl.exe_digest_alg = 4;
+	}
+}
+
+static void gate_set(struct work *w, enum katls_gate_state st, const char *policy,
+		     uint32_t max_age_s)
+{
+	struct katls_gate *g;
+	uint32_t pid = KATLS_GATE_POLICY_KEEP;
+	uint16_t id;
+	int ret;
+
+	pthread_mutex_lock(&katlsd.gate_lock);
+	g = katlsd_gate_locked(w->cfg->gate_pin_dir);
+	if (g) {
+		if (policy && *policy && !katls_gate_policy_id(g, policy, false, &id, NULL))
+			pid = id;
+		ret = katls_gate_set_state(g, w->a.fd, st, pid, st == KATLS_GATE_ATTESTED &&
+					   max_age_s ? katls_gate_now_ns() +
+					   (uint64_t)max_age_s * 1000000000ull : 0);
+		if (ret)
+			katlsd_log(LOG_WARNING, "%s: gate state %s: %s", w->tag,
+				   katls_gate_state_name(st), strerror(-ret));
+	}
+	pthread_mutex_unlock(&katlsd.gate_lock);
+}
+
+static void done(struct work *w, int status, unsigned int reason, const uint8_t *digest,
+		 uint64_t expiry)
+{
+	int ret;
+
+	pthread_mutex_lock(&katlsd.ctl_lock);
+	ret = katls_nl_request_done(katlsd.ctl, w->a.id, status, reason, digest, expiry);
+	if (ret)
+		katlsd_log(LOG_WARNING, "%s: REQUEST_DONE: %s (%s)", w->tag, strerror(-ret),
+			   katls_nl_errmsg(katlsd.ctl));
+	pthread_mutex_unlock(&katlsd.ctl_lock);
+}
+
+/* errno for the application and the module, from a session's outcome. */
+static int status_of(int ret, enum katls_reason reason)
+{
+	if (!ret)
+		return 0;
+	switch (ret) {
+	case -EACCES:
+	case -ETIMEDOUT:
+	case -ECONNRESET:
+	case -EPROTO:
+		return ret;
+	default:
+		return reason == KATLS_R_OK || reason == KATLS_R_INTERNAL ? -EPROTO : -EACCES;
+	}
+}
+
+static void log_summary(struct work *w, const struct katls_verify_summary *s)
+{
+	char pcr[65] = "", dig[129] = "";
+
+	if (s->has_pcr10)
+		hex(pcr, s->pcr10, 32);
+	if (s->workload_digest_len)
+		hex(dig, s->workload_digest, s->workload_digest_len);
+	katlsd_log(LOG_INFO, "%s: peer Evidence: subject \"%s\" ak sha256:%.16s… pcr10 %s "
+		   "ima %u/%u entries, kernel %s, workload %s sha256:%s", w->tag,
+		   s->peer_subject, s->ak_fpr, s->has_pcr10 ? pcr : "-", s->ima_covered,
+		   s->ima_records, s->has_kernel ? s->kernel_release : "-",
+		   s->has_workload ? s->workload_exe : "-", *dig ? dig : "-");
+}
+
+static void run(struct work *w)
+{
+	const struct katls_accepted *a = &w->a;
+	bool client = a->role == KATLS_ROLE_CLIENT;
+	const struct katls_policy *pol = NULL;
+	struct katls_session_result r;
+	struct katls_verify_params vp = { 0 };
+	struct katls_session_params p = { 0 };
+	struct katls_exporter ex;
+	struct timeval tv, old_rcv, old_snd;
+	socklen_t tl = sizeof(tv);
+	uint8_t digest[SHA256_DIGEST_LENGTH], *dig = NULL;
+	uint32_t timeout = a->timeout_ms ? a->timeout_ms : KATLS_TIMEOUT_DEFAULT_MS, io_ms;
+	uint32_t max_age = 0;
+	uint64_t expiry = 0;
+	double t0 = now_ms(), t_hs = 0, t_ktls = 0;
+	char err[512] = "";
+	SSL *ssl = NULL;
+	int ret, status, flags, fd = a->fd;
+	X509 *peer;
+
+	memset(&r, 0, sizeof(r));
+	katlsd_log(LOG_INFO, "%s: pid %u uid %u exe %s policy '%s' server name '%s'", w->tag,
+		   a->pid, a->uid, *a->exe_path ? a->exe_path : "?", a->policy, a->server_name);
+	gate_set(w, KATLS_GATE_PENDING, a->policy, 0);
+
+	if (a->mode != KATLS_MODE_ATTEST_SELF) {
+		pol = katlsd_config_policy(w->cfg, a->policy);
+		if (!pol) {
+			r.reason = KATLS_R_POLICY;
+			snprintf(r.msg, sizeof(r.msg), "no policy named '%s'%s", a->policy,
+				 w->cfg->policies ? "" : " (katlsd has no policies configured)");
+			ret = -EACCES;
+			goto out;
+		}
+	}
+	/* the daemon stops its I/O a little before the module's timeout */
+	io_ms = timeout > 2000 ? timeout - (timeout / 10 > 500 ? timeout / 10 : 500) : timeout;
+	tv.tv_sec = io_ms / 1000;
+	tv.tv_usec = (io_ms % 1000) * 1000;
+	flags = fcntl(fd, F_GETFL);
+	getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &old_rcv, &tl);
+	tl = sizeof(tv);
+	getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &old_snd, &tl);
+	if (flags >= 0 && (flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
+	ret = katls_tls_ssl_new(&ssl, client ? w->cfg->client_ctx : w->cfg->server_ctx, fd,
+				client ? a->server_name : NULL);
+	if (ret) {
+		r.reason = KATLS_R_INTERNAL;
+		snprintf(r.msg, sizeof(r.msg), "SSL_new: %s", strerror(-ret));
+		goto restore;
+	}
+	ret = katls_tls_handshake(ssl, err, sizeof(err));
+	t_hs = now_ms() - t0;
+	if (ret) {
+		long vr = SSL_get_verify_result(ssl);
+
+		snprintf(r.msg, sizeof(r.msg), "%s", err);
+		if (vr != X509_V_OK) {
+			r.reason = vr == X509_V_ERR_HOSTNAME_MISMATCH ? KATLS_R_PKI_NAME :
+				   KATLS_R_PKI_CHAIN;
+			ret = -EACCES;
+		} else {
+			r.reason = ret == -ETIMEDOUT ? KATLS_R_TIMEOUT : KATLS_R_PROTOCOL;
+		}
+		goto restore;
+	}
+	ret = katls_exporter_from_ssl(&ex, ssl);
+	if (!ret)
+		ret = katls_ktls_install(ssl, fd, client);
+	t_ktls = now_ms() - t0;
+	if (ret) {
+		r.reason = KATLS_R_INTERNAL;
+		snprintf(r.msg, sizeof(r.msg), "kTLS handover (%s): %s",
+			 katls_ktls_cipher_name(ssl), strerror(-ret));
+		ret = -EPROTO;
+		goto restore;
+	}
+	vp.policy = pol;
+	vp.peer_name = client && *a->server_name ? a->server_name : NULL;
+	p.role = a->role;
+	p.mode = a->mode;
+	p.tr.read = katls_ktls_read;
+	p.tr.write = katls_ktls_write;
+	p.tr.arg = &fd;
+	p.ex = &ex;
+	p.leaf = w->cfg->leaf;
+	p.chain = w->cfg->chain;
+	p.key = w->cfg->key;
+	p.gather = gather;
+	p.gather_arg = w;
+	p.verify = pol ? &vp : NULL;
+	ret = katls_session_run(&p, &r);
+	if (r.verified_peer)
+		log_summary(w, &r.peer.sum);
+	if (!ret) {
+		max_age = r.verified_peer ? r.peer.sum.max_age_s : r.peer_max_age_s;
+		if (r.verified_peer && r.peer_max_age_s &&
+		    (!max_age || r.peer_max_age_s < max_age))
+			max_age = r.peer_max_age_s;
+	}
+restore:
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &old_rcv, sizeof(old_rcv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &old_snd, sizeof(old_snd));
+	if (flags >= 0 && (flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, flags);
+out:
+	status = status_of(ret, r.reason);
+	/* peer identity: SHA-256 of its TLS certificate (DER), when it showed one */
+	peer = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+	if (peer) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(peer, &der);
+
+		if (len > 0 && SHA256(der, (size_t)len, digest))
+			dig = digest;
+		OPENSSL_free(der);
+		X509_free(peer);
+	}
+	if (!status && max_age)
+		expiry = (uint64_t)time(NULL) + max_age;
+	gate_set(w, status ? KATLS_GATE_FAILED : KATLS_GATE_ATTESTED, NULL, max_age);
+	done(w, status, status ? (r.reason ? r.reason : KATLS_R_INTERNAL) : 0, dig, expiry);
+	if (status) {
+		__atomic_add_fetch(&katlsd.refused, 1, __ATOMIC_RELAXED);
+		katlsd_log(LOG_NOTICE, "%s: refused (%s): %s: %s [%.1f ms]", w->tag,
+			   strerror(-status), katls_reason_name(r.reason ? r.reason :
+								KATLS_R_INTERNAL),
+			   r.msg, now_ms() - t0);
+	} else {
+		__atomic_add_fetch(&katlsd.accepted, 1, __ATOMIC_RELAXED);
+		katlsd_log(LOG_INFO, "%s: attested kTLS %s, %s%s, max age %u s [%.1f ms: handshake "
+			   "%.1f, kTLS %.1f, Evidence %.1f]", w->tag, katls_ktls_cipher_name(ssl),
+			   r.verified_peer ? "peer verified" : "",
+			   r.attested ? (r.verified_peer ? " and we attested" : "we attested") : "",
+			   max_age, now_ms() - t0, t_hs, t_ktls - t_hs, w->t_gather_ms);
+	}
+	katls_session_result_cleanup(&r);
+	if (ssl) {
+		katls_tls_ssl_wipe_secrets(ssl);
+		SSL_free(ssl);	/* no SSL_shutdown: the records belong to kTLS now */
+	}
+	ERR_clear_error();
+	OPENSSL_cleanse(digest, sizeof(digest));
+}
+
+static void *worker(void *arg)
+{
+	struct work *w = arg;
+	uint64_t one = 1;
+
+	run(w);
+	close(w->a.fd);
+	katlsd_config_put(w->cfg);
+	OPENSSL_cleanse(w, sizeof(*w));
+	free(w);
+	OPENSSL_thread_stop();
+	pthread_mutex_lock(&katlsd.lock);
+	katlsd.workers--;
+	pthread_cond_broadcast(&katlsd.idle);
+	pthread_mutex_unlock(&katlsd.lock);
+	if (write(katlsd.wake_fd, &one, sizeof(one)) < 0)
+		return NULL;	/* the eventfd cannot overflow in practice */
+	return NULL;
+}
+
+int katlsd_worker_start(const struct katls_accepted *a)
+{
+	struct work *w = calloc(1, sizeof(*w));
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	w->a = *a;
+	w->cfg = katlsd_config_get();
+	snprintf(w->tag, sizeof(w->tag), "req %u %s/%s", a->id,
+		 a->role == KATLS_ROLE_CLIENT ? "client" : "server", mode_name(a->mode));
+	workload_of(w);
+	pthread_mutex_lock(&katlsd.lock);
+	katlsd.workers++;
+	pthread_mutex_unlock(&katlsd.lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 1 << 20);
+	ret = -pthread_create(&t, &attr, worker, w);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		pthread_mutex_lock(&katlsd.lock);
+		katlsd.workers--;
+		pthread_mutex_unlock(&katlsd.lock);
+		katlsd_config_put(w->cfg);
+		free(w);
+	}
+	return ret;
+}
