@@ -39,6 +39,13 @@ struct work {
 	struct katls_cmw_workload wl;
 	char tag[64];			/* "req 12 client/verify" */
 	double t_gather_ms;
+	double t_quote_ms;		/* the TPM quote, part of t_gather_ms */
+	/* timing of the katls/1 exchange (tr_read/tr_write below) */
+	int fd;
+	double t_wait_ms;		/* blocked in reads: the peer's turn */
+	double t_last_ms;		/* end of the last read (0: last I/O was a write) */
+	unsigned int turns;		/* reads that follow a write: round trips */
+	bool wrote;
 };
 
 static double now_ms(void)
@@ -79,10 +86,38 @@ static int gather(void *arg, const struct katls_exporter *ex, EVP_PKEY *leaf_key
 	ret = katls_evidence_gather_workload(katlsd.src, &w->wl, ex, leaf_key, crc, crc_len,
 					     out, err, err_len);
 	w->t_gather_ms = now_ms() - t0;
+	w->t_quote_ms = katls_evidence_quote_ms;
 	hex(crc_hex, crc, crc_len < 8 ? crc_len : 8);
 	katlsd_log(LOG_DEBUG, "%s: Evidence for crc %s…: %zu bytes in %.1f ms", w->tag, crc_hex,
 		   out->len, w->t_gather_ms);
 	return ret;
+}
+
+/*
+ * Transport over the kTLS socket that also times the exchange: the time
+ * blocked in reads is the peer's (and the network's) share, the rest of the
+ * exchange is this end's own work (Evidence gathering, EA, verification).
+ */
+static ssize_t tr_read(void *arg, uint8_t *buf, size_t len)
+{
+	struct work *w = arg;
+	double t = now_ms();
+	ssize_t ret = katls_ktls_read(&w->fd, buf, len);
+
+	if (w->wrote)
+		w->turns++;
+	w->wrote = false;
+	w->t_last_ms = now_ms();
+	w->t_wait_ms += w->t_last_ms - t;
+	return ret;
+}
+
+static int tr_write(void *arg, const uint8_t *buf, size_t len)
+{
+	struct work *w = arg;
+
+	w->wrote = true;
+	return katls_ktls_write(&w->fd, buf, len);
 }
 
 static void workload_of(struct work *w)
@@ -187,7 +222,7 @@ static void run(struct work *w)
 	uint32_t timeout = a->timeout_ms ? a->timeout_ms : KATLS_TIMEOUT_DEFAULT_MS, io_ms;
 	uint32_t max_age = 0;
 	uint64_t expiry = 0;
-	double t0 = now_ms(), t_hs = 0, t_ktls = 0;
+	double t0 = now_ms(), t_hs = 0, t_ktls = 0, t_x = 0;
 	char err[512] = "";
 	SSL *ssl = NULL;
 	int ret, status, flags, fd = a->fd;
@@ -258,9 +293,10 @@ static void run(struct work *w)
 	vp.peer_name = client && *a->server_name ? a->server_name : NULL;
 	p.role = a->role;
 	p.mode = a->mode;
-	p.tr.read = katls_ktls_read;
-	p.tr.write = katls_ktls_write;
-	p.tr.arg = &fd;
+	p.tr.read = tr_read;
+	p.tr.write = tr_write;
+	p.tr.arg = w;
+	w->fd = fd;
 	p.ex = &ex;
 	p.leaf = w->cfg->leaf;
 	p.chain = w->cfg->chain;
@@ -269,6 +305,7 @@ static void run(struct work *w)
 	p.gather_arg = w;
 	p.verify = pol ? &vp : NULL;
 	ret = katls_session_run(&p, &r);
+	t_x = now_ms() - t0 - t_ktls;
 	if (r.verified_peer)
 		log_summary(w, &r.peer.sum);
 	if (!ret) {
@@ -308,10 +345,13 @@ out:
 	} else {
 		__atomic_add_fetch(&katlsd.accepted, 1, __ATOMIC_RELAXED);
 		katlsd_log(LOG_INFO, "%s: attested kTLS %s, %s%s, max age %u s [%.1f ms: handshake "
-			   "%.1f, kTLS %.1f, Evidence %.1f]", w->tag, katls_ktls_cipher_name(ssl),
+			   "%.1f, kTLS %.1f, Evidence %.1f (quote %.1f), exchange %.1f (peer %.1f, local %.1f), "
+			   "%u round trips]", w->tag, katls_ktls_cipher_name(ssl),
 			   r.verified_peer ? "peer verified" : "",
 			   r.attested ? (r.verified_peer ? " and we attested" : "we attested") : "",
-			   max_age, now_ms() - t0, t_hs, t_ktls - t_hs, w->t_gather_ms);
+			   max_age, now_ms() - t0, t_hs, t_ktls - t_hs, w->t_gather_ms,
+			   w->t_quote_ms, t_x, w->t_wait_ms, t_x - w->t_wait_ms - w->t_gather_ms,
+			   w->turns);
 	}
 	katls_session_result_cleanup(&r);
 	if (ssl) {

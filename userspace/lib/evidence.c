@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -27,6 +28,16 @@ struct katls_evidence_source {
 	struct katls_buf ak_public;	/* TPMT_PUBLIC of the AK */
 	pthread_mutex_t lock;
 };
+
+_Thread_local double katls_evidence_quote_ms;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 int katls_file_read(const char *path, size_t max, struct katls_buf *out)
 {
@@ -154,6 +165,7 @@ static int quote(struct katls_evidence_source *src, const struct katls_exporter 
 	uint8_t binder[EVP_MAX_MD_SIZE], nonce[KATLS_QUOTE_NONCE_MAX];
 	size_t binder_len = sizeof(binder), nonce_len, aik_len;
 	struct katls_pcrs pcrs;
+	double t0;
 	int ret;
 
 	ret = katls_binder_compute(ex, leaf_key, crc, crc_len, NULL, binder, &binder_len);
@@ -166,8 +178,10 @@ static int quote(struct katls_evidence_source *src, const struct katls_exporter 
 	}
 	if (corrupt(src, "binder"))
 		nonce[0] ^= 1;
+	t0 = now_ms();
 	ret = katls_tpm_quote(src->tpm, src->cfg.ak_handle, nonce, nonce_len,
 			      src->cfg.pcr_mask, &ev->quote, &ev->quote_sig, &pcrs);
+	katls_evidence_quote_ms = now_ms() - t0;
 	if (ret) {
 		snprintf(err, err_len, "TPM quote failed: %s", strerror(-ret));
 		return ret;

@@ -50,6 +50,12 @@ struct katls_evidence_config {
 
 struct katls_evidence_source;
 
+/*
+ * Timing only (katlsd's per-request log line): how long the last
+ * katls_tpm_quote() made by a gather on this thread took, in ms.
+ */
+extern _Thread_local double katls_evidence_quote_ms;
+
 /**
  * katls_evidence_source_new() - open the TPM and check the AK exists.
  * @err/@err_len: one line naming what failed.
