@@ -52,16 +52,20 @@ ima_add() {
 }
 
 serve_start() {
-	SERVE_PORT=$(free_port) || return 1
-	SERVE_LOG=$(mktemp "${TMPDIR:-/tmp}/katls-serve.XXXXXX")
-	"$KATLS" serve --once --port "$SERVE_PORT" "$@" >"$SERVE_LOG" 2>&1 &
-	SERVE_PID=$!
-	_attest_pids+=("$SERVE_PID")
-	local _
-	for _ in $(seq 50); do
-		grep -q "listening on" "$SERVE_LOG" && return 0
-		kill -0 "$SERVE_PID" 2>/dev/null || break
-		sleep 0.1
+	local _ try
+	# A port found free can be taken before the server binds it: retry.
+	for try in 1 2 3 4 5; do
+		SERVE_PORT=$(free_port) || return 1
+		SERVE_LOG=$(mktemp "${TMPDIR:-/tmp}/katls-serve.XXXXXX")
+		"$KATLS" serve --once --port "$SERVE_PORT" "$@" >"$SERVE_LOG" 2>&1 &
+		SERVE_PID=$!
+		_attest_pids+=("$SERVE_PID")
+		for _ in $(seq 50); do
+			grep -q "listening on" "$SERVE_LOG" && return 0
+			kill -0 "$SERVE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q "Address already in use" "$SERVE_LOG" || break
 	done
 	echo "katls serve did not start:" >&2
 	cat "$SERVE_LOG" >&2

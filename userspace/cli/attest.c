@@ -13,6 +13,7 @@
 
 #include "attest.h"
 #include "cli.h"
+#include "evidence.h"
 #include "tls.h"
 
 int katls_cli_identity_load(struct katls_cli_identity *id, const char *cert, const char *key)
@@ -120,6 +121,116 @@ int katls_cli_parse_u32(const char *s, uint32_t *out)
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+int katls_cli_attest_opt(struct katls_cli_attest_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'c': o->cert = arg; break;
+	case 'k': o->key = arg; break;
+	case 'C': o->ca = arg; break;
+	case 'P': o->policy = arg; break;
+	case 'N': o->policy_name = arg; break;
+	case 'T': o->tcti = arg; break;
+	case 'I': o->ima_log = arg; break;
+	case 'S': o->ciphers = arg; break;
+	case 's': o->save_dir = arg; break;
+	case 'j': o->json = true; break;
+	case 'm':
+		if (katls_cli_mode_parse(arg, &o->mode)) {
+			fprintf(stderr, "%s: --mode must be %s\n", o->cmd, o->modes);
+			return -EINVAL;
+		}
+		break;
+	case 'H':
+	case 'D':
+	case 't':
+		if (katls_cli_parse_u32(arg, c == 'H' ? &o->ak_handle : c == 'D' ?
+					&o->ima_digest_size : &o->timeout)) {
+			fprintf(stderr, "%s: bad number '%s'\n", o->cmd, arg);
+			return -EINVAL;
+		}
+		break;
+	case 'h':
+		o->usage(stdout);
+		exit(KATLS_EXIT_OK);
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+int katls_cli_attest_getopt(struct katls_cli_attest_opts *o, int argc, char **argv,
+			    const struct option *opts,
+			    int (*local)(void *arg, int c, const char *val), void *arg)
+{
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = katls_cli_attest_opt(o, c, optarg);
+		if (ret < 0)
+			return ret;
+		if (!ret && local(arg, c, optarg)) {
+			o->usage(stderr);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int katls_cli_attest_setup(struct katls_cli_attest *a, const struct katls_cli_attest_opts *o,
+			   enum katls_role role)
+{
+	struct katls_tls_config tc = { .role = role };
+	struct katls_evidence_config ec = { 0 };
+	char err[512];
+
+	if (o->policy && katls_cli_policy_load(o->policy, o->policy_name, &a->set,
+					       &a->vp.policy))
+		return -EINVAL;
+	if (o->cert && katls_cli_identity_load(&a->id, o->cert, o->key))
+		return -EINVAL;
+	tc.cert_file = o->cert;
+	tc.key_file = o->key;
+	tc.ca_file = o->ca;	/* server: optional, verifies TLS client certificates */
+	tc.ciphersuites = o->ciphers;
+	if (katls_tls_ctx_new(&a->ctx, &tc, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", o->cmd, err);
+		return -EINVAL;
+	}
+	if (o->mode != KATLS_MODE_VERIFY_PEER) {
+		ec.tcti = o->tcti;
+		ec.ak_handle = o->ak_handle;
+		ec.ima_log = o->ima_log;
+		ec.ima_digest_size = o->ima_digest_size;
+		ec.test_corrupt = getenv("KATLS_TEST_CORRUPT");
+		if (katls_evidence_source_new(&a->src, &ec, err, sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", o->cmd, err);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void katls_cli_attest_cleanup(struct katls_cli_attest *a)
+{
+	SSL_CTX_free(a->ctx);
+	katls_evidence_source_free(a->src);
+	katls_cli_identity_cleanup(&a->id);
+	katls_policy_set_free(a->set);
+	memset(a, 0, sizeof(*a));
+}
+
+void katls_cli_attest_params(struct katls_session_params *p, const struct katls_cli_attest *a,
+			     const struct katls_cli_attest_opts *o)
+{
+	p->mode = o->mode;
+	p->leaf = a->id.leaf;
+	p->chain = a->id.chain;
+	p->key = a->id.key;
+	p->src = a->src;
+	p->verify = &a->vp;
+	p->save_dir = o->save_dir;
 }
 
 int katls_cli_set_timeout(int fd, unsigned int seconds)

@@ -38,6 +38,18 @@ int verify_main(int argc, char **argv);
 void katls_hex(FILE *f, const uint8_t *p, size_t len);
 void katls_hex_str(char *out, const uint8_t *p, size_t len);	/* out: 2*len+1 */
 int katls_parse_pcr_list(const char *s, uint32_t *mask);
+/*
+ * Ends a subcommand's option loop: -h (@c == 'h') prints @usage on stdout
+ * and returns KATLS_EXIT_OK, anything else prints it on stderr and returns
+ * KATLS_EXIT_USAGE.
+ */
+int katls_usage(void (*usage)(FILE *f), int c);
+/*
+ * Runs the entry of @sub (@n of them) named by argv[1] of "katls @cmd ...";
+ * -h, --help and help print @usage.  Return: the exit code.
+ */
+int katls_dispatch(const char *cmd, const struct katls_subcmd *sub, size_t n,
+		   void (*usage)(FILE *f), int argc, char **argv);
 /* Prints "katls: <what>: <strerror>" and the kernel's explanation if any. */
 void katls_err(const char *what, int err, const char *detail);
 

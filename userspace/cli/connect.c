@@ -23,11 +23,8 @@
 #include "tls.h"
 
 struct connect_opts {
-	const char *target, *ca, *policy, *policy_name, *name, *cert, *key, *tcti, *ima_log;
-	const char *save_dir, *send, *ciphers;
-	uint32_t ak_handle, ima_digest_size, timeout;
-	enum katls_mode mode;
-	bool json;
+	struct katls_cli_attest_opts a;
+	const char *target, *name, *send;
 };
 
 static void usage(FILE *f)
@@ -111,7 +108,7 @@ static int handshake_verdict(SSL *ssl, const char *err, const struct connect_opt
 	r.reason = vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH ?
 		   KATLS_R_PKI_NAME : KATLS_R_PKI_CHAIN;
 	snprintf(r.msg, sizeof(r.msg), "%s", err);
-	katls_cli_print_result(what, o->json, o->mode, -EACCES, &r);
+	katls_cli_print_result(what, o->a.json, o->a.mode, -EACCES, &r);
 	return KATLS_EXIT_REFUSED;
 }
 
@@ -142,74 +139,43 @@ static int send_text(SSL *ssl, const char *text)
 	return ret;
 }
 
+/* The options of katls connect alone. */
+static int local_opt(void *arg, int c, const char *val)
+{
+	struct connect_opts *o = arg;
+
+	switch (c) {
+	case 'n': o->name = val; break;
+	case 'x': o->send = val; break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct connect_opts *o)
 {
 	static const struct option opts[] = {
-		{ "ca", required_argument, NULL, 'C' }, { "policy", required_argument, NULL, 'P' },
-		{ "policy-name", required_argument, NULL, 'N' },
-		{ "name", required_argument, NULL, 'n' }, { "mode", required_argument, NULL, 'm' },
-		{ "cert", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
-		{ "tcti", required_argument, NULL, 'T' },
-		{ "ak-handle", required_argument, NULL, 'H' },
-		{ "ima-log", required_argument, NULL, 'I' },
-		{ "ima-digest-size", required_argument, NULL, 'D' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "ciphers", required_argument, NULL, 'S' },
-		{ "save-evidence", required_argument, NULL, 's' },
-		{ "send", required_argument, NULL, 'x' }, { "json", no_argument, NULL, 'j' },
+		KATLS_CLI_ATTEST_OPTIONS,
+		{ "name", required_argument, NULL, 'n' }, { "send", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
-	int c;
+	struct katls_cli_attest_opts *a = &o->a;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'C': o->ca = optarg; break;
-		case 'P': o->policy = optarg; break;
-		case 'N': o->policy_name = optarg; break;
-		case 'n': o->name = optarg; break;
-		case 'c': o->cert = optarg; break;
-		case 'k': o->key = optarg; break;
-		case 'T': o->tcti = optarg; break;
-		case 'I': o->ima_log = optarg; break;
-		case 'S': o->ciphers = optarg; break;
-		case 's': o->save_dir = optarg; break;
-		case 'x': o->send = optarg; break;
-		case 'j': o->json = true; break;
-		case 'm':
-			if (katls_cli_mode_parse(optarg, &o->mode)) {
-				fprintf(stderr, "katls connect: --mode must be verify, attest or mutual\n");
-				return -EINVAL;
-			}
-			break;
-		case 'H':
-		case 'D':
-		case 't':
-			if (katls_cli_parse_u32(optarg, c == 'H' ? &o->ak_handle : c == 'D' ?
-						&o->ima_digest_size : &o->timeout)) {
-				fprintf(stderr, "katls connect: bad number '%s'\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			exit(KATLS_EXIT_OK);
-		default:
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
+	if (katls_cli_attest_getopt(a, argc, argv, opts, local_opt, o))
+		return -EINVAL;
 	if (optind + 1 != argc) {
 		fprintf(stderr, "katls connect: exactly one HOST:PORT expected\n");
 		return -EINVAL;
 	}
 	o->target = argv[optind];
-	if (!o->ca || (o->mode != KATLS_MODE_ATTEST_SELF && !o->policy)) {
+	if (!a->ca || (a->mode != KATLS_MODE_ATTEST_SELF && !a->policy)) {
 		fprintf(stderr, "katls connect: --ca and --policy are required\n");
 		return -EINVAL;
 	}
-	if (o->mode != KATLS_MODE_VERIFY_PEER && (!o->cert || !o->key)) {
+	if (a->mode != KATLS_MODE_VERIFY_PEER && (!a->cert || !a->key)) {
 		fprintf(stderr, "katls connect: --mode %s needs --cert and --key\n",
-			katls_cli_mode_name(o->mode));
+			katls_cli_mode_name(a->mode));
 		return -EINVAL;
 	}
 	return 0;
@@ -217,17 +183,12 @@ static int parse_args(int argc, char **argv, struct connect_opts *o)
 
 int connect_main(int argc, char **argv)
 {
-	struct connect_opts o = { .mode = KATLS_MODE_VERIFY_PEER, .timeout = 10 };
-	struct katls_tls_config tc = { .role = KATLS_ROLE_CLIENT };
-	struct katls_evidence_config ec = { 0 };
-	struct katls_evidence_source *src = NULL;
-	struct katls_policy_set *set = NULL;
-	struct katls_verify_params vp = { 0 };
-	struct katls_cli_identity id = { 0 };
+	struct connect_opts o = { .a = { .cmd = "katls connect", .modes = "verify, attest or mutual",
+					 .usage = usage, .timeout = 10, .mode = KATLS_MODE_VERIFY_PEER } };
+	struct katls_cli_attest a = { 0 };
 	struct katls_session_params p = { .role = KATLS_ROLE_CLIENT };
 	struct katls_session_result r;
 	char err[512], *target = NULL, *host, *port;
-	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
 	int fd = -1, code = KATLS_EXIT_FAIL, ret;
 
@@ -242,34 +203,13 @@ int connect_main(int argc, char **argv)
 	if (!o.name)
 		o.name = host;
 	signal(SIGPIPE, SIG_IGN);
-	if (o.policy && katls_cli_policy_load(o.policy, o.policy_name, &set, &vp.policy))
+	if (katls_cli_attest_setup(&a, &o.a, KATLS_ROLE_CLIENT))
 		goto out;
-	vp.peer_name = o.name;
-	if (o.cert && katls_cli_identity_load(&id, o.cert, o.key))
-		goto out;
-	tc.cert_file = o.cert;
-	tc.key_file = o.key;
-	tc.ca_file = o.ca;
-	tc.ciphersuites = o.ciphers;
-	if (katls_tls_ctx_new(&ctx, &tc, err, sizeof(err))) {
-		fprintf(stderr, "katls connect: %s\n", err);
-		goto out;
-	}
-	if (o.mode != KATLS_MODE_VERIFY_PEER) {
-		ec.tcti = o.tcti;
-		ec.ak_handle = o.ak_handle;
-		ec.ima_log = o.ima_log;
-		ec.ima_digest_size = o.ima_digest_size;
-		ec.test_corrupt = getenv("KATLS_TEST_CORRUPT");
-		if (katls_evidence_source_new(&src, &ec, err, sizeof(err))) {
-			fprintf(stderr, "katls connect: %s\n", err);
-			goto out;
-		}
-	}
-	fd = dial(host, port, o.timeout);
+	a.vp.peer_name = o.name;
+	fd = dial(host, port, o.a.timeout);
 	if (fd < 0)
 		goto out;
-	ret = katls_tls_ssl_new(&ssl, ctx, fd, o.name);
+	ret = katls_tls_ssl_new(&ssl, a.ctx, fd, o.name);
 	if (ret) {
 		katls_err("SSL_new", ret, NULL);
 		goto out;
@@ -283,15 +223,9 @@ int connect_main(int argc, char **argv)
 		}
 		goto out;
 	}
-	p.mode = o.mode;
-	p.leaf = id.leaf;
-	p.chain = id.chain;
-	p.key = id.key;
-	p.src = src;
-	p.verify = &vp;
-	p.save_dir = o.save_dir;
+	katls_cli_attest_params(&p, &a, &o.a);
 	ret = katls_cli_session(ssl, &p, &r);
-	katls_cli_print_result(o.target, o.json, o.mode, ret, &r);
+	katls_cli_print_result(o.target, o.a.json, o.a.mode, ret, &r);
 	code = katls_cli_exit_code(ret, &r);
 	katls_session_result_cleanup(&r);
 	if (code == KATLS_EXIT_OK && o.send && send_text(ssl, o.send)) {
@@ -304,10 +238,7 @@ out:
 	SSL_free(ssl);
 	if (fd >= 0)
 		close(fd);
-	SSL_CTX_free(ctx);
-	katls_evidence_source_free(src);
-	katls_cli_identity_cleanup(&id);
-	katls_policy_set_free(set);
+	katls_cli_attest_cleanup(&a);
 	free(target);
 	ERR_clear_error();
 	return code;

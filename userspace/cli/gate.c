@@ -69,21 +69,14 @@ static int simple_opts(int argc, char **argv, bool *json)
 		switch (c) {
 		case 'j':
 			if (!json)
-				goto bad;
+				return katls_usage(usage, c);
 			*json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return KATLS_EXIT_OK;
 		default:
-			goto bad;
+			return katls_usage(usage, c);
 		}
 	}
-	if (optind == argc)
-		return -1;
-bad:
-	usage(stderr);
-	return KATLS_EXIT_USAGE;
+	return optind == argc ? -1 : katls_usage(usage, '?');
 }
 
 static int cmd_load(int argc, char **argv)
@@ -109,18 +102,12 @@ static int cmd_load(int argc, char **argv)
 		case 'v':
 			o.verbose = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return KATLS_EXIT_OK;
 		default:
-			usage(stderr);
-			return KATLS_EXIT_USAGE;
+			return katls_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return KATLS_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return katls_usage(usage, '?');
 	ret = katls_gate_load(&o, NULL);
 	if (ret) {
 		const char *m = katls_gate_errmsg();
@@ -363,18 +350,12 @@ static int cmd_events(int argc, char **argv)
 		case 'b':
 			x.backlog = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return KATLS_EXIT_OK;
 		default:
-			usage(stderr);
-			return KATLS_EXIT_USAGE;
+			return katls_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return KATLS_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return katls_usage(usage, '?');
 	ret = open_gate("events", &x.g);
 	if (ret)
 		return ret;
@@ -429,17 +410,5 @@ int gate_main(int argc, char **argv)
 		{ "events", cmd_events, NULL },
 	};
 
-	if (argc < 2) {
-		usage(stderr);
-		return KATLS_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return KATLS_EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (!strcmp(argv[1], sub[i].name))
-			return sub[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "katls gate: unknown command '%s' (try 'katls gate --help')\n", argv[1]);
-	return KATLS_EXIT_USAGE;
+	return katls_dispatch("gate", sub, sizeof(sub) / sizeof(sub[0]), usage, argc, argv);
 }

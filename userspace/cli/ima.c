@@ -95,18 +95,12 @@ static int dump_main(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return KATLS_EXIT_OK;
 		default:
-			usage(stderr);
-			return KATLS_EXIT_USAGE;
+			return katls_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return KATLS_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return katls_usage(usage, '?');
 	ret = katls_nl_open(&nl);
 	if (ret == -ENOENT) {
 		fprintf(stderr, "katls: kernel module not loaded (no generic netlink family '%s')\n",

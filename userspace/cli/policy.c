@@ -149,12 +149,8 @@ port:
 				return bad_input("--replace only applies to 'add'");
 			s->replace = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return KATLS_EXIT_OK;
 		default:
-			usage(stderr);
-			return KATLS_EXIT_USAGE;
+			return katls_usage(usage, c);
 		}
 	}
 	if (!s->num_families)
@@ -272,18 +268,12 @@ static int cmd_list(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return KATLS_EXIT_OK;
 		default:
-			usage(stderr);
-			return KATLS_EXIT_USAGE;
+			return katls_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return KATLS_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return katls_usage(usage, '?');
 	ret = open_gate(&g);
 	if (ret >= 0)
 		return ret;
@@ -348,17 +338,5 @@ int policy_main(int argc, char **argv)
 		{ "list", cmd_list, NULL },
 	};
 
-	if (argc < 2) {
-		usage(stderr);
-		return KATLS_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return KATLS_EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (!strcmp(argv[1], sub[i].name))
-			return sub[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "katls policy: unknown command '%s' (try 'katls policy --help')\n", argv[1]);
-	return KATLS_EXIT_USAGE;
+	return katls_dispatch("policy", sub, sizeof(sub) / sizeof(sub[0]), usage, argc, argv);
 }

@@ -54,18 +54,12 @@ int provision_main(int argc, char **argv)
 				return KATLS_EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return KATLS_EXIT_OK;
 		default:
-			usage(stderr);
-			return KATLS_EXIT_USAGE;
+			return katls_usage(usage, c);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return KATLS_EXIT_USAGE;
-	}
+	if (optind != argc)
+		return katls_usage(usage, '?');
 	ret = katls_tpm_open(tcti, &tpm);
 	if (ret) {
 		katls_err("cannot open the TPM", ret, tcti);

@@ -22,11 +22,9 @@
 #include "tls.h"
 
 struct serve_opts {
-	const char *cert, *key, *ca, *policy, *policy_name, *addr, *port, *tcti, *ima_log;
-	const char *save_dir, *ciphers;
-	uint32_t ak_handle, ima_digest_size, timeout;
-	enum katls_mode mode;
-	bool once, json;
+	struct katls_cli_attest_opts a;
+	const char *addr, *port;
+	bool once;
 };
 
 static void usage(FILE *f)
@@ -91,22 +89,18 @@ static void echo(SSL *ssl)
 			break;
 }
 
-static int serve_one(SSL_CTX *ctx, int cfd, const char *peer, const struct serve_opts *o,
-		     struct katls_cli_identity *id, struct katls_evidence_source *src,
-		     const struct katls_verify_params *vp)
+static int serve_one(int cfd, const char *peer, const struct serve_opts *o,
+		     const struct katls_cli_attest *a)
 {
-	struct katls_session_params p = {
-		.role = KATLS_ROLE_SERVER, .mode = o->mode, .leaf = id->leaf,
-		.chain = id->chain, .key = id->key, .src = src, .verify = vp,
-		.save_dir = o->save_dir,
-	};
+	struct katls_session_params p = { .role = KATLS_ROLE_SERVER };
 	struct katls_session_result r;
 	char err[512];
 	SSL *ssl = NULL;
 	int ret, code;
 
-	katls_cli_set_timeout(cfd, o->timeout);
-	ret = katls_tls_ssl_new(&ssl, ctx, cfd, NULL);
+	katls_cli_attest_params(&p, a, &o->a);
+	katls_cli_set_timeout(cfd, o->a.timeout);
+	ret = katls_tls_ssl_new(&ssl, a->ctx, cfd, NULL);
 	if (!ret)
 		ret = katls_tls_handshake(ssl, err, sizeof(err));
 	else
@@ -117,7 +111,7 @@ static int serve_one(SSL_CTX *ctx, int cfd, const char *peer, const struct serve
 		return KATLS_EXIT_FAIL;
 	}
 	ret = katls_cli_session(ssl, &p, &r);
-	katls_cli_print_result(peer, o->json, o->mode, ret, &r);
+	katls_cli_print_result(peer, o->a.json, o->a.mode, ret, &r);
 	code = katls_cli_exit_code(ret, &r);
 	katls_session_result_cleanup(&r);
 	if (code == KATLS_EXIT_OK)
@@ -129,74 +123,43 @@ static int serve_one(SSL_CTX *ctx, int cfd, const char *peer, const struct serve
 	return code;
 }
 
+/* The options of katls serve alone. */
+static int local_opt(void *arg, int c, const char *val)
+{
+	struct serve_opts *o = arg;
+
+	switch (c) {
+	case 'p': o->port = val; break;
+	case 'a': o->addr = val; break;
+	case '1': o->once = true; break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
 	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
-		{ "ca", required_argument, NULL, 'C' }, { "policy", required_argument, NULL, 'P' },
-		{ "policy-name", required_argument, NULL, 'N' },
+		KATLS_CLI_ATTEST_OPTIONS,
 		{ "port", required_argument, NULL, 'p' }, { "addr", required_argument, NULL, 'a' },
-		{ "mode", required_argument, NULL, 'm' }, { "tcti", required_argument, NULL, 'T' },
-		{ "ak-handle", required_argument, NULL, 'H' },
-		{ "ima-log", required_argument, NULL, 'I' },
-		{ "ima-digest-size", required_argument, NULL, 'D' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "ciphers", required_argument, NULL, 'S' },
-		{ "save-evidence", required_argument, NULL, 's' },
-		{ "once", no_argument, NULL, '1' }, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' }, { 0 }
+		{ "once", no_argument, NULL, '1' }, { "help", no_argument, NULL, 'h' }, { 0 }
 	};
-	int c;
+	struct katls_cli_attest_opts *a = &o->a;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': o->cert = optarg; break;
-		case 'k': o->key = optarg; break;
-		case 'C': o->ca = optarg; break;
-		case 'P': o->policy = optarg; break;
-		case 'N': o->policy_name = optarg; break;
-		case 'p': o->port = optarg; break;
-		case 'a': o->addr = optarg; break;
-		case 'T': o->tcti = optarg; break;
-		case 'I': o->ima_log = optarg; break;
-		case 'S': o->ciphers = optarg; break;
-		case 's': o->save_dir = optarg; break;
-		case '1': o->once = true; break;
-		case 'j': o->json = true; break;
-		case 'm':
-			if (katls_cli_mode_parse(optarg, &o->mode)) {
-				fprintf(stderr, "katls serve: --mode must be attest, verify or mutual\n");
-				return -EINVAL;
-			}
-			break;
-		case 'H':
-		case 'D':
-		case 't':
-			if (katls_cli_parse_u32(optarg, c == 'H' ? &o->ak_handle : c == 'D' ?
-						&o->ima_digest_size : &o->timeout)) {
-				fprintf(stderr, "katls serve: bad number '%s'\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			exit(KATLS_EXIT_OK);
-		default:
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind != argc || !o->cert || !o->key) {
+	if (katls_cli_attest_getopt(a, argc, argv, opts, local_opt, o))
+		return -EINVAL;
+	if (optind != argc || !a->cert || !a->key) {
 		fprintf(stderr, "katls serve: --cert and --key are required\n");
 		return -EINVAL;
 	}
-	if (o->mode != KATLS_MODE_ATTEST_SELF && !o->policy) {
+	if (a->mode != KATLS_MODE_ATTEST_SELF && !a->policy) {
 		fprintf(stderr, "katls serve: --mode %s needs --policy\n",
-			katls_cli_mode_name(o->mode));
+			katls_cli_mode_name(a->mode));
 		return -EINVAL;
 	}
-	if (o->ima_digest_size && o->ima_digest_size != 20 && o->ima_digest_size != 32 &&
-	    o->ima_digest_size != 48 && o->ima_digest_size != 64) {
+	if (a->ima_digest_size && a->ima_digest_size != 20 && a->ima_digest_size != 32 &&
+	    a->ima_digest_size != 48 && a->ima_digest_size != 64) {
 		fprintf(stderr, "katls serve: --ima-digest-size must be 20, 32, 48 or 64\n");
 		return -EINVAL;
 	}
@@ -205,49 +168,22 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 
 int serve_main(int argc, char **argv)
 {
-	struct serve_opts o = { .addr = "127.0.0.1", .port = "4433", .timeout = 10,
-				.mode = KATLS_MODE_ATTEST_SELF };
-	struct katls_tls_config tc = { .role = KATLS_ROLE_SERVER };
-	struct katls_evidence_config ec = { 0 };
-	struct katls_evidence_source *src = NULL;
-	struct katls_policy_set *set = NULL;
-	struct katls_verify_params vp = { 0 };
-	struct katls_cli_identity id = { 0 };
-	SSL_CTX *ctx = NULL;
+	struct serve_opts o = { .a = { .cmd = "katls serve", .modes = "attest, verify or mutual",
+				       .usage = usage, .timeout = 10, .mode = KATLS_MODE_ATTEST_SELF },
+				.addr = "127.0.0.1", .port = "4433" };
+	struct katls_cli_attest a = { 0 };
 	int lfd = -1, code = KATLS_EXIT_FAIL;
-	char err[512];
 
 	if (parse_args(argc, argv, &o))
 		return KATLS_EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
-	if (o.policy && katls_cli_policy_load(o.policy, o.policy_name, &set, &vp.policy))
+	if (katls_cli_attest_setup(&a, &o.a, KATLS_ROLE_SERVER))
 		goto out;
-	if (katls_cli_identity_load(&id, o.cert, o.key))
-		goto out;
-	tc.cert_file = o.cert;
-	tc.key_file = o.key;
-	tc.ca_file = o.ca;	/* optional: verify TLS client certificates */
-	tc.ciphersuites = o.ciphers;
-	if (katls_tls_ctx_new(&ctx, &tc, err, sizeof(err))) {
-		fprintf(stderr, "katls serve: %s\n", err);
-		goto out;
-	}
-	if (o.mode != KATLS_MODE_VERIFY_PEER) {
-		ec.tcti = o.tcti;
-		ec.ak_handle = o.ak_handle;
-		ec.ima_log = o.ima_log;
-		ec.ima_digest_size = o.ima_digest_size;
-		ec.test_corrupt = getenv("KATLS_TEST_CORRUPT");
-		if (katls_evidence_source_new(&src, &ec, err, sizeof(err))) {
-			fprintf(stderr, "katls serve: %s\n", err);
-			goto out;
-		}
-	}
 	lfd = listen_on(o.addr, o.port);
 	if (lfd < 0)
 		goto out;
 	fprintf(stderr, "katls serve: listening on %s:%s (mode %s)\n", o.addr, o.port,
-		katls_cli_mode_name(o.mode));
+		katls_cli_mode_name(o.a.mode));
 	for (;;) {
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
@@ -265,7 +201,7 @@ int serve_main(int argc, char **argv)
 			snprintf(peer, sizeof(peer), "client");
 		else
 			snprintf(peer, sizeof(peer), "%s:%s", host, serv);
-		code = serve_one(ctx, cfd, peer, &o, &id, src, &vp);
+		code = serve_one(cfd, peer, &o, &a);
 		close(cfd);
 		if (o.once)
 			break;
@@ -273,9 +209,6 @@ int serve_main(int argc, char **argv)
 out:
 	if (lfd >= 0)
 		close(lfd);
-	SSL_CTX_free(ctx);
-	katls_evidence_source_free(src);
-	katls_cli_identity_cleanup(&id);
-	katls_policy_set_free(set);
+	katls_cli_attest_cleanup(&a);
 	return code;
 }

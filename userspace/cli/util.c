@@ -66,3 +66,24 @@ void katls_err(const char *what, int err, const char *detail)
 	fprintf(stderr, "katls: %s: %s%s%s\n", what, strerror(err < 0 ? -err : err),
 		detail && *detail ? ": " : "", detail ? detail : "");
 }
+
+int katls_usage(void (*usage)(FILE *f), int c)
+{
+	usage(c == 'h' ? stdout : stderr);
+	return c == 'h' ? KATLS_EXIT_OK : KATLS_EXIT_USAGE;
+}
+
+int katls_dispatch(const char *cmd, const struct katls_subcmd *sub, size_t n,
+		   void (*usage)(FILE *f), int argc, char **argv)
+{
+	if (argc < 2)
+		return katls_usage(usage, '?');
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return katls_usage(usage, 'h');
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(argv[1], sub[i].name))
+			return sub[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "katls %s: unknown command '%s' (try 'katls %s --help')\n", cmd, argv[1],
+		cmd);
+	return KATLS_EXIT_USAGE;
+}

@@ -44,12 +44,8 @@ int verify_main(int argc, char **argv)
 		case 'N': policy_name = optarg; break;
 		case 'n': vp.peer_name = optarg; break;
 		case 'j': json = true; break;
-		case 'h':
-			usage(stdout);
-			return KATLS_EXIT_OK;
 		default:
-			usage(stderr);
-			return KATLS_EXIT_USAGE;
+			return katls_usage(usage, c);
 		}
 	}
 	if (optind != argc || !dir || !policy) {

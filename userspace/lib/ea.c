@@ -1,22 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * RFC 9261 Exported Authenticators and the expat binder; see ea.h.
+ * RFC 9261 Exported Authenticators; see ea.h.  The exporter they are keyed
+ * from is exporter.c, the expat binder binder.c.
  *
- * Layout: the TLS 1.3 exporter, requests (§4), the crc registry,
- * authenticator construction (§5, §6), validation (PROTOCOL.md §1.6), binder.
- * Parsers read through struct katls_cursor and check every length against
- * what remains; encoders write into struct katls_buf.  HC, FK and derived
- * secrets live on the stack and are wiped on every path.
+ * Layout: requests (§4), the crc registry, authenticator construction
+ * (§5, §6), validation (PROTOCOL.md §1.6).  Parsers read through struct
+ * katls_cursor and check every length against what remains; encoders write
+ * into struct katls_buf.  HC, FK and derived secrets live on the stack and
+ * are wiped on every path.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
-#include <openssl/kdf.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -25,196 +24,6 @@
 
 #define HS_HDR_LEN	4
 #define EXT_SIG_ALGS_CERT	0x0032	/* signature_algorithms_cert */
-
-/* ---- TLS 1.3 exporter ---------------------------------------------------- */
-
-/* HKDF-Expand-Label(secret, label, ctx, out_len), RFC 8446 §7.1. */
-static int expand_label(const EVP_MD *md, const uint8_t *secret,
-			size_t secret_len, const char *label,
-			const uint8_t *ctx, size_t ctx_len,
-			uint8_t *out, size_t out_len)
-{
-	static const char prefix[] = "tls13 ";
-	struct katls_buf info = KATLS_BUF_INIT;
-	size_t llen = strlen(label);
-	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-	OSSL_PARAM params[5];
-	EVP_KDF_CTX *kctx = NULL;
-	EVP_KDF *kdf = NULL;
-	int ret;
-
-	if (out_len > UINT16_MAX || llen > 255 - (sizeof(prefix) - 1) ||
-	    ctx_len > 255)
-		return -EINVAL;
-	ret = katls_put_be16(&info, (uint16_t)out_len);
-	if (!ret)
-		ret = katls_put_u8(&info, (uint8_t)(sizeof(prefix) - 1 + llen));
-	if (!ret)
-		ret = katls_put_bytes(&info, prefix, sizeof(prefix) - 1);
-	if (!ret)
-		ret = katls_put_bytes(&info, label, llen);
-	if (!ret)
-		ret = katls_put_u8(&info, (uint8_t)ctx_len);
-	if (!ret)
-		ret = katls_put_bytes(&info, ctx, ctx_len);
-	if (ret)
-		goto out;
-
-	ret = -EIO;
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	if (!kctx)
-		goto out;
-	params[0] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-						     (char *)EVP_MD_get0_name(md), 0);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-						      (void *)secret, secret_len);
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-						      info.data, info.len);
-	params[4] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, out_len, params) == 1)
-		ret = 0;
-out:
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	katls_buf_cleanup(&info);
-	return ret;
-}
-
-static int digest(const EVP_MD *md, const uint8_t *in, size_t in_len,
-		  uint8_t *out, unsigned int *out_len)
-{
-	static const uint8_t none;
-
-	return EVP_Digest(in ? in : &none, in_len, out, out_len, md, NULL) == 1 ?
-	       0 : -EIO;
-}
-
-/* RFC 8446 §7.5 TLS-Exporter over a known exporter_master_secret. */
-static int secret_export(void *arg, const char *label, const uint8_t *ctx,
-			 size_t ctx_len, uint8_t *out, size_t out_len)
-{
-	const struct katls_exporter_secret *s = arg;
-	uint8_t h[EVP_MAX_MD_SIZE], derived[EVP_MAX_MD_SIZE];
-	unsigned int hlen;
-	int ret;
-
-	ret = digest(s->md, NULL, 0, h, &hlen);
-	if (!ret)
-		ret = expand_label(s->md, s->secret, s->len, label, h, hlen,
-				   derived, hlen);
-	if (!ret)
-		ret = digest(s->md, ctx, ctx_len, h, &hlen);
-	if (!ret)
-		ret = expand_label(s->md, derived, hlen, "exporter", h, hlen,
-				   out, out_len);
-	OPENSSL_cleanse(derived, sizeof(derived));
-	return ret;
-}
-
-static int ssl_export(void *arg, const char *label, const uint8_t *ctx,
-		      size_t ctx_len, uint8_t *out, size_t out_len)
-{
-	if (SSL_export_keying_material(arg, out, out_len, label, strlen(label),
-				       ctx, ctx_len, 1) != 1)
-		return -EIO;
-	return 0;
-}
-
-/**
- * katls_exporter_from_ssl() - Exporter of an established TLS 1.3 connection.
- * @out: filled with SSL_export_keying_material() and the suite's hash.
- * @ssl: the connection; must outlive @out.
- *
- * Return: 0, -EPROTONOSUPPORT if @ssl is not TLS 1.3, -EINVAL if the
- * handshake has not finished.
- */
-int katls_exporter_from_ssl(struct katls_exporter *out, SSL *ssl)
-{
-	const SSL_CIPHER *cipher;
-
-	if (!out || !ssl)
-		return -EINVAL;
-	if (SSL_version(ssl) != TLS1_3_VERSION)
-		return -EPROTONOSUPPORT;
-	if (!SSL_is_init_finished(ssl))
-		return -EINVAL;
-	cipher = SSL_get_current_cipher(ssl);
-	out->md = cipher ? SSL_CIPHER_get_handshake_digest(cipher) : NULL;
-	if (!out->md)
-		return -EINVAL;
-	out->export = ssl_export;
-	out->arg = ssl;
-	return 0;
-}
-
-/**
- * katls_exporter_from_secret() - Exporter from an exporter_master_secret.
- * @out: the exporter; uses @store, which must outlive it.
- * @store: caller-owned copy of the secret; wipe with
- *	   katls_exporter_secret_cleanup().
- * @md: the cipher suite's hash.
- * @secret: exporter_master_secret, EVP_MD_get_size(@md) bytes.
- * @secret_len: its length.
- *
- * Computes RFC 8446 TLS-Exporter exactly as SSL_export_keying_material()
- * does for TLS 1.3 (the context is always hashed).
- *
- * Return: 0 or -EINVAL.
- */
-int katls_exporter_from_secret(struct katls_exporter *out,
-			       struct katls_exporter_secret *store,
-			       const EVP_MD *md, const uint8_t *secret,
-			       size_t secret_len)
-{
-	if (!out || !store || !md || !secret ||
-	    secret_len != (size_t)EVP_MD_get_size(md))
-		return -EINVAL;
-	store->md = md;
-	store->len = secret_len;
-	memcpy(store->secret, secret, secret_len);
-	out->md = md;
-	out->export = secret_export;
-	out->arg = store;
-	return 0;
-}
-
-/**
- * katls_exporter_secret_cleanup() - Wipe a secret store. NULL-safe.
- * @store: the store.
- */
-void katls_exporter_secret_cleanup(struct katls_exporter_secret *store)
-{
-	if (store)
-		OPENSSL_cleanse(store, sizeof(*store));
-}
-
-/**
- * katls_exporter_export() - TLS-Exporter(label, ctx, out_len).
- * @ex: the exporter.
- * @label: ASCII label without NUL.
- * @ctx: context (may be NULL if @ctx_len is 0).
- * @ctx_len: its length.
- * @out: output; wiped on failure.
- * @out_len: bytes wanted (1..65535).
- *
- * Return: 0, -EINVAL or the exporter's error.
- */
-int katls_exporter_export(const struct katls_exporter *ex, const char *label,
-			  const uint8_t *ctx, size_t ctx_len,
-			  uint8_t *out, size_t out_len)
-{
-	int ret;
-
-	if (!ex || !ex->md || !ex->export || !label || !out || !out_len ||
-	    out_len > UINT16_MAX || (!ctx && ctx_len))
-		return -EINVAL;
-	ret = ex->export(ex->arg, label, ctx, ctx_len, out, out_len);
-	if (ret)
-		OPENSSL_cleanse(out, out_len);
-	return ret > 0 ? -EIO : ret;
-}
 
 /* ---- extension blocks ---------------------------------------------------- */
 
@@ -330,6 +139,27 @@ static const uint16_t default_sigalgs[] = {
 	KATLS_SIG_RSA_PSS_PSS_SHA384, KATLS_SIG_RSA_PSS_PSS_SHA512,
 };
 
+/* Starts a handshake message of @type: its 3-byte length is patched at @msg. */
+static int put_hs_begin(struct katls_buf *b, uint8_t type, size_t *msg)
+{
+	int ret = katls_put_u8(b, type);
+
+	return ret ?: katls_vec_begin(b, 3, msg);
+}
+
+/* put_hs_begin() followed by a certificate_request_context. */
+static int put_hs_crc_begin(struct katls_buf *b, uint8_t type, const uint8_t *crc,
+			    size_t crc_len, size_t *msg)
+{
+	int ret = put_hs_begin(b, type, msg);
+
+	if (!ret)
+		ret = katls_put_u8(b, (uint8_t)crc_len);
+	if (!ret)
+		ret = katls_put_bytes(b, crc, crc_len);
+	return ret;
+}
+
 static int put_sigalgs_ext(struct katls_buf *b, const uint16_t *algs, size_t n)
 {
 	size_t ext, list;
@@ -356,13 +186,7 @@ static int put_request(struct katls_buf *b, uint8_t type, const uint8_t *crc,
 	size_t msg, exts;
 	int ret;
 
-	ret = katls_put_u8(b, type);
-	if (!ret)
-		ret = katls_vec_begin(b, 3, &msg);
-	if (!ret)
-		ret = katls_put_u8(b, (uint8_t)crc_len);
-	if (!ret)
-		ret = katls_put_bytes(b, crc, crc_len);
+	ret = put_hs_crc_begin(b, type, crc, crc_len, &msg);
 	if (!ret)
 		ret = katls_vec_begin(b, 2, &exts);
 	if (!ret)
@@ -819,13 +643,7 @@ static int put_certificate(struct katls_buf *b, const struct katls_ea_request *r
 	size_t msg, list;
 	int ret;
 
-	ret = katls_put_u8(b, KATLS_HS_CERTIFICATE);
-	if (!ret)
-		ret = katls_vec_begin(b, 3, &msg);
-	if (!ret)
-		ret = katls_put_u8(b, req->crc_len);
-	if (!ret)
-		ret = katls_put_bytes(b, req->crc, req->crc_len);
+	ret = put_hs_crc_begin(b, KATLS_HS_CERTIFICATE, req->crc, req->crc_len, &msg);
 	if (!ret)
 		ret = katls_vec_begin(b, 3, &list);
 	if (!ret)
@@ -847,13 +665,7 @@ static int put_certificate_empty(struct katls_buf *b,
 	size_t msg;
 	int ret;
 
-	ret = katls_put_u8(b, KATLS_HS_CERTIFICATE);
-	if (!ret)
-		ret = katls_vec_begin(b, 3, &msg);
-	if (!ret)
-		ret = katls_put_u8(b, req->crc_len);
-	if (!ret)
-		ret = katls_put_bytes(b, req->crc, req->crc_len);
+	ret = put_hs_crc_begin(b, KATLS_HS_CERTIFICATE, req->crc, req->crc_len, &msg);
 	if (!ret)
 		ret = katls_put_be24(b, 0);
 	if (!ret)
@@ -935,9 +747,7 @@ static int put_cv(struct katls_buf *b, const struct scheme *s, EVP_PKEY *key,
 	size_t msg, sig;
 	int ret;
 
-	ret = katls_put_u8(b, KATLS_HS_CERTIFICATE_VERIFY);
-	if (!ret)
-		ret = katls_vec_begin(b, 3, &msg);
+	ret = put_hs_begin(b, KATLS_HS_CERTIFICATE_VERIFY, &msg);
 	if (!ret)
 		ret = katls_put_be16(b, s->id);
 	if (!ret)
@@ -1442,104 +1252,4 @@ void katls_ea_result_cleanup(struct katls_ea_result *res)
 		OPENSSL_cleanse(res->cmw, res->cmw_len);
 	free(res->cmw);
 	memset(res, 0, sizeof(*res));
-}
-
-/* ---- binder (PROTOCOL.md §2.2, B1) --------------------------------------- */
-
-static int spki_der(EVP_PKEY *key, unsigned char **der, size_t *len)
-{
-	int n;
-
-	*der = NULL;
-	n = key ? i2d_PUBKEY(key, der) : -1;
-	if (n <= 0) {
-		ERR_clear_error();
-		return -EINVAL;
-	}
-	*len = (size_t)n;
-	return 0;
-}
-
-static int hash_two(const EVP_MD *md, const uint8_t *a, size_t a_len,
-		    const uint8_t *b, size_t b_len, uint8_t *out, size_t *out_len)
-{
-	EVP_MD_CTX *ctx;
-	unsigned int n;
-	int ok;
-
-	if (!md || !out || !out_len)
-		return -EINVAL;
-	if (*out_len < (size_t)EVP_MD_get_size(md))
-		return -ENOBUFS;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
-	     EVP_DigestUpdate(ctx, a, a_len) == 1 &&
-	     (!b_len || EVP_DigestUpdate(ctx, b, b_len) == 1) &&
-	     EVP_DigestFinal_ex(ctx, out, &n) == 1;
-	EVP_MD_CTX_free(ctx);
-	if (ok)
-		*out_len = n;
-	return ok ? 0 : -EIO;
-}
-
-/**
- * katls_aik_hash() - AIK_pub_hash = H(SPKI_DER(key)).
- * @md: the hash (the cipher suite's).
- * @key: the EA leaf key (public part used).
- * @out: receives the hash.
- * @out_len: in: size of @out; out: hash length.
- *
- * Return: 0, -EINVAL, -ENOBUFS, -EIO.
- */
-int katls_aik_hash(const EVP_MD *md, EVP_PKEY *key, uint8_t *out,
-		   size_t *out_len)
-{
-	unsigned char *der;
-	size_t der_len;
-	int ret;
-
-	ret = spki_der(key, &der, &der_len);
-	if (ret)
-		return ret;
-	ret = hash_two(md, der, der_len, NULL, 0, out, out_len);
-	OPENSSL_free(der);
-	return ret;
-}
-
-/**
- * katls_binder_compute() - binder = H(SPKI_DER(key) || TLS-Exporter(label, crc, 32)).
- * @ex: exporter of the connection; H is its hash.
- * @leaf_key: the EA leaf (AIK) key.
- * @crc: the request's certificate_request_context.
- * @crc_len: its length.
- * @label: exporter label, NULL = KATLS_BINDER_LABEL ("Attestation").
- * @out: receives the binder.
- * @out_len: in: size of @out; out: H.len.
- *
- * Return: 0, -EINVAL, -ENOBUFS, -EIO, or the exporter's error.
- */
-int katls_binder_compute(const struct katls_exporter *ex, EVP_PKEY *leaf_key,
-			 const uint8_t *crc, size_t crc_len, const char *label,
-			 uint8_t *out, size_t *out_len)
-{
-	uint8_t exported[32];
-	unsigned char *der;
-	size_t der_len;
-	int ret;
-
-	if (!ex)
-		return -EINVAL;
-	ret = spki_der(leaf_key, &der, &der_len);
-	if (ret)
-		return ret;
-	ret = katls_exporter_export(ex, label ? label : KATLS_BINDER_LABEL,
-				    crc, crc_len, exported, sizeof(exported));
-	if (!ret)
-		ret = hash_two(ex->md, der, der_len, exported, sizeof(exported),
-			       out, out_len);
-	OPENSSL_cleanse(exported, sizeof(exported));
-	OPENSSL_free(der);
-	return ret;
 }

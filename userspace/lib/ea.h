@@ -4,13 +4,13 @@
  * (DESIGN.md §5, PROTOCOL.md §1-§2).
  *
  * Everything session-specific comes from one primitive, the TLS 1.3 exporter
- * (struct katls_exporter): either the live SSL object or an
+ * (struct katls_exporter, exporter.h): either the live SSL object or an
  * exporter_master_secret (vector tests, offline verification).  From it this
  * module derives the authenticator handshake context (HC) and finished key
  * (FK), builds and parses authenticator requests, builds authenticators
  * (Certificate || CertificateVerify || Finished, or the empty authenticator)
- * and validates the peer's, and computes the expat binder that ties Evidence
- * to the session.
+ * and validates the peer's; binder.h computes the expat binder that ties
+ * Evidence to the session.  This header includes both.
  *
  * Nothing here keeps global state; objects are caller-owned and not shared
  * between threads.  Exporter outputs (HC, FK, binder inputs) are wiped before
@@ -28,7 +28,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "binder.h"
 #include "buf.h"
+#include "exporter.h"
 #include "katls.h"
 
 /* TLS handshake message types used by RFC 9261. */
@@ -57,38 +59,6 @@
 #define KATLS_SIG_RSA_PSS_PSS_SHA256	0x0809
 #define KATLS_SIG_RSA_PSS_PSS_SHA384	0x080a
 #define KATLS_SIG_RSA_PSS_PSS_SHA512	0x080b
-
-/* ---- TLS 1.3 exporter ---------------------------------------------------- */
-
-/*
- * A TLS 1.3 exporter: export(arg, label, ctx, ctx_len, out, out_len) must
- * behave exactly like RFC 8446 TLS-Exporter (the context is always hashed, so
- * an empty context equals "no context").  Returns 0 or -errno.  md is the
- * cipher suite's hash.
- */
-struct katls_exporter {
-	const EVP_MD *md;
-	int (*export)(void *arg, const char *label, const uint8_t *ctx,
-		      size_t ctx_len, uint8_t *out, size_t out_len);
-	void *arg;
-};
-
-/* Caller-owned storage for katls_exporter_from_secret(). */
-struct katls_exporter_secret {
-	const EVP_MD *md;
-	size_t len;
-	uint8_t secret[EVP_MAX_MD_SIZE];
-};
-
-int katls_exporter_from_ssl(struct katls_exporter *out, SSL *ssl);
-int katls_exporter_from_secret(struct katls_exporter *out,
-			       struct katls_exporter_secret *store,
-			       const EVP_MD *md, const uint8_t *secret,
-			       size_t secret_len);
-void katls_exporter_secret_cleanup(struct katls_exporter_secret *store);
-int katls_exporter_export(const struct katls_exporter *ex, const char *label,
-			  const uint8_t *ctx, size_t ctx_len,
-			  uint8_t *out, size_t out_len);
 
 /* ---- authenticator requests (RFC 9261 §4) --------------------------------- */
 
@@ -203,15 +173,5 @@ int katls_ea_authenticator_validate(struct katls_ea_result *out,
 				    struct katls_ea_crc_set *used,
 				    const uint8_t *in, size_t in_len);
 void katls_ea_result_cleanup(struct katls_ea_result *res);
-
-/* ---- expat binding (PROTOCOL.md §2.2) ------------------------------------ */
-
-#define KATLS_BINDER_LABEL	"Attestation"
-
-int katls_binder_compute(const struct katls_exporter *ex, EVP_PKEY *leaf_key,
-			 const uint8_t *crc, size_t crc_len, const char *label,
-			 uint8_t *out, size_t *out_len);
-int katls_aik_hash(const EVP_MD *md, EVP_PKEY *key, uint8_t *out,
-		   size_t *out_len);
 
 #endif /* KATLS_EA_H */
