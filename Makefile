@@ -201,7 +201,7 @@ install: all
 	install -D -m 0644 systemd/katlsd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/katlsd.service
 	test -e $(DESTDIR)/etc/katls/katlsd.json || \
 		install -D -m 0644 etc/katls/katlsd.json $(DESTDIR)/etc/katls/katlsd.json
-	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) CONFIG_MODULE_SIG_ALL= modules_install
 
 clean:
 	rm -rf build
