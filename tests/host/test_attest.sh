@@ -249,6 +249,27 @@ scenario_text() {
 		fail "text: exit $RC, no one-line refusal naming the path"
 	serve_wait
 }
+# ---- boot_aggregate: entry 0 must hash the quoted PCRs 0-9 --------------------
+# (a fresh swtpm's PCRs 0-9 are all zero)
+boot_log() {
+	swtpm_stop_all
+	swtpm_start && "$KATLS" provision --out "$work/ak.pem" >/dev/null 2>&1 &&
+		: >"$work/ima.log" && ima_add "$work/ima.log" boot_aggregate "$1" &&
+		ima_add "$work/ima.log" /usr/bin/true "$D_TRUE"
+}
+scenario_boot_aggregate() {
+	local good bad
+	good=$(head -c 320 /dev/zero | sha256sum | cut -d' ' -f1)
+	bad=$(printf 'another boot' | sha256sum | cut -d' ' -f1)
+	boot_log "$good" || { fail "boot_aggregate: setup"; return; }
+	policy "$work/p.json"
+	serve_start "${server_args[@]}" || { fail "boot_aggregate: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json"
+	expect "boot_aggregate equals the hash of the quoted PCRs 0-9" 0 ok "$work/out"
+	serve_wait
+	boot_log "$bad" || { fail "boot_aggregate: setup"; return; }
+	refuse "boot_aggregate of another boot" ima-allowlist "does not match the quoted boot PCRs"
+}
 scenario_text
 scenario_allowlist
 scenario_ak
@@ -258,6 +279,7 @@ scenario_replay
 scenario_quote_sig
 scenario_mutual
 scenario_protocol
+scenario_boot_aggregate
 
 if [ "$FAILURES" -ne 0 ]; then
 	echo "test_attest: $FAILURES failure(s)" >&2

@@ -314,9 +314,12 @@ static size_t ima_digest_size(const struct katls_buf *log)
 	return 32;
 }
 
+#define BOOT_PCRS	0x3ffu		/* PCRs 0-9: what boot_aggregate covers */
+
 static int check_ima(const struct katls_policy *pol, struct appraisal *a,
 		     struct katls_verify_result *out)
 {
+	uint8_t boot[10 * KATLS_PCR_DIGEST_LEN], agg[KATLS_PCR_DIGEST_LEN];
 	struct katls_ima_verify_in in;
 	struct katls_ima_verify_out res;
 	int ret;
@@ -342,6 +345,16 @@ static int check_ima(const struct katls_policy *pol, struct appraisal *a,
 	in.quoted_pcr = a->pcrs.digest[KATLS_IMA_PCR];
 	in.policy = pol->ima.runtime_policy;
 	in.flags = pol->ima.allow_violations ? KATLS_IMA_ALLOW_VIOLATIONS : 0;
+	/* Entry 0, boot_aggregate, must be the hash of the quoted PCRs 0-9. */
+	if ((a->pcrs.mask & BOOT_PCRS) == BOOT_PCRS) {
+		for (unsigned int i = 0; i < 10; i++)
+			memcpy(boot + i * KATLS_PCR_DIGEST_LEN, a->pcrs.digest[i],
+			       KATLS_PCR_DIGEST_LEN);
+		if (!katls_ima_boot_aggregate(KATLS_IMA_SHA256, boot, 10, agg)) {
+			in.boot_aggregate = agg;
+			in.boot_aggregate_len = sizeof(agg);
+		}
+	}
 	memset(&res, 0, sizeof(res));
 	ret = katls_ima_verify(&in, &res);
 	out->sum.has_ima = true;
