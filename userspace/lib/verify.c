@@ -294,26 +294,6 @@ static int check_pcr_refs(const struct katls_policy *pol, struct appraisal *a,
 
 /* ---- IMA, kernel, workload ------------------------------------------------ */
 
-/* D of a log buffer: the template name of the first record must follow it. */
-static size_t ima_digest_size(const struct katls_buf *log)
-{
-	static const size_t sizes[] = { 32, 20, 48, 64 };
-
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		size_t d = sizes[i];
-		uint32_t n;
-
-		if (log->len < 8 + d + 3)
-			continue;
-		memcpy(&n, log->data + 4 + d, 4);
-		n = le32toh(n);
-		if (n >= 3 && n <= 15 && log->len >= 8 + d + n &&
-		    !memcmp(log->data + 8 + d, "ima", 3))
-			return d;
-	}
-	return 32;
-}
-
 #define BOOT_PCRS	0x3ffu		/* PCRs 0-9: what boot_aggregate covers */
 
 static int check_ima(const struct katls_policy *pol, struct appraisal *a,
@@ -339,7 +319,16 @@ static int check_ima(const struct katls_policy *pol, struct appraisal *a,
 	memset(&in, 0, sizeof(in));
 	in.log = a->ev.ima.data;
 	in.log_len = a->ev.ima.len;
-	in.digest_size = ima_digest_size(&a->ev.ima);
+	/*
+	 * The Evidence does not say which securityfs file (which D) the log was
+	 * copied from; a wrong guess cannot pass, since replay recomputes every
+	 * template digest and must reach the quoted PCR 10.
+	 */
+	ret = a->ev.ima.len ? katls_ima_detect_digest_size(a->ev.ima.data, a->ev.ima.len) : 32;
+	if (ret < 0)
+		return refuse(out, KATLS_R_EVIDENCE_MALFORMED,
+			      "the IMA log's first record does not parse");
+	in.digest_size = (size_t)ret;
 	in.bank = KATLS_IMA_SHA256;
 	in.pcr_index = KATLS_IMA_PCR;
 	in.quoted_pcr = a->pcrs.digest[KATLS_IMA_PCR];
