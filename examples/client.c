@@ -73,8 +73,10 @@ int main(int argc, char **argv)
 	}
 	len = sizeof(st);
 	if (getsockopt(fd, sol, KATLS_SO_STATUS, &st, &len) == 0)
-		printf("client: attested (state %u, expires %llu)\n", st.state,
-		       (unsigned long long)st.expiry);
+		printf("client: attested (state %u, expires %llu, peer sha256:%02x%02x%02x%02x%02x%02x%02x%02x…)\n",
+		       st.state, (unsigned long long)st.expiry, st.peer_digest[0], st.peer_digest[1],
+		       st.peer_digest[2], st.peer_digest[3], st.peer_digest[4], st.peer_digest[5],
+		       st.peer_digest[6], st.peer_digest[7]);
 	if (write(fd, msg, strlen(msg)) != (ssize_t)strlen(msg)) {
 		perror("client: write");
 		return 1;

@@ -28,6 +28,9 @@ last_log() { grep "$1" "$kd_log" | tail -n1; }
 tx0=$(tls_stat TlsTxSw); rx0=$(tls_stat TlsRxSw)
 pair "server attests, client verifies (IPv4)" "-m attest" '-n server.test 127.0.0.1 $port ping-$port'
 check "both requests ran in katlsd" [ "$(grep -c ': attested kTLS' "$kd_log")" -ge 2 ]
+host_sha=$(openssl x509 -in "$work/host.pem" -outform DER | sha256sum | cut -c1-16)
+check "KATLS_SO_STATUS names the peer: SHA-256 of its certificate ($host_sha)" \
+	grep -q "peer sha256:$host_sha" "$work/cli.out"
 check "kTLS carried it: TlsTxSw +2, TlsRxSw +2" \
 	[ $(($(tls_stat TlsTxSw) - tx0)) -ge 2 -a $(($(tls_stat TlsRxSw) - rx0)) -ge 2 ]
 check "the verifier saw the server's workload (exe, digest)" \

@@ -321,9 +321,16 @@ restore:
 		fcntl(fd, F_SETFL, flags);
 out:
 	status = status_of(ret, r.reason);
-	/* peer identity: SHA-256 of its TLS certificate (DER), when it showed one */
-	peer = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
-	if (peer) {
+	/*
+	 * Peer identity: SHA-256 of the DER of the certificate it was verified
+	 * under, the Exported Authenticator's leaf; else of its TLS handshake
+	 * certificate, when it showed one.
+	 */
+	peer = ssl && !r.verified_peer ? SSL_get1_peer_certificate(ssl) : NULL;
+	if (r.verified_peer && !status) {
+		memcpy(digest, r.peer.sum.peer_sha256, sizeof(digest));
+		dig = digest;
+	} else if (peer) {
 		unsigned char *der = NULL;
 		int len = i2d_X509(peer, &der);
 

@@ -450,6 +450,7 @@ int katls_verify_evidence(const struct katls_verify_params *p,
 	out->sum.max_age_s = p->policy->max_age_s;
 	X509_NAME_oneline(X509_get_subject_name(leaf), out->sum.peer_subject,
 			  sizeof(out->sum.peer_subject));
+	X509_digest(leaf, EVP_sha256(), out->sum.peer_sha256, NULL);
 	ret = check_chain(p, sender, leaf, chain, out);
 	if (!ret)
 		ret = check_name(p, leaf, out);

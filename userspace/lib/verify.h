@@ -34,6 +34,7 @@
 
 struct katls_verify_summary {
 	char peer_subject[256];		/* leaf subject, one line */
+	uint8_t peer_sha256[32];	/* SHA-256 of the leaf certificate's DER */
 	uint16_t sigalg;		/* CertificateVerify scheme */
 	char ak_fpr[65];		/* hex SHA-256 of the AK's SPKI DER */
 	bool has_pcr10;
