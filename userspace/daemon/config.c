@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * katlsd configuration: one JSON object (json-c, the project's JSON library),
- * unknown keys are errors, relative paths are resolved against the file's
+ * katlsd configuration: one JSON object, read with the library's strict
+ * walker (json.h: unknown keys and wrong types are errors, every message
+ * names the JSON path), relative paths resolved against the file's
  * directory.  The shape is documented in katlsd.json(5):
  *
  *   { "certificate": "server.pem", "key": "server.key", "ca": "ca.pem",
@@ -11,103 +12,273 @@
  *     "ima": { "log": "/path", "digest_size": 32 },
  *     "max_workers": 128,
  *     "gate": { "pin_dir": "/sys/fs/bpf/katls", "required": false } }
+ *
+ * Two steps: config_parse() turns the text into a struct katlsd_config and
+ * touches no file (unit tests and tests/fuzz/fuzz_config.c call it
+ * directly); prepare() then loads the certificate, key and policies.
  */
 #include <errno.h>
-#include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "json.h"
 #include "katlsd.h"
 #include "tls.h"
 
-struct key_desc {
-	const char *name;
-	json_type type;
-};
-
-static int check_keys(json_object *o, const char *where, const struct key_desc *keys,
-		      char *err, size_t err_len)
+static struct katlsd_config *cfg_of(struct jctx *j)
 {
-	json_object_object_foreach(o, k, v) {
-		const struct key_desc *d;
-
-		for (d = keys; d->name && strcmp(d->name, k); d++)
-			;
-		if (!d->name) {
-			snprintf(err, err_len, "%s%s: unknown key", where, k);
-			return -EINVAL;
-		}
-		if (!json_object_is_type(v, d->type) &&
-		    !(d->type == json_type_int && json_object_is_type(v, json_type_string))) {
-			snprintf(err, err_len, "%s%s: must be %s", where, k,
-				 json_type_to_name(d->type));
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return j->priv;
 }
 
-/* A path value, resolved against @dir. */
-static int get_path(json_object *o, const char *key, const char *dir, char **out)
+/* A non-empty string without NULs, copied into *@out. */
+static int get_str(struct jctx *j, struct json_object *v, char **out)
 {
-	json_object *v;
 	const char *s;
+	size_t len;
+	int ret = jget_str(j, v, &s, &len);
 
-	*out = NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		return 0;
-	s = json_object_get_string(v);
-	if (!*s)
-		return -EINVAL;
-	if (*s == '/' || !dir)
+	if (ret)
+		return ret;
+	if (!len)
+		return jerr(j, "must not be empty");
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* A non-empty path, resolved against j->base_dir unless absolute. */
+static int get_path(struct jctx *j, struct json_object *v, char **out)
+{
+	const char *s;
+	size_t len;
+	int ret = jget_str(j, v, &s, &len);
+
+	if (ret)
+		return ret;
+	if (!len)
+		return jerr(j, "empty path");
+	if (s[0] == '/' || !j->base_dir)
 		*out = strdup(s);
-	else if (asprintf(out, "%s/%s", dir, s) < 0)
+	else if (asprintf(out, "%s/%s", j->base_dir, s) < 0)
 		*out = NULL;
 	return *out ? 0 : -ENOMEM;
 }
 
-static int get_str(json_object *o, const char *key, char **out)
+static int top_certificate(struct jctx *j, struct json_object *v)
 {
-	json_object *v;
-
-	*out = NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		return 0;
-	*out = strdup(json_object_get_string(v));
-	return *out ? 0 : -ENOMEM;
+	return get_path(j, v, &cfg_of(j)->cert_file);
 }
 
-/* An integer, also as a string ("0x81010002"). */
-static int get_u32(json_object *o, const char *key, uint32_t *out)
+static int top_key(struct jctx *j, struct json_object *v)
 {
-	json_object *v;
-	unsigned long long n;
-	char *end;
+	return get_path(j, v, &cfg_of(j)->key_file);
+}
 
-	if (!json_object_object_get_ex(o, key, &v))
-		return 0;
+static int top_ca(struct jctx *j, struct json_object *v)
+{
+	return get_path(j, v, &cfg_of(j)->ca_file);
+}
+
+static int top_policies(struct jctx *j, struct json_object *v)
+{
+	return get_path(j, v, &cfg_of(j)->policy_file);
+}
+
+static int top_ciphersuites(struct jctx *j, struct json_object *v)
+{
+	return get_str(j, v, &cfg_of(j)->ciphersuites);
+}
+
+static int top_default_policy(struct jctx *j, struct json_object *v)
+{
+	return get_str(j, v, &cfg_of(j)->default_policy);
+}
+
+static int top_max_workers(struct jctx *j, struct json_object *v)
+{
+	int64_t n = 0;
+	int ret = jget_int(j, v, 1, 4096, &n);
+
+	if (!ret)
+		cfg_of(j)->max_workers = (unsigned int)n;
+	return ret;
+}
+
+static int tpm_tcti(struct jctx *j, struct json_object *v)
+{
+	return get_str(j, v, &cfg_of(j)->tcti);
+}
+
+/*
+ * A TPM handle: a JSON integer, or a string of decimal digits or of 0x and
+ * 1..8 hex digits ("0x81010002").  No sign, no blanks, no octal.
+ */
+static int tpm_ak_handle(struct jctx *j, struct json_object *v)
+{
+	const char *s;
+	uint64_t n = 0;
+	size_t len, i = 0;
+	int64_t i64;
+	int ret;
+
 	if (json_object_is_type(v, json_type_int)) {
-		int64_t i = json_object_get_int64(v);
-
-		if (i < 0 || i > UINT32_MAX)
-			return -ERANGE;
-		*out = (uint32_t)i;
-		return 0;
+		ret = jget_int(j, v, 0, UINT32_MAX, &i64);
+		if (!ret)
+			cfg_of(j)->ak_handle = (uint32_t)i64;
+		return ret;
 	}
-	errno = 0;
-	n = strtoull(json_object_get_string(v), &end, 0);
-	if (errno || *end || end == json_object_get_string(v) || n > UINT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)n;
+	if (!json_object_is_type(v, json_type_string))
+		return jerr(j, "expected a number or a string like \"0x81010002\", got %s",
+			    json_type_to_name(json_object_get_type(v)));
+	ret = jget_str(j, v, &s, &len);
+	if (ret)
+		return ret;
+	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		for (i = 2; i < len && i < 10; i++) {
+			int d = (s[i] >= '0' && s[i] <= '9') ? s[i] - '0' :
+				(s[i] >= 'a' && s[i] <= 'f') ? s[i] - 'a' + 10 :
+				(s[i] >= 'A' && s[i] <= 'F') ? s[i] - 'A' + 10 : -1;
+
+			if (d < 0)
+				break;
+			n = n << 4 | (uint64_t)d;
+		}
+	} else if (len && (s[0] != '0' || len == 1)) {
+		for (; i < len && i < 10 && s[i] >= '0' && s[i] <= '9'; i++)
+			n = n * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (!len || i != len || n > UINT32_MAX)
+		return jerr(j, "\"%.40s\" is not a 32-bit handle (decimal, or hex like "
+			    "\"0x81010002\")", s);
+	cfg_of(j)->ak_handle = (uint32_t)n;
 	return 0;
 }
 
-static int load_identity(struct katlsd_config *c, char *err, size_t err_len)
+static int top_tpm(struct jctx *j, struct json_object *v)
+{
+	static const struct jkey keys[] = {
+		{ "tcti", tpm_tcti, false },
+		{ "ak_handle", tpm_ak_handle, false },
+	};
+
+	return JWALK(j, v, keys);
+}
+
+static int ima_log(struct jctx *j, struct json_object *v)
+{
+	return get_path(j, v, &cfg_of(j)->ima_log);
+}
+
+/* 0: the library default (32 for a log file, 20 for securityfs). */
+static int ima_digest_size(struct jctx *j, struct json_object *v)
+{
+	int64_t n = 0;
+	int ret = jget_int(j, v, 0, 64, &n);
+
+	if (ret)
+		return ret;
+	if (n && n != 20 && n != 32 && n != 48 && n != 64)
+		return jerr(j, "must be 20, 32, 48 or 64 (or 0: the default)");
+	cfg_of(j)->ima_digest_size = (uint32_t)n;
+	return 0;
+}
+
+static int top_ima(struct jctx *j, struct json_object *v)
+{
+	static const struct jkey keys[] = {
+		{ "log", ima_log, false },
+		{ "digest_size", ima_digest_size, false },
+	};
+
+	return JWALK(j, v, keys);
+}
+
+static int gate_pin_dir(struct jctx *j, struct json_object *v)
+{
+	return get_path(j, v, &cfg_of(j)->gate_pin_dir);
+}
+
+static int gate_required(struct jctx *j, struct json_object *v)
+{
+	return jget_bool(j, v, &cfg_of(j)->gate_required);
+}
+
+static int top_gate(struct jctx *j, struct json_object *v)
+{
+	static const struct jkey keys[] = {
+		{ "pin_dir", gate_pin_dir, false },
+		{ "required", gate_required, false },
+	};
+
+	return JWALK(j, v, keys);
+}
+
+static const struct jkey top_keys[] = {
+	{ "description", jany_str, false },
+	{ "certificate", top_certificate, true },
+	{ "key", top_key, true },
+	{ "ca", top_ca, false },
+	{ "ciphersuites", top_ciphersuites, false },
+	{ "policies", top_policies, false },
+	{ "default_policy", top_default_policy, false },
+	{ "tpm", top_tpm, false },
+	{ "ima", top_ima, false },
+	{ "max_workers", top_max_workers, false },
+	{ "gate", top_gate, false },
+};
+
+/*
+ * The parse step: @len bytes of JSON into a new configuration (refs = 1),
+ * relative paths resolved against j->base_dir (NULL: kept relative).  Reads
+ * no file.  Return: 0 and *@out, or -EINVAL (message in j->err) / -ENOMEM.
+ */
+static int config_parse(struct jctx *j, const char *json, size_t len,
+			struct katlsd_config **out)
+{
+	struct katlsd_config *c = calloc(1, sizeof(*c));
+	struct json_object *root = NULL;
+	int ret;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->refs = 1;
+	c->max_workers = KATLSD_MAX_WORKERS_DEFAULT;
+	j->priv = c;
+	ret = jparse_doc(j, json, len, &root);
+	if (!ret)
+		ret = JWALK(j, root, top_keys);
+	json_object_put(root);
+	j->priv = NULL;
+	if (ret) {
+		katlsd_config_free(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
+}
+
+/* The error of @key's value (in the root object): "<file>: $.key: ...". */
+__attribute__((format(printf, 3, 4)))
+static int key_err(struct jctx *j, const char *key, const char *fmt, ...)
+{
+	size_t old = jpush(j, key);
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	jerr(j, "%s", msg);
+	jpop(j, old);
+	return -EINVAL;
+}
+
+static int load_identity(struct jctx *j, struct katlsd_config *c)
 {
 	BIO *bio = BIO_new_file(c->cert_file, "r");
 	X509 *x;
@@ -116,8 +287,8 @@ static int load_identity(struct katlsd_config *c, char *err, size_t err_len)
 	if (!c->leaf) {
 		BIO_free(bio);
 		ERR_clear_error();
-		snprintf(err, err_len, "certificate: cannot read %s", c->cert_file);
-		return -EINVAL;
+		return key_err(j, "certificate", "cannot read a PEM certificate from %s",
+			       c->cert_file);
 	}
 	c->chain = sk_X509_new_null();
 	while (c->chain && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
@@ -128,33 +299,26 @@ static int load_identity(struct katlsd_config *c, char *err, size_t err_len)
 	c->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	BIO_free(bio);
 	ERR_clear_error();
-	if (!c->key) {
-		snprintf(err, err_len, "key: cannot read %s", c->key_file);
-		return -EINVAL;
-	}
+	if (!c->key)
+		return key_err(j, "key", "cannot read a PEM private key from %s", c->key_file);
 	if (X509_check_private_key(c->leaf, c->key) != 1) {
 		ERR_clear_error();
-		snprintf(err, err_len, "key: %s does not match certificate %s", c->key_file,
-			 c->cert_file);
-		return -EINVAL;
+		return key_err(j, "key", "%s does not match certificate %s", c->key_file,
+			       c->cert_file);
 	}
 	return 0;
 }
 
-static int prepare(struct katlsd_config *c, char *err, size_t err_len)
+/* The prepare step: load what the parsed paths name. */
+static int prepare(struct jctx *j, struct katlsd_config *c)
 {
 	struct katls_tls_config tc = {
 		.cert_file = c->cert_file, .key_file = c->key_file,
 		.ciphersuites = c->ciphersuites,
 	};
-	char perr[512];
-	int ret;
+	char perr[512] = "";
+	int ret = load_identity(j, c);
 
-	if (!c->cert_file || !c->key_file) {
-		snprintf(err, err_len, "\"certificate\" and \"key\" are required");
-		return -EINVAL;
-	}
-	ret = load_identity(c, err, err_len);
 	if (ret)
 		return ret;
 	tc.role = KATLS_ROLE_SERVER;
@@ -165,148 +329,58 @@ static int prepare(struct katlsd_config *c, char *err, size_t err_len)
 		ret = katls_tls_ctx_new(&c->client_ctx, &tc, perr, sizeof(perr));
 	}
 	if (ret) {
-		snprintf(err, err_len, "TLS: %s", perr);
+		snprintf(j->err, j->err_len, "%s: TLS: %s", j->file,
+			 *perr ? perr : strerror(-ret));
 		return ret;
 	}
 	if (c->policy_file) {
 		ret = katls_policy_load(c->policy_file, &c->policies, perr, sizeof(perr));
 		if (ret) {
-			snprintf(err, err_len, "policies: %s", *perr ? perr : strerror(-ret));
+			key_err(j, "policies", "%s", *perr ? perr : strerror(-ret));
 			return ret;
 		}
-		if (!c->policies->num_policies) {
-			snprintf(err, err_len, "policies: %s defines no policy", c->policy_file);
-			return -EINVAL;
-		}
+		if (!c->policies->num_policies)
+			return key_err(j, "policies", "%s defines no policy", c->policy_file);
 	}
 	if (c->default_policy && (!c->policies || !katls_policy_set_find(c->policies,
-									  c->default_policy))) {
-		snprintf(err, err_len, "default_policy: no policy named '%s'%s", c->default_policy,
-			 c->policies ? "" : " (no \"policies\" file)");
-		return -EINVAL;
-	}
+									  c->default_policy)))
+		return key_err(j, "default_policy", "no policy named \"%s\"%s",
+			       c->default_policy, c->policies ? "" : " (no \"policies\" file)");
 	return 0;
 }
 
 int katlsd_config_load(const char *path, struct katlsd_config **out, char *err, size_t err_len)
 {
-	static const struct key_desc top[] = {
-		{ "certificate", json_type_string }, { "key", json_type_string },
-		{ "ca", json_type_string }, { "ciphersuites", json_type_string },
-		{ "policies", json_type_string }, { "default_policy", json_type_string },
-		{ "tpm", json_type_object }, { "ima", json_type_object },
-		{ "max_workers", json_type_int }, { "gate", json_type_object },
-		{ "description", json_type_string }, { NULL, 0 }
-	};
-	static const struct key_desc tpm[] = {
-		{ "tcti", json_type_string }, { "ak_handle", json_type_int }, { NULL, 0 }
-	};
-	static const struct key_desc ima[] = {
-		{ "log", json_type_string }, { "digest_size", json_type_int }, { NULL, 0 }
-	};
-	static const struct key_desc gate[] = {
-		{ "pin_dir", json_type_string }, { "required", json_type_boolean }, { NULL, 0 }
-	};
-	struct katlsd_config *c = calloc(1, sizeof(*c));
-	json_object *root = NULL, *sub;
-	char *dup = NULL, *dir;
-	char perr[600] = "";
-	int ret = -ENOMEM;
+	struct jctx j = JCTX_INIT(path, err, err_len);
+	const char *slash = strrchr(path, '/');
+	struct katlsd_config *c = NULL;
+	char *dir, *json = NULL;
+	size_t len;
+	int ret;
 
 	*out = NULL;
-	if (!c)
+	dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+	if (!dir)
 		return -ENOMEM;
-	c->refs = 1;
-	c->max_workers = KATLSD_MAX_WORKERS_DEFAULT;
-	c->path = strdup(path);
-	dup = strdup(path);
-	if (!c->path || !dup)
-		goto fail;
-	dir = dirname(dup);
-	root = json_object_from_file(path);
-	if (!root) {
-		FILE *f = fopen(path, "r");
-
-		ret = f ? -EINVAL : -errno;
-		if (f)
-			fclose(f);
-		snprintf(perr, sizeof(perr), "%s", f ? json_util_get_last_err() : strerror(-ret));
-		perr[strcspn(perr, "\n")] = '\0';
-		goto fail;
+	ret = jload(path, &json, &len, err, err_len);
+	if (!ret) {
+		j.base_dir = dir;
+		ret = config_parse(&j, json, len, &c);
 	}
-	ret = -EINVAL;
-	if (!json_object_is_type(root, json_type_object)) {
-		snprintf(perr, sizeof(perr), "the top level must be a JSON object");
-		goto fail;
+	if (!ret) {
+		c->path = strdup(path);
+		ret = c->path ? prepare(&j, c) : -ENOMEM;
 	}
-	if (check_keys(root, "", top, perr, sizeof(perr)))
-		goto fail;
-	ret = get_path(root, "certificate", dir, &c->cert_file);
-	if (!ret)
-		ret = get_path(root, "key", dir, &c->key_file);
-	if (!ret)
-		ret = get_path(root, "ca", dir, &c->ca_file);
-	if (!ret)
-		ret = get_path(root, "policies", dir, &c->policy_file);
-	if (!ret)
-		ret = get_str(root, "ciphersuites", &c->ciphersuites);
-	if (!ret)
-		ret = get_str(root, "default_policy", &c->default_policy);
+	free(json);
+	free(dir);
 	if (ret) {
-		snprintf(perr, sizeof(perr), "a string value is empty or memory ran out");
-		goto fail;
+		if (ret == -ENOMEM)
+			snprintf(err, err_len, "%s: %s", path, strerror(ENOMEM));
+		katlsd_config_free(c);
+		return ret;
 	}
-	if (get_u32(root, "max_workers", &c->max_workers) || !c->max_workers ||
-	    c->max_workers > 4096) {
-		snprintf(perr, sizeof(perr), "max_workers: must be 1..4096");
-		ret = -EINVAL;
-		goto fail;
-	}
-	if (json_object_object_get_ex(root, "tpm", &sub)) {
-		if (check_keys(sub, "tpm.", tpm, perr, sizeof(perr)))
-			goto fail;
-		if (get_u32(sub, "ak_handle", &c->ak_handle)) {
-			snprintf(perr, sizeof(perr), "tpm.ak_handle: not a 32-bit number");
-			goto fail;
-		}
-		if (get_str(sub, "tcti", &c->tcti))
-			goto fail;
-	}
-	if (json_object_object_get_ex(root, "ima", &sub)) {
-		if (check_keys(sub, "ima.", ima, perr, sizeof(perr)))
-			goto fail;
-		if (get_u32(sub, "digest_size", &c->ima_digest_size) ||
-		    (c->ima_digest_size && c->ima_digest_size != 20 && c->ima_digest_size != 32 &&
-		     c->ima_digest_size != 48 && c->ima_digest_size != 64)) {
-			snprintf(perr, sizeof(perr), "ima.digest_size: must be 20, 32, 48 or 64");
-			goto fail;
-		}
-		if (get_path(sub, "log", dir, &c->ima_log))
-			goto fail;
-	}
-	if (json_object_object_get_ex(root, "gate", &sub)) {
-		json_object *v;
-
-		if (check_keys(sub, "gate.", gate, perr, sizeof(perr)))
-			goto fail;
-		if (get_path(sub, "pin_dir", NULL, &c->gate_pin_dir))
-			goto fail;
-		if (json_object_object_get_ex(sub, "required", &v))
-			c->gate_required = json_object_get_boolean(v);
-	}
-	ret = prepare(c, perr, sizeof(perr));
-	if (ret)
-		goto fail;
-	json_object_put(root);
-	free(dup);
 	*out = c;
 	return 0;
-fail:
-	snprintf(err, err_len, "%s: %s", path, *perr ? perr : strerror(-ret));
-	json_object_put(root);
-	free(dup);
-	katlsd_config_free(c);
-	return ret ? ret : -EINVAL;
 }
 
 void katlsd_config_free(struct katlsd_config *c)
