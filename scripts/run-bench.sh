@@ -9,7 +9,7 @@ rc=0
 for b in "$@" "$top"/bench/*.sh; do
 	[ -e "$b" ] || continue
 	echo "== $(basename "$b")"
-	"$b" || { echo "run-bench: $(basename "$b") exited $?"; rc=1; }
+	"$b" || { st=$?; echo "run-bench: $(basename "$b") exited $st"; rc=1; }
 	echo
 done
 exit $rc
