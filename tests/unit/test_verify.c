@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "cmw.h"
 #include "ea.h"
+#include "ima.h"
 #include "katls.h"
 #include "policy.h"
 #include "quote.h"
@@ -268,6 +269,8 @@ struct fake {
 	EVP_PKEY *aik_key;		/* key hashed into "aik"; NULL = the leaf key */
 	const char *label;		/* binder label; NULL = "Attestation" */
 	const struct katls_exporter *ex;	/* binder exporter; NULL = the attester's */
+	const struct katls_buf *ima;	/* IMA log to send (ima-ng, D = 32); NULL = none */
+	const uint8_t *pcr10;		/* quoted PCR 10; NULL = the fixed test value */
 };
 
 /* Evidence for @req as a TPM would make it, signed by the software AK. */
@@ -291,6 +294,8 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	pcrs.mask = 0x7ff;
 	for (int i = 0; i < 11; i++)
 		memset(pcrs.digest[i], i, 32);
+	if (f && f->pcr10)
+		memcpy(pcrs.digest[10], f->pcr10, 32);
 	assert_int_equal(katls_binder_compute(f && f->ex ? f->ex : ex, leaf_key, crc,
 					      crc_len, f ? f->label : NULL, binder,
 					      &binder_len), 0);
@@ -335,6 +340,10 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	assert_int_equal(katls_aik_hash(ex->md, f && f->aik_key ? f->aik_key : leaf_key,
 					ev.aik.data, &aik_len), 0);
 	ev.aik.len = aik_len;
+	if (f && f->ima) {
+		ev.has_ima = true;
+		assert_int_equal(katls_put_bytes(&ev.ima, f->ima->data, f->ima->len), 0);
+	}
 	assert_int_equal(katls_cmw_encode(&ev, out), 0);
 	katls_cmw_cleanup(&ev);
 }
@@ -459,6 +468,119 @@ static void test_f1_replay_on_same_connection(void **state)
 	katls_buf_cleanup(&cmw1);
 	katls_ea_request_cleanup(&req1);
 	katls_ea_request_cleanup(&req2);
+	katls_ea_crc_set_cleanup(&used);
+	conn_close(&t);
+}
+
+/* Appends an ima-ng record for @path (file digest: SHA-256 of the path). */
+static void ima_append(struct katls_buf *log, const char *path)
+{
+	uint8_t fd[32];
+	struct katls_ima_entry e = { .pcr = 10, .tpl = KATLS_IMA_TPL_NG, .hash_name = "sha256",
+				     .file_digest = fd, .file_digest_len = 32, .path = path };
+
+	assert_int_equal(EVP_Digest(path, strlen(path), fd, NULL, EVP_sha256(), NULL), 1);
+	assert_int_equal(katls_ima_record_encode(log, &e, 32), 0);
+}
+
+/* PCR 10 (SHA-256 bank) after all of @log, as the kernel would extend it. */
+static void ima_pcr10(const struct katls_buf *log, uint8_t out[32])
+{
+	struct katls_ima_verify_in in = { .log = log->data, .log_len = log->len,
+					  .digest_size = 32, .bank = KATLS_IMA_SHA256,
+					  .pcr_index = 10 };
+	struct katls_ima_verify_out o;
+
+	assert_int_equal(katls_ima_verify(&in, &o), 0);
+	memcpy(out, o.pcr, 32);
+}
+
+/* Verify @auth under a policy that replays the IMA log; *covered = entries. */
+static enum katls_reason verify_ima(struct conn *t, const struct katls_ea_request *req,
+				    struct katls_ea_crc_set *used, const struct katls_buf *auth,
+				    uint32_t *covered)
+{
+	static const char json[] =
+		"{\"trust_anchors\": [\"ca.pem\"], \"peer_names\": [\"server.test\"],"
+		" \"ak_pins\": [\"ak.pem\"], \"ima\": {\"required\": true}}";
+	struct katls_policy_set *set = NULL;
+	struct katls_verify_params vp = { .peer_name = "server.test" };
+	struct katls_verify_result res;
+	enum katls_reason r;
+	char err[256];
+
+	if (katls_policy_parse(json, strlen(json), dir, &set, err, sizeof(err)))
+		fail_msg("policy: %s", err);
+	vp.policy = &set->policies[0];
+	katls_verify_authenticator(&vp, &t->cex, KATLS_ROLE_SERVER, req, used, auth->data,
+				   auth->len, &res);
+	r = res.reason;
+	*covered = res.sum.ima_covered;
+	if (r != KATLS_R_OK)
+		print_message("    refused: %s: %s\n", katls_reason_name(r), res.msg);
+	katls_verify_result_cleanup(&res);
+	katls_policy_set_free(set);
+	return r;
+}
+
+/*
+ * F3: re-attestation on demand, without reconnecting.  A second request on
+ * the same connection has a new crc, so a new binder; its Evidence shows the
+ * binary measured since the first; a log that lags the quoted PCR 10 is
+ * refused.  Guards: fresh crc per request (katls_ea_request_build), the
+ * binder's crc input (katls_binder_compute), IMA replay to the quoted PCR 10
+ * (verify.c check_ima).
+ */
+static void test_f3_reattest_same_connection(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, old = KATLS_BUF_INIT, auth = KATLS_BUF_INIT;
+	uint8_t pcr10[32], b1[EVP_MAX_MD_SIZE], b2[EVP_MAX_MD_SIZE];
+	size_t b1_len = sizeof(b1), b2_len = sizeof(b2);
+	struct katls_ea_request req1, req2, req3;
+	struct fake f = { .ima = &log, .pcr10 = pcr10 };
+	struct katls_ea_crc_set used;
+	uint32_t covered = 0;
+	struct conn t;
+
+	conn_open(&t, NULL);
+	katls_ea_crc_set_init(&used);
+	ima_append(&log, "/usr/bin/a");
+	ima_append(&log, "/usr/bin/b");
+	ima_pcr10(&log, pcr10);
+	client_request(&req1);
+	make_auth(&auth, &t.sex, &req1, srv_cert, srv_key, &f);
+	assert_int_equal(verify_ima(&t, &req1, &used, &auth, &covered), KATLS_R_OK);
+	assert_int_equal(covered, 2);
+	katls_buf_cleanup(&auth);
+
+	/* a new binary runs on the attester; the verifier asks again */
+	assert_int_equal(katls_put_bytes(&old, log.data, log.len), 0);
+	ima_append(&log, "/usr/bin/new");
+	ima_pcr10(&log, pcr10);
+	client_request(&req2);
+	assert_memory_not_equal(req1.crc, req2.crc, req1.crc_len);
+	assert_int_equal(katls_binder_compute(&t.sex, srv_key, req1.crc, req1.crc_len, NULL,
+					      b1, &b1_len), 0);
+	assert_int_equal(katls_binder_compute(&t.sex, srv_key, req2.crc, req2.crc_len, NULL,
+					      b2, &b2_len), 0);
+	assert_memory_not_equal(b1, b2, b1_len);
+	make_auth(&auth, &t.sex, &req2, srv_cert, srv_key, &f);
+	assert_int_equal(verify_ima(&t, &req2, &used, &auth, &covered), KATLS_R_OK);
+	assert_int_equal(covered, 3);
+	katls_buf_cleanup(&auth);
+
+	/* stale: the quote covers the new entry, the log does not */
+	f.ima = &old;
+	client_request(&req3);
+	make_auth(&auth, &t.sex, &req3, srv_cert, srv_key, &f);
+	assert_int_equal(verify_ima(&t, &req3, &used, &auth, &covered), KATLS_R_IMA_REPLAY);
+
+	katls_buf_cleanup(&auth);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&old);
+	katls_ea_request_cleanup(&req1);
+	katls_ea_request_cleanup(&req2);
+	katls_ea_request_cleanup(&req3);
 	katls_ea_crc_set_cleanup(&used);
 	conn_close(&t);
 }
@@ -1004,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(test_accept_sha384),
 		cmocka_unit_test(test_f1_replay_on_same_connection),
 		cmocka_unit_test(test_f2_crc_single_use),
+		cmocka_unit_test(test_f3_reattest_same_connection),
 		cmocka_unit_test(test_f4_no_resumption),
 		cmocka_unit_test(test_r1_move_to_other_connection),
 		cmocka_unit_test(test_r2_relay),
