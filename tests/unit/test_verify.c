@@ -348,18 +348,25 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	katls_cmw_cleanup(&ev);
 }
 
-/* The server's authenticator for @req on exporter @ex with leaf @cert/@key. */
+/* The server's authenticator for @req on @ex with leaf @cert/@key, carrying @cmw. */
+static void auth_carrying(struct katls_buf *out, const struct katls_exporter *ex,
+			  const struct katls_ea_request *req, X509 *cert, EVP_PKEY *key,
+			  const struct katls_buf *cmw)
+{
+	struct katls_ea_identity id = { cert, NULL, key, cmw->data, cmw->len };
+
+	assert_int_equal(katls_ea_authenticator_build(out, ex, KATLS_ROLE_SERVER, req, &id), 0);
+}
+
+/* The same with Evidence made for @req on @ex (or as @f fakes it). */
 static void make_auth(struct katls_buf *out, const struct katls_exporter *ex,
 		      const struct katls_ea_request *req, X509 *cert, EVP_PKEY *key,
 		      const struct fake *f)
 {
 	struct katls_buf cmw = KATLS_BUF_INIT;
-	struct katls_ea_identity id = { cert, NULL, key, NULL, 0 };
 
 	make_cmw(&cmw, ex, key, req->crc, req->crc_len, f);
-	id.cmw = cmw.data;
-	id.cmw_len = cmw.len;
-	assert_int_equal(katls_ea_authenticator_build(out, ex, KATLS_ROLE_SERVER, req, &id), 0);
+	auth_carrying(out, ex, req, cert, key, &cmw);
 	katls_buf_cleanup(&cmw);
 }
 
@@ -445,7 +452,6 @@ static void test_f1_replay_on_same_connection(void **state)
 	struct katls_buf auth1 = KATLS_BUF_INIT, auth2 = KATLS_BUF_INIT, cmw1 = KATLS_BUF_INIT;
 	struct katls_ea_request req1, req2;
 	struct katls_ea_crc_set used;
-	struct katls_ea_identity id = { srv_cert, NULL, srv_key, NULL, 0 };
 	struct conn t;
 
 	conn_open(&t, NULL);
@@ -458,10 +464,7 @@ static void test_f1_replay_on_same_connection(void **state)
 	assert_int_equal(verify(&t, &req2, &used, &auth1, NULL, NULL), KATLS_R_EA_CRC);
 	/* a fresh authenticator carrying the old Evidence */
 	make_cmw(&cmw1, &t.sex, srv_key, req1.crc, req1.crc_len, NULL);
-	id.cmw = cmw1.data;
-	id.cmw_len = cmw1.len;
-	assert_int_equal(katls_ea_authenticator_build(&auth2, &t.sex, KATLS_ROLE_SERVER, &req2,
-						      &id), 0);
+	auth_carrying(&auth2, &t.sex, &req2, srv_cert, srv_key, &cmw1);
 	assert_int_equal(verify(&t, &req2, &used, &auth2, NULL, NULL), KATLS_R_BINDER);
 	katls_buf_cleanup(&auth1);
 	katls_buf_cleanup(&auth2);
@@ -665,7 +668,6 @@ static void test_f4_no_resumption(void **state)
 static void test_r1_move_to_other_connection(void **state)
 {
 	struct katls_buf auth_a = KATLS_BUF_INIT, auth_b = KATLS_BUF_INIT, cmw_a = KATLS_BUF_INIT;
-	struct katls_ea_identity id = { srv_cert, NULL, srv_key, NULL, 0 };
 	struct katls_ea_request req;
 	struct conn a, b;
 	enum katls_reason r;
@@ -679,10 +681,7 @@ static void test_r1_move_to_other_connection(void **state)
 	assert_true(r == KATLS_R_EA_SIGNATURE || r == KATLS_R_EA_FINISHED);
 	/* a correct EA on B, carrying A's Evidence */
 	make_cmw(&cmw_a, &a.sex, srv_key, req.crc, req.crc_len, NULL);
-	id.cmw = cmw_a.data;
-	id.cmw_len = cmw_a.len;
-	assert_int_equal(katls_ea_authenticator_build(&auth_b, &b.sex, KATLS_ROLE_SERVER, &req,
-						      &id), 0);
+	auth_carrying(&auth_b, &b.sex, &req, srv_cert, srv_key, &cmw_a);
 	assert_int_equal(verify(&b, &req, NULL, &auth_b, NULL, NULL), KATLS_R_BINDER);
 	katls_buf_cleanup(&auth_a);
 	katls_buf_cleanup(&auth_b);
@@ -702,7 +701,6 @@ static void test_r1_move_to_other_connection(void **state)
 static void test_r2_relay(void **state)
 {
 	struct katls_buf fwd = KATLS_BUF_INIT, resigned = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT;
-	struct katls_ea_identity id = { relay_cert, NULL, relay_key, NULL, 0 };
 	struct katls_ea_request req;
 	struct conn vm, ma;
 	struct fake f = { 0 };
@@ -717,20 +715,14 @@ static void test_r2_relay(void **state)
 	assert_true(r == KATLS_R_EA_SIGNATURE || r == KATLS_R_EA_FINISHED);
 	/* M re-wraps A's Evidence in its own EA on conn 1 */
 	make_cmw(&cmw, &ma.sex, srv_key, req.crc, req.crc_len, NULL);
-	id.cmw = cmw.data;
-	id.cmw_len = cmw.len;
-	assert_int_equal(katls_ea_authenticator_build(&resigned, &vm.sex, KATLS_ROLE_SERVER, &req,
-						      &id), 0);
+	auth_carrying(&resigned, &vm.sex, &req, relay_cert, relay_key, &cmw);
 	assert_int_equal(verify(&vm, &req, NULL, &resigned, NULL, NULL), KATLS_R_AIK_BINDING);
 	/* M gets A's TPM to quote for M's key on conn 2: binder still wrong */
 	katls_buf_cleanup(&cmw);
 	katls_buf_cleanup(&resigned);
 	f.ex = &ma.sex;
 	make_cmw(&cmw, &vm.sex, relay_key, req.crc, req.crc_len, &f);
-	id.cmw = cmw.data;
-	id.cmw_len = cmw.len;
-	assert_int_equal(katls_ea_authenticator_build(&resigned, &vm.sex, KATLS_ROLE_SERVER, &req,
-						      &id), 0);
+	auth_carrying(&resigned, &vm.sex, &req, relay_cert, relay_key, &cmw);
 	assert_int_equal(verify(&vm, &req, NULL, &resigned, NULL, NULL), KATLS_R_BINDER);
 	katls_buf_cleanup(&fwd);
 	katls_buf_cleanup(&resigned);
