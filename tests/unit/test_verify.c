@@ -1102,9 +1102,10 @@ static void test_ima_tied_to_boot(void **state)
 	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
 	       "IMA boot_aggregate: entry 0 (boot_aggregate) is a sha1 digest of 20 bytes");
 
-	/* ima.c check_boot_aggregate: entry 0 is not boot_aggregate */
+	/* ima.c check_boot_aggregate: entry 0 is not boot_aggregate (even with its digest) */
 	katls_buf_cleanup(&log);
-	ima_append(&log, "/usr/bin/a");
+	fake_boot_aggregate(&f, agg);
+	ima_entry(&log, "/usr/bin/a", "sha256", agg, sizeof(agg), false);
 	ima_append(&log, "/usr/bin/b");
 	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
 	       "entry 0 (/usr/bin/a) is not boot_aggregate");
