@@ -2,10 +2,12 @@
 /*
  * libFuzzer target: IMA binary measurement lists.  Byte 0 picks the template
  * digest size (20/32/48/64) and the replay bank, byte 1 the flags and whether
- * a quote (the last bank-size bytes) is given; the rest is the log.  Runs the
- * iterator with per-record recomputation/replay and the whole verifier with a
- * small runtime policy.
+ * a quote (the last bank-size bytes) is given, a small runtime policy and a
+ * boot_aggregate expectation (all zero) apply; the rest is the log.  Runs the
+ * iterator with per-record recomputation/replay, the whole verifier, and a
+ * file lookup among the entries it reports covered.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -52,9 +54,11 @@ static void walk(const uint8_t *log, size_t len, size_t dsize, unsigned int bank
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t sizes[] = { 20, 32, 48, 64 };
+	static const uint8_t zero[KATLS_IMA_MAX_DIGEST];
 	struct katls_ima_verify_in in = { .pcr_index = KATLS_IMA_PCR };
 	struct katls_ima_verify_out out;
 	size_t bank_size;
+	uint32_t index;
 
 	if (size < 2)
 		return 0;
@@ -70,8 +74,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (data[1] & 8)
 		in.policy = policy();
+	if (data[1] & 16) {
+		in.boot_aggregate = zero;
+		in.boot_aggregate_len = bank_size;
+	}
 	walk(in.log, in.log_len, in.digest_size, in.bank);
-	katls_ima_verify(&in, &out);
+	if (!katls_ima_verify(&in, &out) &&
+	    katls_ima_find_measurement(&in, out.num_covered, "/usr/bin/synth0", KATLS_IMA_SHA256,
+				       zero, 32, &index) == -EBADMSG)
+		__builtin_trap();	/* the covered entries parsed once already */
 	if (strnlen(out.msg, sizeof(out.msg)) == sizeof(out.msg))
 		__builtin_trap();	/* messages are always terminated */
 	return 0;

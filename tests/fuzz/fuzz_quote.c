@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target: the TPM structure parsers of quote.c (TPMS_ATTEST,
- * TPMT_SIGNATURE, TPMT_PUBLIC -> EVP_PKEY and Name) and katls_quote_verify()
- * on a split of the input (two length bytes, TPMS_ATTEST, TPMT_SIGNATURE,
- * TPMT_PUBLIC of the AK).
+ * TPMT_SIGNATURE, TPMT_PUBLIC -> EVP_PKEY and Name), katls_quote_verify()
+ * and the qualifiedSigner check on a split of the input (two length bytes,
+ * TPMS_ATTEST, TPMT_SIGNATURE, TPMT_PUBLIC of the AK).
  * Seeds: tests/fuzz/corpus/fuzz_quote/ (PROTOCOL.md §4 vectors).
  */
 #include <stddef.h>
@@ -49,10 +49,12 @@ static void verify_split(const uint8_t *data, size_t size)
 	struct katls_pcrs pcrs = { .mask = 0x001895 };	/* the ECDSA vector's PCRs */
 	struct katls_quote_expect exp = { nonce, sizeof(nonce), 0x001895, &pcrs };
 	struct katls_tpm_public pub;
+	struct katls_attest a;
 	enum katls_reason reason;
+	uint8_t name[KATLS_TPM_NAME_MAX];
+	size_t name_len, alen, slen;
 	EVP_PKEY *pk = NULL;
-	size_t alen, slen;
-	char msg[64];
+	char msg[256];
 
 	memcpy(pcrs.digest[11], pcr11, sizeof(pcr11));
 	/* layout: attest_len | sig_len | attest | sig | public */
@@ -67,6 +69,11 @@ static void verify_split(const uint8_t *data, size_t size)
 			       msg, sizeof(msg)) == 0 && reason != KATLS_R_OK)
 		abort();
 	EVP_PKEY_free(pk);
+	if (!katls_quote_attest_parse(data + 2, alen, &a) &&
+	    !katls_quote_public_name(&pub, name, &name_len) &&
+	    !katls_quote_check_signer(&a, name, name_len, NULL, 0, &reason, msg, sizeof(msg)) &&
+	    (reason != KATLS_R_OK || a.signer_len != name_len))
+		abort();	/* a match is a qualified name of exactly the Name's size */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

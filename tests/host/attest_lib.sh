@@ -4,9 +4,13 @@
 # tests/host/attest_lib.sh: helpers for test_attest.sh (sourced).
 #
 #   free_port                       print a free TCP port on 127.0.0.1
-#   ima_add LOG PATH FILEDIGEST     append an ima-ng record (SHA-256 template
-#                                   digest, D = 32) to LOG and extend that
-#                                   digest into the current swtpm's PCR 10
+#   ima_add LOG PATH FILEDIGEST [ALG]
+#                                   append an ima-ng record (d-ng ALG:FILEDIGEST,
+#                                   ALG default sha256; SHA-256 template digest,
+#                                   D = 32) to LOG and extend that digest into
+#                                   the current swtpm's PCR 10
+#   ima_boot LOG                    ima_add the boot_aggregate of a fresh swtpm
+#                                   (SHA-256 of its ten all-zero PCRs 0-9)
 #   serve_start ARGS...             start "katls serve --once" in the background
 #                                   on a free port (SERVE_PORT, SERVE_PID,
 #                                   SERVE_LOG); waits until it listens
@@ -35,13 +39,13 @@ _le32() {
 _hex_esc() { sed 's/../\\x&/g' <<<"$1"; }
 
 ima_add() {
-	local log=$1 path=$2 fdig=$3 tmp dng_len n_len td tdig
+	local log=$1 path=$2 fdig=$3 alg=${4:-sha256} tmp dng_len n_len td tdig
 	tmp=$(mktemp)
-	# template data: u32 len | "sha256:" NUL digest | u32 len | path NUL
-	dng_len=$((7 + 1 + 32))
+	# template data: u32 len | "<alg>:" NUL digest | u32 len | path NUL
+	dng_len=$((${#alg} + 2 + ${#fdig} / 2))
 	n_len=$((${#path} + 1))
 	# shellcheck disable=SC2059
-	printf "$(_le32 $dng_len)sha256:\\x00$(_hex_esc "$fdig")$(_le32 $n_len)%s\\x00" \
+	printf "$(_le32 $dng_len)$alg:\\x00$(_hex_esc "$fdig")$(_le32 $n_len)%s\\x00" \
 		"$path" >"$tmp"
 	td=$(stat -c %s "$tmp")
 	tdig=$(openssl dgst -sha256 -r "$tmp" | cut -d' ' -f1)
@@ -49,6 +53,10 @@ ima_add() {
 	{ printf "$(_le32 10)$(_hex_esc "$tdig")$(_le32 6)ima-ng$(_le32 "$td")"; cat "$tmp"; } >>"$log"
 	rm -f "$tmp"
 	tpm2_pcrextend "10:sha256=$tdig" >/dev/null
+}
+
+ima_boot() {
+	ima_add "$1" boot_aggregate "$(head -c 320 /dev/zero | sha256sum | cut -d' ' -f1)"
 }
 
 serve_start() {

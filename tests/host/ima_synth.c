@@ -38,6 +38,8 @@ static const char usage[] =
 	"                            (repeatable; ima-sig also records its security.ima)\n"
 	"  -V, --violation PATH      a measurement violation (ToMToU) for PATH (repeatable)\n"
 	"  -b, --boot-aggregate HEX  first record: boot_aggregate with this SHA-256\n"
+	"                            (default: that of a fresh swtpm, whose PCRs 0-9\n"
+	"                            are zero: SHA-256 of 320 zero bytes)\n"
 	"  -t, --template NAME       ima-ng (default) or ima-sig\n"
 	"  -1, --sha1                write the SHA-1 file variant (20-byte template\n"
 	"                            digests, binary_runtime_measurements); stdout still\n"
@@ -211,16 +213,18 @@ static int write_allowlist(struct synth *s, const char *path)
 static int run(struct synth *s, const struct item *items, size_t num_items,
 	       const char *boot, unsigned long count)
 {
+	static const uint8_t zero_pcrs[10 * 32];
 	uint8_t d[32];
 	int ret = 0;
 
-	if (boot) {
-		if (hex_to_bytes(boot, d, sizeof(d))) {
-			fprintf(stderr, "ima_synth: --boot-aggregate needs 64 hex digits\n");
-			return -EINVAL;
-		}
-		ret = add(s, "boot_aggregate", d, false, NULL, 0, false);
+	/* A real log always starts with boot_aggregate, and verifiers require it. */
+	if (boot && hex_to_bytes(boot, d, sizeof(d))) {
+		fprintf(stderr, "ima_synth: --boot-aggregate needs 64 hex digits\n");
+		return -EINVAL;
 	}
+	if (!boot && katls_ima_boot_aggregate(KATLS_IMA_SHA256, zero_pcrs, 10, d))
+		return -ENOMEM;
+	ret = add(s, "boot_aggregate", d, false, NULL, 0, false);
 	for (size_t i = 0; i < num_items && !ret; i++)
 		ret = items[i].violation ? add(s, items[i].path, NULL, true, NULL, 0, false) :
 					   add_file(s, items[i].path);

@@ -49,25 +49,37 @@ cat >"$work/runtime.json" <<JSON
 JSON
 
 # policy FILE [trust_anchor] [peer_name] [ak_pin]
+# ak_pin: a PEM file for ak_pins (default ak.pem), or name:<hex> for ak_names
 policy() {
+	local pin=${4:-ak.pem}
+	case $pin in
+	name:*) pin="\"ak_names\": [\"${pin#name:}\"]" ;;
+	*) pin="\"ak_pins\": [\"$pin\"]" ;;
+	esac
 	cat >"$1" <<JSON
 { "name": "test",
   "trust_anchors": ["${2:-ca.pem}"],
   "peer_names": ["${3:-server.test}"],
-  "ak_pins": ["${4:-ak.pem}"],
+  $pin,
   "ima": { "runtime_policy": "runtime.json" },
   "max_age_s": 300 }
 JSON
 }
 
-# Fresh TPM, AK and IMA log (three allowed entries extended into PCR 10).
-setup() {
+# Fresh TPM and AK (ak.pem, ak.name), and an empty IMA log.
+fresh_tpm() {
 	swtpm_stop_all
 	swtpm_start || return 1
-	"$KATLS" provision --out "$work/ak.pem" >/dev/null 2>"$work/provision.err" ||
-		{ cat "$work/provision.err" >&2; return 1; }
+	"$KATLS" provision --out "$work/ak.pem" --name-out "$work/ak.name" >/dev/null \
+		2>"$work/provision.err" || { cat "$work/provision.err" >&2; return 1; }
 	: >"$work/ima.log"
-	ima_add "$work/ima.log" /usr/bin/true "$D_TRUE" &&
+}
+
+# fresh_tpm and an IMA log: boot_aggregate, three allowed entries, all
+# extended into PCR 10.
+setup() {
+	fresh_tpm && ima_boot "$work/ima.log" &&
+		ima_add "$work/ima.log" /usr/bin/true "$D_TRUE" &&
 		ima_add "$work/ima.log" /bin/sh "$D_SH" &&
 		ima_add "$work/ima.log" /tmp/scratch "$D_EVIL"
 }
@@ -112,12 +124,21 @@ scenario_accept() {
 	grep -q '^CLIENT_TRAFFIC_SECRET_0 [0-9a-f]\{64\} [0-9a-f]\{64,96\}$' "$work/keylog" ||
 		fail "accept: SSLKEYLOGFILE has no CLIENT_TRAFFIC_SECRET_0 line"
 	grep -q '"pcr10"' "$work/out" || fail "accept: no PCR 10 in the summary"
-	grep -q '"covered": *3' "$work/out" || fail "accept: IMA entries covered != 3"
+	grep -q '"covered": *4' "$work/out" || fail "accept: IMA entries covered != 4"
+	grep -q '"ak_pinned_by": *"ak_pins"' "$work/out" || fail "accept: summary lacks ak_pinned_by"
+	grep -q "\"ak_name\": *\"$(cat "$work/ak.name")\"" "$work/out" ||
+		fail "accept: summary's ak_name is not the provisioned AK Name"
 	grep -q 'hello katls' "$work/out.err" || fail "accept: application data not echoed"
 	serve_wait
 	[ "$SERVE_RC" = 0 ] || fail "accept: serve exit $SERVE_RC"
 	[ "$(stat -c %a "$work/saved/session-secrets/hc.bin")" = 600 ] ||
 		fail "accept: saved session secrets are not 0600"
+	# the peer's AK is saved as what it is: a claim, not a pin
+	[ -f "$work/saved/peer-ak.unverified.pem" ] && [ ! -e "$work/saved/ak.pem" ] ||
+		fail "accept: saved AK is not peer-ak.unverified.pem (or ak.pem exists)"
+	cmp -s "$work/saved/peer-ak.unverified.pem" "$work/ak.pem" ||
+		fail "accept: peer-ak.unverified.pem is not the peer's AK"
+	grep -q 'do NOT pin it' "$work/saved/README" || fail "accept: README does not warn"
 	RC=0
 	"$KATLS" verify --dir "$work/saved" --policy "$work/p.json" --json >"$work/v" 2>&1 || RC=$?
 	expect "verify --dir" 0 ok "$work/v"
@@ -268,7 +289,48 @@ scenario_boot_aggregate() {
 	expect "boot_aggregate equals the hash of the quoted PCRs 0-9" 0 ok "$work/out"
 	serve_wait
 	boot_log "$bad" || { fail "boot_aggregate: setup"; return; }
-	refuse "boot_aggregate of another boot" ima-allowlist "does not match the quoted boot PCRs"
+	refuse "boot_aggregate of another boot" ima-replay "does not match the quoted boot PCRs"
+}
+
+# ---- the log's tie to the boot cannot be left out ---------------------------
+scenario_boot_tie() {
+	fresh_tpm && ima_add "$work/ima.log" /usr/bin/true "$D_TRUE" ||
+		{ fail "boot tie: setup"; return; }
+	policy "$work/p.json"
+	refuse "entry 0 is not boot_aggregate" ima-replay "entry 0 (/usr/bin/true) is not boot_aggregate"
+	# ima_hash=sha1: a 20-byte boot_aggregate over the SHA-1 bank nobody quoted
+	fresh_tpm && ima_add "$work/ima.log" boot_aggregate \
+		"$(head -c 160 /dev/zero | sha1sum | cut -d' ' -f1)" sha1 &&
+		ima_add "$work/ima.log" /usr/bin/true "$D_TRUE" ||
+		{ fail "boot tie: setup"; return; }
+	refuse "SHA-1 boot_aggregate" ima-replay "is a sha1 digest of 20 bytes"
+	# an empty log, PCR 10 at its reset value
+	fresh_tpm || { fail "boot tie: setup"; return; }
+	refuse "empty IMA log" ima-replay "the quote covers none of the 0 log entries"
+}
+
+# ---- AK Names: ak_names pins the whole public area ---------------------------
+scenario_ak_names() {
+	local name
+	setup || { fail "ak names: setup"; return; }
+	name=$(cat "$work/ak.name")
+	policy "$work/p.json" ca.pem server.test "name:$name"
+	serve_start "${server_args[@]}" || { fail "ak names: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json"
+	expect "AK pinned by its TPM Name (katls provision --name-out)" 0 ok "$work/out" &&
+		{ grep -q '"ak_pinned_by": *"ak_names"' "$work/out" ||
+		  fail "ak names: summary does not say ak_names"; }
+	serve_wait
+	policy "$work/p.json" ca.pem server.test "name:000b$(printf x | sha256sum | cut -d' ' -f1)"
+	refuse "another AK Name" ak-untrusted "neither its Name is in ak_names"
+	# the attester claims other attributes for its AK (same key, real quote)
+	export KATLS_TEST_CORRUPT=ak-attrs
+	policy "$work/p.json" ca.pem server.test "name:$name"
+	refuse "AK attributes altered, ak_names pin" ak-untrusted "is not pinned"
+	policy "$work/p.json"
+	refuse "AK attributes altered, PEM pin: qualifiedSigner differs" quote-signature \
+		"is not the qualified name of the AK"
+	unset KATLS_TEST_CORRUPT
 }
 scenario_text
 scenario_allowlist
@@ -280,6 +342,8 @@ scenario_quote_sig
 scenario_mutual
 scenario_protocol
 scenario_boot_aggregate
+scenario_boot_tie
+scenario_ak_names
 
 if [ "$FAILURES" -ne 0 ]; then
 	echo "test_attest: $FAILURES failure(s)" >&2

@@ -865,15 +865,47 @@ static void test_other_pcrs(void **state)
 	katls_buf_cleanup(&log);
 }
 
+/* A log whose entry 0 is @e (boot_aggregate or not) followed by /usr/bin/x. */
+static int verify_boot(struct katls_ima_entry *e, const uint8_t want[32], const uint8_t *quoted,
+		       struct katls_ima_verify_out *out)
+{
+	static const uint8_t x[32] = { 1 };
+	struct katls_ima_entry next = { .pcr = 10, .tpl = KATLS_IMA_TPL_NG, .hash_name = "sha256",
+					.file_digest = x, .file_digest_len = 32,
+					.path = "/usr/bin/x" };
+	struct katls_ima_verify_in in = { .digest_size = 32, .bank = KATLS_IMA_SHA256,
+					  .pcr_index = 10, .boot_aggregate = want,
+					  .boot_aggregate_len = 32, .quoted_pcr = quoted };
+	struct katls_buf log = KATLS_BUF_INIT;
+	int ret;
+
+	if (e) {
+		assert_int_equal(katls_ima_record_encode(&log, e, 32), 0);
+		assert_int_equal(katls_ima_record_encode(&log, &next, 32), 0);
+	}
+	in.log = log.data;
+	in.log_len = log.len;
+	ret = katls_ima_verify(&in, out);
+	if (ret)
+		print_message("    refused: %s\n", out->msg);
+	katls_buf_cleanup(&log);
+	return ret;
+}
+
+/*
+ * Entry 0 ties the log to the measured boot.  Guards each condition of
+ * ima.c check_boot_aggregate() and finish(): the value, the algorithm and
+ * size (a SHA-1 boot_aggregate is over PCRs nobody quoted), the name, a
+ * violation record, and a quote that covers no entry (empty log, or PCR 10
+ * at its reset value).
+ */
 static void test_boot_aggregate(void **state)
 {
-	uint8_t pcrs[10 * 32], want[32], got[32];
-	struct katls_buf log = KATLS_BUF_INIT;
+	static const uint8_t zero_pcr[32];
+	uint8_t pcrs[10 * 32], want[32], got[32], sha1[20];
 	struct katls_ima_entry e = { .pcr = 10, .tpl = KATLS_IMA_TPL_NG, .hash_name = "sha256",
 				     .file_digest = got, .file_digest_len = 32,
 				     .path = "boot_aggregate" };
-	struct katls_ima_verify_in in = { .digest_size = 32, .bank = KATLS_IMA_SHA256,
-					  .pcr_index = 10, .boot_aggregate_len = 32 };
 	struct katls_ima_verify_out out;
 
 	for (size_t i = 0; i < sizeof(pcrs); i++)
@@ -881,26 +913,147 @@ static void test_boot_aggregate(void **state)
 	hash(KATLS_IMA_SHA256, pcrs, sizeof(pcrs), NULL, 0, want);
 	assert_int_equal(katls_ima_boot_aggregate(KATLS_IMA_SHA256, pcrs, 10, got), 0);
 	assert_memory_equal(got, want, 32);
+	assert_int_equal(verify_boot(&e, want, NULL, &out), 0);
+	assert_int_equal(out.num_covered, 2);
 
-	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
-	in.log = log.data;
-	in.log_len = log.len;
-	in.boot_aggregate = want;
-	assert_int_equal(katls_ima_verify(&in, &out), 0);
+	/* another boot */
 	want[0] ^= 1;
-	assert_int_equal(katls_ima_verify(&in, &out), -EACCES);
-	assert_int_equal(out.reason, KATLS_R_IMA_ALLOWLIST);
-	assert_non_null(strstr(out.msg, "IMA entry 0 boot_aggregate digest sha256:"));
-	assert_non_null(strstr(out.msg, "does not match the quoted boot PCRs"));
-	katls_buf_cleanup(&log);
+	assert_int_equal(verify_boot(&e, want, NULL, &out), -EACCES);
+	assert_int_equal(out.reason, KATLS_R_IMA_REPLAY);
+	assert_int_equal(out.fail_index, 0);
+	assert_non_null(strstr(out.msg, "IMA boot_aggregate: entry 0 (boot_aggregate) does not "
+				"match the quoted boot PCRs 0-9"));
+	want[0] ^= 1;
 
-	/* A SHA-1 boot_aggregate (ima_hash=sha1) cannot be compared: not a failure. */
+	/* a SHA-1 boot_aggregate (ima_hash=sha1: SHA-1 bank, PCRs 0-7) is refused */
+	hash(KATLS_IMA_SHA1, pcrs, 8 * 20, NULL, 0, sha1);
 	e.hash_name = "sha1";
+	e.file_digest = sha1;
 	e.file_digest_len = 20;
+	assert_int_equal(verify_boot(&e, want, NULL, &out), -EACCES);
+	assert_int_equal(out.reason, KATLS_R_IMA_REPLAY);
+	assert_non_null(strstr(out.msg, "is a sha1 digest of 20 bytes, the quoted PCRs are the "
+				"sha256 bank"));
+	/* ... and so is a sha512 one whose first 32 bytes are the right value */
+	{
+		uint8_t big[64] = { 0 };
+
+		memcpy(big, want, 32);
+		e.hash_name = "sha512";
+		e.file_digest = big;
+		e.file_digest_len = 64;
+		assert_int_equal(verify_boot(&e, want, NULL, &out), -EACCES);
+		assert_non_null(strstr(out.msg, "is a sha512 digest of 64 bytes"));
+	}
+	e.hash_name = "sha256";
+	e.file_digest = want;
+	e.file_digest_len = 32;
+
+	/* entry 0 is not boot_aggregate */
+	e.path = "/usr/bin/early";
+	assert_int_equal(verify_boot(&e, want, NULL, &out), -EACCES);
+	assert_int_equal(out.reason, KATLS_R_IMA_REPLAY);
+	assert_non_null(strstr(out.msg, "entry 0 (/usr/bin/early) is not boot_aggregate"));
+	e.path = "boot_aggregate";
+
+	/* a violation record named boot_aggregate: its fields are covered by nothing */
+	e.violation = true;
+	assert_int_equal(verify_boot(&e, want, NULL, &out), -EACCES);
+	assert_int_equal(out.reason, KATLS_R_IMA_REPLAY);
+	assert_non_null(strstr(out.msg, "is a violation record"));
+	e.violation = false;
+
+	/* an empty log, with the quoted PCR 10 at its reset value */
+	assert_int_equal(verify_boot(NULL, want, zero_pcr, &out), -EACCES);
+	assert_int_equal(out.reason, KATLS_R_IMA_REPLAY);
+	assert_non_null(strstr(out.msg, "the quote covers none of the 0 log entries"));
+	/* a good log the quote does not cover yet (PCR 10 still zero) */
+	assert_int_equal(verify_boot(&e, want, zero_pcr, &out), -EACCES);
+	assert_non_null(strstr(out.msg, "the quote covers none of the 2 log entries"));
+
+	/* without an expected boot_aggregate (a replay not tied to a boot) none of this applies */
+	{
+		struct katls_buf log = KATLS_BUF_INIT;
+		struct katls_ima_verify_in in = { .digest_size = 32, .bank = KATLS_IMA_SHA256,
+						  .pcr_index = 10 };
+
+		e.path = "/usr/bin/early";
+		assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+		in.log = log.data;
+		in.log_len = log.len;
+		assert_int_equal(katls_ima_verify(&in, &out), 0);
+		/* ... and an expectation needs a whole log of the bank's size */
+		in.boot_aggregate = want;
+		in.boot_aggregate_len = 20;
+		assert_int_equal(katls_ima_verify(&in, &out), -EINVAL);
+		in.boot_aggregate_len = 32;
+		in.start_index = 3;
+		in.start_pcr = zero_pcr;
+		assert_int_equal(katls_ima_verify(&in, &out), -EINVAL);
+		katls_buf_cleanup(&log);
+	}
+}
+
+/*
+ * katls_ima_find_measurement(): only an entry the quote covers, of the IMA
+ * PCR, not a violation nor a buffer, with the same path and digest counts.
+ */
+static void test_find_measurement(void **state)
+{
+	static const uint8_t d[32] = { 0xd }, other[32] = { 0xe };
+	struct katls_ima_entry e = { .pcr = 10, .tpl = KATLS_IMA_TPL_NG, .hash_name = "sha256",
+				     .file_digest = d, .file_digest_len = 32, .path = "/bin/app" };
+	struct katls_ima_verify_in in = { .digest_size = 32, .bank = KATLS_IMA_SHA256,
+					  .pcr_index = 10 };
+	struct katls_buf log = KATLS_BUF_INIT;
+	uint32_t idx = 99;
+
+	e.violation = true;					/* 0: violation */
 	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+	e.violation = false;
+	e.tpl = KATLS_IMA_TPL_BUF;				/* 1: a buffer */
+	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+	e.tpl = KATLS_IMA_TPL_NG;
+	e.path = "/bin/app2";					/* 2: other path */
+	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+	e.path = "/bin/ap";					/* 3: a prefix */
+	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+	e.path = "/bin/app";
+	e.file_digest = other;					/* 4: other digest */
+	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+	e.file_digest = d;
+	e.pcr = 11;						/* 5: other PCR */
+	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+	e.pcr = 10;
+	e.hash_name = "sha384";					/* 6: other algorithm */
+	{
+		uint8_t d48[48] = { 0xd };
+
+		e.file_digest = d48;
+		e.file_digest_len = 48;
+		assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+	}
+	e.hash_name = "sha256";
+	e.file_digest = d;
+	e.file_digest_len = 32;
+	e.tpl = KATLS_IMA_TPL_NGV2;				/* 7: a verity digest */
+	e.digest_type = "verity";
+	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);
+	e.tpl = KATLS_IMA_TPL_NG;
+	assert_int_equal(katls_ima_record_encode(&log, &e, 32), 0);	/* 8: the one */
 	in.log = log.data;
 	in.log_len = log.len;
-	assert_int_equal(katls_ima_verify(&in, &out), 0);
+	assert_int_equal(katls_ima_find_measurement(&in, 9, "/bin/app", KATLS_IMA_SHA256, d, 32,
+						    &idx), 0);
+	assert_int_equal(idx, 8);
+	/* not covered by the quote: not found */
+	assert_int_equal(katls_ima_find_measurement(&in, 8, "/bin/app", KATLS_IMA_SHA256, d, 32,
+						    &idx), -ENOENT);
+	/* more covered than there are records: malformed */
+	assert_int_equal(katls_ima_find_measurement(&in, 10, "/bin/nope", KATLS_IMA_SHA256, d,
+						    32, &idx), -EBADMSG);
+	assert_int_equal(katls_ima_find_measurement(&in, 9, "/bin/app", KATLS_IMA_NUM_HASHES, d,
+						    32, &idx), -EINVAL);
 	katls_buf_cleanup(&log);
 }
 
@@ -1175,6 +1328,14 @@ static void test_hash_lookups(void **state)
 	assert_int_equal(katls_ima_hash_size(KATLS_IMA_SHA384), 48);
 	assert_int_equal(katls_ima_hash_size(99), 0);
 	assert_string_equal(katls_ima_template_name(KATLS_IMA_TPL_SIGV2), "ima-sigv2");
+	/* the kernel's enum hash_algo, as ima_file_hash() reports it */
+	assert_int_equal(katls_ima_hash_from_kernel_algo(2), KATLS_IMA_SHA1);
+	assert_int_equal(katls_ima_hash_from_kernel_algo(4), KATLS_IMA_SHA256);
+	assert_int_equal(katls_ima_hash_from_kernel_algo(5), KATLS_IMA_SHA384);
+	assert_int_equal(katls_ima_hash_from_kernel_algo(6), KATLS_IMA_SHA512);
+	assert_int_equal(katls_ima_hash_from_kernel_algo(1), -ENOENT);	/* md5 */
+	assert_true(katls_ima_digest_is_zero((const uint8_t *)"\0\0\0", 3));
+	assert_false(katls_ima_digest_is_zero((const uint8_t *)"\0\0\1", 3));
 }
 
 int main(void)
@@ -1193,6 +1354,7 @@ int main(void)
 		cmocka_unit_test(test_bad_fields_are_rejected),
 		cmocka_unit_test(test_other_pcrs),
 		cmocka_unit_test(test_boot_aggregate),
+		cmocka_unit_test(test_find_measurement),
 		cmocka_unit_test(test_allowlist_appraisal),
 		cmocka_unit_test(test_allowlist_violations_and_buffers),
 		cmocka_unit_test(test_check_verdicts),

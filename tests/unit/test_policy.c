@@ -82,6 +82,13 @@ static void test_full_policy(void **state)
 	assert_null(p->ak_pins[0].pem);
 	assert_null(p->ak_pins[1].path);
 	assert_true(!strncmp(p->ak_pins[1].pem, "-----BEGIN PUBLIC KEY-----\nMFkw", 31));
+	assert_int_equal(p->num_ak_names, 2);
+	assert_int_equal(p->ak_names[0].len, 34);
+	assert_int_equal(p->ak_names[0].name[1], 0x0b);
+	assert_int_equal(p->ak_names[0].name[33], 0x1c);
+	assert_int_equal(p->ak_names[1].len, 50);	/* sha384, upper-case hex */
+	assert_int_equal(p->ak_names[1].name[1], 0x0c);
+	assert_int_equal(p->ak_names[1].name[49], 0xff);
 	assert_int_equal(p->pcr_mask[KATLS_IMA_SHA256], 1u << 0 | 1u << 7 | 1u << 23);
 	assert_int_equal(p->pcr_mask[KATLS_IMA_SHA1], 1u << 10);
 	assert_int_equal(p->pcr_mask[KATLS_IMA_SHA384], 0);
@@ -219,6 +226,7 @@ struct reject {
 #define TA "\"trust_anchors\": [\"/ca.pem\"]"
 #define RP(x) "{" TA ", \"ima\": {\"runtime_policy\": {\"meta\": {\"version\": 1}, " x "}}}"
 #define H64 "0000000000000000000000000000000000000000000000000000000000000000"
+#define H62 "00000000000000000000000000000000000000000000000000000000000000"
 
 static const struct reject policy_rejects[] = {
 	/* unknown keys, at every level */
@@ -262,7 +270,21 @@ static const struct reject policy_rejects[] = {
 	{ "{" TA ", \"pcrs\": {\"sha256\": {\"\": \"" H64 "\"}}}", "PCR index must be" },
 	{ "{" TA ", \"pcrs\": {\"sha3\": {}}}", "$.pcrs.sha3: unknown PCR bank" },
 	{ "{" TA ", \"pcrs\": {\"sha256\": {\"1\": 5}}}", "$.pcrs.sha256.1: expected string" },
-	/* workload */
+	/* AK Names: nameAlg sha256/384/512 and exactly its digest */
+	{ "{" TA ", \"ak_names\": [\"0004" "0000000000000000000000000000000000000000\"]}",
+	  "$.ak_names[0]: expected the hex of a TPM Name: 000b (sha256)" },
+	{ "{" TA ", \"ak_names\": [\"000b" H64 "00\"]}", "$.ak_names[0]: expected 64 hex digits, got 66" },
+	{ "{" TA ", \"ak_names\": [\"000c" H64 "\"]}", "$.ak_names[0]: expected 96 hex digits, got 64" },
+	{ "{" TA ", \"ak_names\": [\"sha256:" H64 "\"]}", "$.ak_names[0]: invalid hex digit" },
+	{ "{" TA ", \"ak_names\": [\"000b\"]}", "$.ak_names[0]: expected the hex of a TPM Name" },
+	{ "{" TA ", \"ak_names\": \"000b" H64 "\"}", "$.ak_names: expected array, got string" },
+	/* workload: needs "ima"; an all-zero digest is the unknown marker */
+	{ "{" TA ", \"workload\": {\"exe_paths\": [\"/bin/x\"]}}",
+	  "$: workload rules need an \"ima\" section" },
+	{ "{\"policies\": {\"p\": {" TA ", \"workload\": {\"exe_digests\": [\"sha256:" H62 "11\"]}}}}",
+	  "$.policies.p: workload rules need an \"ima\" section" },
+	{ "{" TA ", \"ima\": {}, \"workload\": {\"exe_digests\": [\"sha256:" H64 "\"]}}",
+	  "$.workload.exe_digests[0]: an all-zero digest is the \"unknown\" marker" },
 	{ "{" TA ", \"workload\": {\"exe_digests\": [\"md5:00\"]}}", "expected \"<sha1|sha256|sha384|sha512>:<hex>\"" },
 	{ "{" TA ", \"workload\": {\"exe_digests\": [\"sha256:abc\"]}}",
 	  "$.workload.exe_digests[0]: expected 64 hex digits, got 3" },

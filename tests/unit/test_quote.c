@@ -104,6 +104,31 @@ static const char ec_pub_hex[] =
 static const char ec_pub_name_hex[] =
 	"000bcbd557368831bc5dabc063855a784c7805894084f6266e45411ea9fb06e1a4ba";
 
+/*
+ * katls provision's AK on a fresh swtpm 0.7 (an owner-hierarchy primary), as
+ * tpm2_readpublic prints it: TPMT_PUBLIC, Name and qualified name; and
+ * `tpm2_quote -c 0x81010002 -l sha256:0,10 -q 0011` with it (PCRs 0 and 10
+ * all zero).  The quote's qualifiedSigner is the qualified name
+ * 000b || SHA-256(40000001 || Name), not the Name.
+ */
+static const char sw_pub_hex[] =
+	"0023000b00050472000000100018000b000300100020"
+	"fdb409f4485a12b33dffe9f181322a8ada5828bd6ae02e863316aefe3dd403bc0020"
+	"022f86d98421632c9c1607e75ede10c83086063f607da3d93b7d92903c2ea246";
+static const char sw_name_hex[] =
+	"000ba508eb3d0aab405cd86a5b38912983fde2b43df2c6ad262d61b838a2f68dab1c";
+static const char sw_qname_hex[] =
+	"000b62dbe6e2d073e570466394e96a1cfe81f1d45269e98bfbfe10226cb90a064b46";
+static const char sw_quote_hex[] =
+	"ff54434780180022000b62dbe6e2d073e570466394e96a1cfe81f1d45269e98bfbfe10226cb90a064b46"
+	"0002001100000000000000a9fa2b31ebe81ad02c0154a1e651e0aa16cf00000001000b030104000020"
+	"f5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a92759fb4b";
+static const char sw_sig_hex[] =
+	"0018000b0020025ba41621868ace516f110f37bcdb6d0960bd964da326688f955b960c62d305"
+	"0020550f1cc48bdccb483ac47c258ef19bb535715ad1f49958262972264715d37577";
+static const uint8_t sw_nonce[] = { 0x00, 0x11 };
+#define SW_MASK 0x401u
+
 /* ---- helpers ------------------------------------------------------------------ */
 
 struct bytes {
@@ -610,6 +635,12 @@ static void test_public_ecc(void **state)
 	assert_int_equal(katls_quote_public_name(&tp, n, &n_len), 0);
 	assert_int_equal(n_len, name.len);
 	assert_memory_equal(n, name.b, name.len);
+	/* a SHA-1 nameAlg makes a SHA-1 Name: not an AK katls accepts */
+	pub.b[3] = 0x04;
+	assert_int_equal(katls_quote_public_parse(pub.b, pub.len, &tp), 0);
+	assert_false(katls_quote_is_ak(&tp));
+	pub.b[3] = 0x0b;
+	assert_int_equal(katls_quote_public_parse(pub.b, pub.len, &tp), 0);
 
 	assert_int_equal(katls_quote_public_pkey(&tp, &pk), 0);
 	assert_true(EVP_PKEY_get_octet_string_param(pk, "encoded-pub-key", point,
@@ -753,6 +784,160 @@ static void test_ak_pinned(void **state)
 	EVP_PKEY_free(rsa);
 }
 
+/*
+ * The swtpm vector end to end: the quote verifies with the key of its
+ * TPMT_PUBLIC, whose Name is the one tpm2_readpublic printed, and its
+ * qualifiedSigner is that key's qualified name as an owner primary.
+ */
+static void test_swtpm_qualified_signer(void **state)
+{
+	struct bytes pub, name, qname, q, sig;
+	struct katls_tpm_public tp;
+	struct katls_attest a;
+	struct katls_pcrs pcrs = { .mask = SW_MASK };	/* PCRs 0 and 10: zero */
+	uint8_t n[KATLS_TPM_NAME_MAX], qn[KATLS_TPM_NAME_MAX];
+	static const uint8_t owner[4] = { 0x40, 0x00, 0x00, 0x01 };
+	static const uint8_t endorsement[4] = { 0x40, 0x00, 0x00, 0x0b };
+	size_t n_len = 0, qn_len = 0;
+	enum katls_reason reason = __KATLS_R_MAX;
+	EVP_PKEY *pk = NULL;
+	struct result r;
+	char msg[256];
+
+	unhex(sw_pub_hex, &pub);
+	unhex(sw_name_hex, &name);
+	unhex(sw_qname_hex, &qname);
+	unhex(sw_quote_hex, &q);
+	unhex(sw_sig_hex, &sig);
+	assert_int_equal(katls_quote_public_parse(pub.b, pub.len, &tp), 0);
+	assert_true(katls_quote_is_ak(&tp));
+	assert_int_equal(katls_quote_public_pkey(&tp, &pk), 0);
+	assert_int_equal(katls_quote_public_name(&tp, n, &n_len), 0);
+	assert_int_equal(n_len, name.len);
+	assert_memory_equal(n, name.b, name.len);
+	assert_int_equal(katls_quote_qualified_name(owner, 4, n, n_len, qn, &qn_len), 0);
+	assert_int_equal(qn_len, qname.len);
+	assert_memory_equal(qn, qname.b, qname.len);
+
+	r = verify(&q, &sig, pk, sw_nonce, sizeof(sw_nonce), SW_MASK, &pcrs);
+	assert_int_equal(r.ret, 0);
+	assert_int_equal(katls_quote_attest_parse(q.b, q.len, &a), 0);
+	assert_int_equal(a.signer_len, qname.len);
+	assert_memory_equal(a.signer, qname.b, qname.len);
+	assert_int_equal(katls_quote_check_signer(&a, n, n_len, NULL, 0, &reason, msg,
+						  sizeof(msg)), 0);
+	assert_int_equal(reason, KATLS_R_OK);
+	assert_int_equal(katls_quote_check_signer(&a, n, n_len, owner, 4, &reason, NULL, 0), 0);
+	/* the same key under another parent is another signer */
+	assert_int_equal(katls_quote_check_signer(&a, n, n_len, endorsement, 4, &reason, msg,
+						  sizeof(msg)), -EACCES);
+	assert_int_equal(reason, KATLS_R_QUOTE_SIGNATURE);
+	assert_non_null(strstr(msg, "under the given parent"));
+	/* a TPMT_PUBLIC with other attributes for the same key: another Name */
+	pub.b[7] ^= 0x04;		/* noDA */
+	assert_int_equal(katls_quote_public_parse(pub.b, pub.len, &tp), 0);
+	assert_true(katls_quote_is_ak(&tp));
+	assert_int_equal(katls_quote_public_name(&tp, n, &n_len), 0);
+	assert_int_equal(katls_quote_check_signer(&a, n, n_len, NULL, 0, &reason, msg,
+						  sizeof(msg)), -EACCES);
+	assert_int_equal(reason, KATLS_R_QUOTE_SIGNATURE);
+	assert_non_null(strstr(msg, "quote qualifiedSigner 000b62dbe6e2"));
+	assert_non_null(strstr(msg, "is not the qualified name of the AK 000b"));
+	EVP_PKEY_free(pk);
+}
+
+/* qualifiedSigner: exact comparison, every hierarchy, never the plain Name. */
+static void test_check_signer(void **state)
+{
+	struct bytes name;
+	struct katls_attest a = { 0 };
+	uint8_t qn[KATLS_TPM_NAME_MAX];
+	size_t qn_len = 0;
+	enum katls_reason reason = __KATLS_R_MAX;
+	static const uint8_t hier[3][4] = {
+		{ 0x40, 0x00, 0x00, 0x01 }, { 0x40, 0x00, 0x00, 0x0b }, { 0x40, 0x00, 0x00, 0x0c },
+	};
+	static const uint8_t null_h[4] = { 0x40, 0x00, 0x00, 0x07 };
+
+	unhex(sw_name_hex, &name);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(katls_quote_qualified_name(hier[i], 4, name.b, name.len, qn,
+							    &qn_len), 0);
+		a.signer = qn;
+		a.signer_len = qn_len;
+		assert_int_equal(katls_quote_check_signer(&a, name.b, name.len, NULL, 0, &reason,
+							  NULL, 0), 0);
+		/* one byte off, or one byte short */
+		qn[qn_len - 1] ^= 1;
+		assert_int_equal(katls_quote_check_signer(&a, name.b, name.len, NULL, 0, &reason,
+							  NULL, 0), -EACCES);
+		qn[qn_len - 1] ^= 1;
+		a.signer_len = qn_len - 1;
+		assert_int_equal(katls_quote_check_signer(&a, name.b, name.len, NULL, 0, &reason,
+							  NULL, 0), -EACCES);
+	}
+	/* the null hierarchy is not a candidate: a persistent AK is never there */
+	assert_int_equal(katls_quote_qualified_name(null_h, 4, name.b, name.len, qn, &qn_len), 0);
+	a.signer_len = qn_len;
+	assert_int_equal(katls_quote_check_signer(&a, name.b, name.len, NULL, 0, &reason, NULL,
+						  0), -EACCES);
+	/* the plain Name is not a qualified name */
+	a.signer = name.b;
+	a.signer_len = name.len;
+	assert_int_equal(katls_quote_check_signer(&a, name.b, name.len, NULL, 0, &reason, NULL,
+						  0), -EACCES);
+	assert_int_equal(reason, KATLS_R_QUOTE_SIGNATURE);
+	/* a child key: the parent's qualified name is given */
+	assert_int_equal(katls_quote_qualified_name(qn, qn_len, name.b, name.len, qn, &qn_len),
+			 0);
+	a.signer = qn;
+	assert_int_equal(katls_quote_check_signer(&a, name.b, name.len, NULL, 0, &reason, NULL,
+						  0), -EACCES);
+	/* an empty qualifiedSigner (anonymous scheme) */
+	a.signer_len = 0;
+	assert_int_equal(katls_quote_check_signer(&a, name.b, name.len, NULL, 0, &reason, NULL,
+						  0), -EACCES);
+	/* bad requests */
+	assert_int_equal(katls_quote_check_signer(NULL, name.b, name.len, NULL, 0, &reason, NULL,
+						  0), -EINVAL);
+	assert_int_equal(reason, KATLS_R_INTERNAL);
+	assert_int_equal(katls_quote_check_signer(&a, name.b, name.len - 1, NULL, 0, &reason,
+						  NULL, 0), -EINVAL);
+	assert_int_equal(katls_quote_qualified_name(NULL, 0, name.b, name.len, qn, &qn_len),
+			 -EINVAL);
+}
+
+static void test_name_check_and_pins(void **state)
+{
+	struct bytes name;
+	struct katls_tpm_name pins[2] = { 0 };
+	enum katls_reason reason = __KATLS_R_MAX;
+	uint8_t sha1_name[22] = { 0x00, 0x04 }, sha384_name[50] = { 0x00, 0x0c };
+
+	unhex(sw_name_hex, &name);
+	assert_int_equal(katls_quote_name_check(name.b, name.len), 0);
+	assert_int_equal(katls_quote_name_check(name.b, name.len - 1), -EINVAL);
+	assert_int_equal(katls_quote_name_check(sha1_name, sizeof(sha1_name)), -EINVAL);
+	assert_int_equal(katls_quote_name_check(sha384_name, sizeof(sha384_name)), 0);
+	assert_int_equal(katls_quote_name_check(sha384_name, 34), -EINVAL);
+	assert_int_equal(katls_quote_name_check(NULL, 0), -EINVAL);
+
+	pins[1].len = name.len;
+	memcpy(pins[1].name, name.b, name.len);
+	pins[0] = pins[1];
+	pins[0].name[5] ^= 1;
+	assert_int_equal(katls_quote_ak_name_pinned(name.b, name.len, pins, 2, &reason, NULL, 0),
+			 0);
+	assert_int_equal(reason, KATLS_R_OK);
+	assert_int_equal(katls_quote_ak_name_pinned(name.b, name.len, pins, 1, &reason, NULL, 0),
+			 -EACCES);
+	assert_int_equal(reason, KATLS_R_AK_UNTRUSTED);
+	assert_int_equal(katls_quote_ak_name_pinned(name.b, name.len - 1, pins + 1, 1, &reason,
+						    NULL, 0), -EACCES);
+	assert_int_equal(katls_quote_ak_name_pinned(name.b, name.len, NULL, 0, &reason, NULL, 0),
+			 -EACCES);
+}
+
 static void test_invalid_requests(void **state)
 {
 	struct bytes q, s;
@@ -793,6 +978,9 @@ int main(void)
 		cmocka_unit_test(test_public_rsa),
 		cmocka_unit_test(test_nonce),
 		cmocka_unit_test(test_ak_pinned),
+		cmocka_unit_test(test_swtpm_qualified_signer),
+		cmocka_unit_test(test_check_signer),
+		cmocka_unit_test(test_name_check_and_pins),
 		cmocka_unit_test(test_invalid_requests),
 	};
 

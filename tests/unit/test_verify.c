@@ -165,18 +165,28 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Policy pinning ak.pem (or @pin), trusting ca.pem, expecting server.test. */
-static struct katls_policy_set *policy(const char *pin)
+/* Trusting ca.pem and expecting server.test: the start of every test policy. */
+#define POLICY_HEAD	"{\"trust_anchors\": [\"ca.pem\"], \"peer_names\": [\"server.test\"], "
+
+/* The policy document @json, its files relative to the fixture directory. */
+static struct katls_policy_set *policy_doc(const char *json)
 {
 	struct katls_policy_set *set = NULL;
-	char json[1024], err[256];
+	char err[256];
 
-	snprintf(json, sizeof(json),
-		 "{\"trust_anchors\": [\"ca.pem\"], \"peer_names\": [\"server.test\"],"
-		 " \"ak_pins\": [\"%s\"], \"max_age_s\": 60}", pin ? pin : "ak.pem");
 	if (katls_policy_parse(json, strlen(json), dir, &set, err, sizeof(err)))
 		fail_msg("policy: %s", err);
 	return set;
+}
+
+/* Policy pinning ak.pem (or @pin), trusting ca.pem, expecting server.test. */
+static struct katls_policy_set *policy(const char *pin)
+{
+	char json[1024];
+
+	snprintf(json, sizeof(json), POLICY_HEAD "\"ak_pins\": [\"%s\"], \"max_age_s\": 60}",
+		 pin ? pin : "ak.pem");
+	return policy_doc(json);
 }
 
 /* ---- in-memory TLS 1.3 connections --------------------------------------- */
@@ -244,8 +254,10 @@ static void bn_pad(EVP_PKEY *k, const char *param, uint8_t out[32])
 	BN_free(bn);
 }
 
-/* TPMT_PUBLIC of a restricted ECDSA-P256-SHA256 signing key. */
-static void ak_public(struct katls_buf *b, EVP_PKEY *ak)
+#define AK_ATTRS	0x00050472u	/* fixedTPM|fixedParent|sDO|uWA|noDA|restricted|sign */
+
+/* TPMT_PUBLIC of an ECDSA-P256-SHA256 signing key with attributes @attrs. */
+static void ak_public(struct katls_buf *b, EVP_PKEY *ak, uint32_t attrs)
 {
 	uint8_t x[32], y[32];
 
@@ -253,7 +265,7 @@ static void ak_public(struct katls_buf *b, EVP_PKEY *ak)
 	bn_pad(ak, OSSL_PKEY_PARAM_EC_PUB_Y, y);
 	katls_put_be16(b, 0x0023);		/* TPM2_ALG_ECC */
 	katls_put_be16(b, 0x000b);		/* nameAlg SHA-256 */
-	katls_put_be32(b, 0x00050472);		/* fixedTPM|fixedParent|sDO|uWA|noDA|restricted|sign */
+	katls_put_be32(b, attrs);
 	katls_put_be16(b, 0);			/* authPolicy */
 	katls_put_be16(b, 0x0010);		/* symmetric NULL */
 	katls_put_be16(b, 0x0018);		/* ECDSA */
@@ -271,7 +283,69 @@ struct fake {
 	const struct katls_exporter *ex;	/* binder exporter; NULL = the attester's */
 	const struct katls_buf *ima;	/* IMA log to send (ima-ng, D = 32); NULL = none */
 	const uint8_t *pcr10;		/* quoted PCR 10; NULL = the fixed test value */
+	uint32_t pcr_mask;		/* quoted PCRs; 0 = 0-10 */
+	uint32_t attrs;			/* the signing key's attributes; 0 = AK_ATTRS */
+	uint32_t claimed_attrs;		/* attributes in the "ak" record; 0 = attrs */
+	const struct katls_tpm_name *signer;	/* qualifiedSigner; NULL = the key's QN */
+	const struct katls_cmw_workload *workload;	/* NULL = none */
 };
+
+/* The quoted PCR values of make_cmw(): PCR i = i repeated, PCR 10 = @pcr10. */
+static void fake_pcrs(struct katls_pcrs *pcrs, const struct fake *f)
+{
+	memset(pcrs, 0, sizeof(*pcrs));
+	pcrs->mask = f && f->pcr_mask ? f->pcr_mask : 0x7ff;
+	for (int i = 0; i < 11; i++)
+		memset(pcrs->digest[i], i, 32);
+	if (f && f->pcr10)
+		memcpy(pcrs->digest[10], f->pcr10, 32);
+	for (int i = 0; i < 11; i++)
+		if (!(pcrs->mask & (1u << i)))
+			memset(pcrs->digest[i], 0, 32);	/* what a verifier decodes */
+}
+
+/* SHA-256 of PCRs 0-9 as fake_pcrs() makes them: what boot_aggregate must be. */
+static void fake_boot_aggregate(const struct fake *f, uint8_t out[32])
+{
+	struct katls_pcrs pcrs;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	fake_pcrs(&pcrs, f);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(EVP_DigestUpdate(md, pcrs.digest[i], 32), 1);
+	assert_int_equal(EVP_DigestFinal_ex(md, out, NULL), 1);
+	EVP_MD_CTX_free(md);
+}
+
+/*
+ * The TPM Name (000b || SHA-256(TPMT_PUBLIC)) of @ak with @attrs, and its
+ * qualified name as an owner-hierarchy primary: 000b || SHA-256(40000001 ||
+ * Name).  Computed here by hand, not with quote.c.
+ */
+static void fake_names(EVP_PKEY *ak, uint32_t attrs, struct katls_tpm_name *name,
+		       struct katls_tpm_name *qn)
+{
+	static const uint8_t owner[4] = { 0x40, 0x00, 0x00, 0x01 };
+	struct katls_buf pub = KATLS_BUF_INIT, q = KATLS_BUF_INIT;
+	struct katls_tpm_name n = { .len = 34, .name = { 0x00, 0x0b } };
+
+	ak_public(&pub, ak, attrs);
+	assert_int_equal(EVP_Digest(pub.data, pub.len, n.name + 2, NULL, EVP_sha256(), NULL), 1);
+	if (name)
+		*name = n;
+	if (qn) {
+		katls_put_bytes(&q, owner, 4);
+		katls_put_bytes(&q, n.name, n.len);
+		qn->len = 34;
+		qn->name[0] = 0x00;
+		qn->name[1] = 0x0b;
+		assert_int_equal(EVP_Digest(q.data, q.len, qn->name + 2, NULL, EVP_sha256(),
+					    NULL), 1);
+	}
+	katls_buf_cleanup(&pub);
+	katls_buf_cleanup(&q);
+}
 
 /* Evidence for @req as a TPM would make it, signed by the software AK. */
 static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
@@ -279,23 +353,27 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 {
 	struct katls_evidence ev;
 	struct katls_pcrs pcrs;
-	uint8_t binder[EVP_MAX_MD_SIZE], nonce[32], digest[64], h[32], name[34] = { 0, 0x0b };
+	struct katls_tpm_name qn;
+	uint8_t binder[EVP_MAX_MD_SIZE], nonce[32], digest[64], h[32];
 	size_t binder_len = sizeof(binder), nonce_len, dlen, aik_len = EVP_MAX_MD_SIZE;
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	EVP_PKEY *ak = f && f->ak ? f->ak : ak_key;
+	uint32_t attrs = f && f->attrs ? f->attrs : AK_ATTRS;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	ECDSA_SIG *sig;
 	size_t der_len = 0;
 	uint8_t r[32], s[32];
+	uint8_t sel[3];
 
 	memset(&ev, 0, sizeof(ev));
-	memset(&pcrs, 0, sizeof(pcrs));
-	pcrs.mask = 0x7ff;
-	for (int i = 0; i < 11; i++)
-		memset(pcrs.digest[i], i, 32);
-	if (f && f->pcr10)
-		memcpy(pcrs.digest[10], f->pcr10, 32);
+	fake_pcrs(&pcrs, f);
+	sel[0] = (uint8_t)pcrs.mask;
+	sel[1] = (uint8_t)(pcrs.mask >> 8);
+	sel[2] = (uint8_t)(pcrs.mask >> 16);
+	fake_names(ak, attrs, NULL, &qn);
+	if (f && f->signer)
+		qn = *f->signer;
 	assert_int_equal(katls_binder_compute(f && f->ex ? f->ex : ex, leaf_key, crc,
 					      crc_len, f ? f->label : NULL, binder,
 					      &binder_len), 0);
@@ -304,7 +382,7 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	/* TPMS_ATTEST */
 	katls_put_be32(&ev.quote, 0xff544347);
 	katls_put_be16(&ev.quote, 0x8018);
-	put_tpm2b(&ev.quote, name, sizeof(name));
+	put_tpm2b(&ev.quote, qn.name, qn.len);
 	put_tpm2b(&ev.quote, nonce, nonce_len);
 	katls_put_be64(&ev.quote, 12345);
 	katls_put_be32(&ev.quote, 1);
@@ -314,7 +392,7 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	katls_put_be32(&ev.quote, 1);
 	katls_put_be16(&ev.quote, 0x000b);
 	katls_put_u8(&ev.quote, 3);
-	katls_put_bytes(&ev.quote, "\xff\x07\x00", 3);
+	katls_put_bytes(&ev.quote, sel, 3);
 	put_tpm2b(&ev.quote, digest, dlen);
 	/* TPMT_SIGNATURE over SHA-256(TPMS_ATTEST) */
 	assert_int_equal(EVP_Digest(ev.quote.data, ev.quote.len, h, NULL, EVP_sha256(), NULL), 1);
@@ -334,7 +412,7 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	ECDSA_SIG_free(sig);
 	OPENSSL_free(der);
 	EVP_MD_CTX_free(md);
-	ak_public(&ev.ak, ak);
+	ak_public(&ev.ak, ak, f && f->claimed_attrs ? f->claimed_attrs : attrs);
 	assert_int_equal(katls_cmw_pcrs_encode(&pcrs, &ev.pcrs), 0);
 	katls_buf_reserve(&ev.aik, EVP_MAX_MD_SIZE);
 	assert_int_equal(katls_aik_hash(ex->md, f && f->aik_key ? f->aik_key : leaf_key,
@@ -344,6 +422,8 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 		ev.has_ima = true;
 		assert_int_equal(katls_put_bytes(&ev.ima, f->ima->data, f->ima->len), 0);
 	}
+	if (f && f->workload)
+		assert_int_equal(katls_cmw_workload_encode(f->workload, &ev.workload), 0);
 	assert_int_equal(katls_cmw_encode(&ev, out), 0);
 	katls_cmw_cleanup(&ev);
 }
@@ -377,12 +457,15 @@ static void client_request(struct katls_ea_request *req)
 	assert_int_equal(katls_ea_request_build(req, &p), 0);
 }
 
-/* Verify @auth (from the server) on the client side of @t. */
-static enum katls_reason verify(struct conn *t, const struct katls_ea_request *req,
-				struct katls_ea_crc_set *used, const struct katls_buf *auth,
-				const char *pin, const char *peer)
+/*
+ * Verify @auth (from the server) on the client side of @t under @set's first
+ * policy; the summary and message are copied to @sum and @msg when given.
+ */
+static enum katls_reason verify_set(struct conn *t, const struct katls_ea_request *req,
+				    struct katls_ea_crc_set *used, const struct katls_buf *auth,
+				    struct katls_policy_set *set, const char *peer,
+				    struct katls_verify_summary *sum, char *msg, size_t msg_len)
 {
-	struct katls_policy_set *set = policy(pin);
 	struct katls_verify_params vp = { .policy = &set->policies[0],
 					  .peer_name = peer ? peer : "server.test" };
 	struct katls_verify_result res;
@@ -400,10 +483,22 @@ static enum katls_reason verify(struct conn *t, const struct katls_ea_request *r
 		assert_int_equal(r, KATLS_R_OK);
 	if (r != KATLS_R_OK)
 		print_message("    refused: %s: %s\n", katls_reason_name(r), res.msg);
+	if (sum)
+		*sum = res.sum;
+	if (msg)
+		snprintf(msg, msg_len, "%s", res.msg);
 	katls_verify_result_cleanup(&res);
 	katls_ea_crc_set_cleanup(&local);
 	katls_policy_set_free(set);
 	return r;
+}
+
+/* The same under a policy pinning ak.pem (or @pin). */
+static enum katls_reason verify(struct conn *t, const struct katls_ea_request *req,
+				struct katls_ea_crc_set *used, const struct katls_buf *auth,
+				const char *pin, const char *peer)
+{
+	return verify_set(t, req, used, auth, policy(pin), peer, NULL, NULL, 0);
 }
 
 /* ---- tests ----------------------------------------------------------------- */
@@ -475,15 +570,33 @@ static void test_f1_replay_on_same_connection(void **state)
 	conn_close(&t);
 }
 
+/* Appends an ima-ng record for @path with file digest @alg:@fd (@len bytes). */
+static void ima_entry(struct katls_buf *log, const char *path, const char *alg,
+		      const uint8_t *fd, size_t len, bool violation)
+{
+	struct katls_ima_entry e = { .pcr = 10, .tpl = KATLS_IMA_TPL_NG, .hash_name = alg,
+				     .file_digest = fd, .file_digest_len = len, .path = path,
+				     .violation = violation };
+
+	assert_int_equal(katls_ima_record_encode(log, &e, 32), 0);
+}
+
 /* Appends an ima-ng record for @path (file digest: SHA-256 of the path). */
 static void ima_append(struct katls_buf *log, const char *path)
 {
 	uint8_t fd[32];
-	struct katls_ima_entry e = { .pcr = 10, .tpl = KATLS_IMA_TPL_NG, .hash_name = "sha256",
-				     .file_digest = fd, .file_digest_len = 32, .path = path };
 
 	assert_int_equal(EVP_Digest(path, strlen(path), fd, NULL, EVP_sha256(), NULL), 1);
-	assert_int_equal(katls_ima_record_encode(log, &e, 32), 0);
+	ima_entry(log, path, "sha256", fd, sizeof(fd), false);
+}
+
+/* Appends entry 0 as the kernel writes it: boot_aggregate of make_cmw(@f)'s PCRs 0-9. */
+static void ima_boot(struct katls_buf *log, const struct fake *f)
+{
+	uint8_t agg[32];
+
+	fake_boot_aggregate(f, agg);
+	ima_entry(log, "boot_aggregate", "sha256", agg, sizeof(agg), false);
 }
 
 /* PCR 10 (SHA-256 bank) after all of @log, as the kernel would extend it. */
@@ -498,31 +611,26 @@ static void ima_pcr10(const struct katls_buf *log, uint8_t out[32])
 	memcpy(out, o.pcr, 32);
 }
 
-/* Verify @auth under a policy that replays the IMA log; *covered = entries. */
+/* A policy pinning ak.pem that replays the IMA log, plus @extra members. */
+static struct katls_policy_set *ima_policy(const char *extra)
+{
+	char json[1024];
+
+	snprintf(json, sizeof(json), POLICY_HEAD "\"ak_pins\": [\"ak.pem\"], "
+		 "\"ima\": {\"required\": true}%s}", extra ? extra : "");
+	return policy_doc(json);
+}
+
+/* Verify @auth under ima_policy(NULL); *covered = entries the quote covers. */
 static enum katls_reason verify_ima(struct conn *t, const struct katls_ea_request *req,
 				    struct katls_ea_crc_set *used, const struct katls_buf *auth,
 				    uint32_t *covered)
 {
-	static const char json[] =
-		"{\"trust_anchors\": [\"ca.pem\"], \"peer_names\": [\"server.test\"],"
-		" \"ak_pins\": [\"ak.pem\"], \"ima\": {\"required\": true}}";
-	struct katls_policy_set *set = NULL;
-	struct katls_verify_params vp = { .peer_name = "server.test" };
-	struct katls_verify_result res;
+	struct katls_verify_summary sum;
 	enum katls_reason r;
-	char err[256];
 
-	if (katls_policy_parse(json, strlen(json), dir, &set, err, sizeof(err)))
-		fail_msg("policy: %s", err);
-	vp.policy = &set->policies[0];
-	katls_verify_authenticator(&vp, &t->cex, KATLS_ROLE_SERVER, req, used, auth->data,
-				   auth->len, &res);
-	r = res.reason;
-	*covered = res.sum.ima_covered;
-	if (r != KATLS_R_OK)
-		print_message("    refused: %s: %s\n", katls_reason_name(r), res.msg);
-	katls_verify_result_cleanup(&res);
-	katls_policy_set_free(set);
+	r = verify_set(t, req, used, auth, ima_policy(NULL), NULL, &sum, NULL, 0);
+	*covered = sum.ima_covered;
 	return r;
 }
 
@@ -547,13 +655,14 @@ static void test_f3_reattest_same_connection(void **state)
 
 	conn_open(&t, NULL);
 	katls_ea_crc_set_init(&used);
+	ima_boot(&log, &f);
 	ima_append(&log, "/usr/bin/a");
 	ima_append(&log, "/usr/bin/b");
 	ima_pcr10(&log, pcr10);
 	client_request(&req1);
 	make_auth(&auth, &t.sex, &req1, srv_cert, srv_key, &f);
 	assert_int_equal(verify_ima(&t, &req1, &used, &auth, &covered), KATLS_R_OK);
-	assert_int_equal(covered, 2);
+	assert_int_equal(covered, 3);
 	katls_buf_cleanup(&auth);
 
 	/* a new binary runs on the attester; the verifier asks again */
@@ -569,7 +678,7 @@ static void test_f3_reattest_same_connection(void **state)
 	assert_memory_not_equal(b1, b2, b1_len);
 	make_auth(&auth, &t.sex, &req2, srv_cert, srv_key, &f);
 	assert_int_equal(verify_ima(&t, &req2, &used, &auth, &covered), KATLS_R_OK);
-	assert_int_equal(covered, 3);
+	assert_int_equal(covered, 4);
 	katls_buf_cleanup(&auth);
 
 	/* stale: the quote covers the new entry, the log does not */
@@ -879,11 +988,18 @@ static void test_save_and_verify_dir(void **state)
 
 	conn_open(&t, NULL);
 	client_request(&req);
-	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, NULL);
 	make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, NULL);
+	auth_carrying(&auth, &t.sex, &req, srv_cert, srv_key, &cmw);
 	snprintf(sdir, sizeof(sdir), "%s/saved", dir);
 	assert_int_equal(katls_verify_save(sdir, &t.cex, KATLS_ROLE_SERVER, &req, auth.data,
-					   auth.len, NULL, 0, "server.test", NULL), 0);
+					   auth.len, cmw.data, cmw.len, "server.test", NULL), 0);
+	/* the peer's AK is saved under a name that says it is no trust pin */
+	snprintf(cmd, sizeof(cmd), "%s/peer-ak.unverified.pem", sdir);
+	assert_int_equal(access(cmd, R_OK), 0);
+	snprintf(cmd, sizeof(cmd), "%s/ak.pem", sdir);
+	assert_int_equal(access(cmd, F_OK), -1);
+	snprintf(cmd, sizeof(cmd), "grep -q 'do NOT pin it' '%s/README'", sdir);
+	assert_int_equal(system(cmd), 0);
 	assert_int_equal(katls_verify_dir(sdir, &vp, &res), 0);
 	katls_verify_result_cleanup(&res);
 	/* wrong expected name: D1 still applies offline */
@@ -898,6 +1014,309 @@ static void test_save_and_verify_dir(void **state)
 	katls_buf_cleanup(&cmw);
 	katls_ea_request_cleanup(&req);
 	conn_close(&t);
+}
+
+/* ---- every claim is covered by the TPM (issue 10, items 4-6) ---------------- */
+
+/*
+ * Verdict on Evidence made as @f says (carrying @log; PCR 10 quoted as @log
+ * replays unless @f sets it) under ima_policy(@extra) or, with @json, that
+ * policy; summary and message to @sum/@msg when given.
+ */
+static enum katls_reason attest(struct fake *f, const struct katls_buf *log, const char *extra,
+				const char *json, struct katls_verify_summary *sum, char *msg,
+				size_t msg_len)
+{
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	uint8_t pcr10[32];
+	enum katls_reason r;
+	bool own_pcr10 = log && !f->pcr10;
+	struct conn t;
+
+	if (own_pcr10) {
+		ima_pcr10(log, pcr10);
+		f->pcr10 = pcr10;
+	}
+	f->ima = log;
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, f);
+	r = verify_set(&t, &req, NULL, &auth, json ? policy_doc(json) : ima_policy(extra), NULL,
+		       sum, msg, msg_len);
+	if (own_pcr10)
+		f->pcr10 = NULL;
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+	return r;
+}
+
+/* Asserts @r is @want and, when given, that @msg contains @sub. */
+static void expect(enum katls_reason r, const char *msg, enum katls_reason want, const char *sub)
+{
+	if (r != want || (sub && !strstr(msg, sub)))
+		fail_msg("got %s \"%s\", want %s \"%s\"", katls_reason_name(r), msg,
+			 katls_reason_name(want), sub ? sub : "");
+}
+
+/*
+ * Item 4: the IMA log must be tied to the measured boot, whatever the
+ * attester leaves out.  Each case guards one check, named in the comment;
+ * the control case shows the same Evidence passes when nothing is left out.
+ */
+static void test_ima_tied_to_boot(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT;
+	static const uint8_t zero[32];
+	uint8_t agg[32], sha1[20];
+	struct fake f = { 0 };
+	char msg[512];
+
+	/* control: PCRs 0-10 quoted, entry 0 = H(PCRs 0-9) */
+	ima_boot(&log, &f);
+	ima_append(&log, "/usr/bin/a");
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_OK, NULL);
+
+	/* verify.c check_ima, IMA_PCRS: PCRs 0-9 not quoted (their absent values
+	 * are zero, and the log's boot_aggregate is the hash of zeros) */
+	f.pcr_mask = 0x400;
+	katls_buf_cleanup(&log);
+	ima_boot(&log, &f);
+	ima_append(&log, "/usr/bin/a");
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
+	       "IMA: the quote covers sha256 PCRs 0x000400, not all of PCRs 0-9");
+	/* ... nor PCR 10 */
+	f.pcr_mask = 0x3ff;
+	katls_buf_cleanup(&log);
+	ima_boot(&log, &f);
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
+	       "IMA: the quote covers sha256 PCRs 0x0003ff");
+	f.pcr_mask = 0;
+
+	/* ima.c check_boot_aggregate: a boot_aggregate of another length (SHA-1) */
+	katls_buf_cleanup(&log);
+	memset(sha1, 0x5a, sizeof(sha1));
+	ima_entry(&log, "boot_aggregate", "sha1", sha1, sizeof(sha1), false);
+	ima_append(&log, "/usr/bin/a");
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
+	       "IMA boot_aggregate: entry 0 (boot_aggregate) is a sha1 digest of 20 bytes");
+
+	/* ima.c check_boot_aggregate: entry 0 is not boot_aggregate (even with its digest) */
+	katls_buf_cleanup(&log);
+	fake_boot_aggregate(&f, agg);
+	ima_entry(&log, "/usr/bin/a", "sha256", agg, sizeof(agg), false);
+	ima_append(&log, "/usr/bin/b");
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
+	       "entry 0 (/usr/bin/a) is not boot_aggregate");
+
+	/* ima.c check_boot_aggregate: the value of another boot */
+	katls_buf_cleanup(&log);
+	fake_boot_aggregate(&f, agg);
+	agg[31] ^= 1;
+	ima_entry(&log, "boot_aggregate", "sha256", agg, sizeof(agg), false);
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
+	       "does not match the quoted boot PCRs 0-9");
+
+	/* ima.c check_boot_aggregate: a violation record (fields covered by nothing) */
+	katls_buf_cleanup(&log);
+	fake_boot_aggregate(&f, agg);
+	ima_entry(&log, "boot_aggregate", "sha256", agg, sizeof(agg), true);
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
+	       "is a violation record");
+
+	/* ima.c finish: an empty log with an all-zero PCR 10 */
+	katls_buf_cleanup(&log);
+	f.pcr10 = zero;
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
+	       "the quote covers none of the 0 log entries");
+	/* ... or a good log the quote does not cover */
+	ima_boot(&log, &f);
+	expect(attest(&f, &log, NULL, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_IMA_REPLAY,
+	       "the quote covers none of the 1 log entries");
+	f.pcr10 = NULL;
+	katls_buf_cleanup(&log);
+}
+
+/*
+ * Item 5: the quote's qualifiedSigner must be the qualified name of the AK
+ * whose TPMT_PUBLIC the Evidence carries.  Guards katls_quote_check_signer()
+ * in verify.c check_quote(): the plain Name, another key's qualified name,
+ * and the right key with other attributes (here under a PEM pin, which
+ * does not cover attributes) are all refused.
+ */
+static void test_ak_qualified_signer(void **state)
+{
+	struct katls_tpm_name name, other_qn;
+	struct fake f = { 0 };
+	char msg[512];
+
+	expect(attest(&f, NULL, NULL, POLICY_HEAD "\"ak_pins\": [\"ak.pem\"]}", NULL, msg,
+		      sizeof(msg)), msg, KATLS_R_OK, NULL);
+	fake_names(ak_key, AK_ATTRS, &name, NULL);
+	f.signer = &name;
+	expect(attest(&f, NULL, NULL, POLICY_HEAD "\"ak_pins\": [\"ak.pem\"]}", NULL, msg,
+		      sizeof(msg)), msg, KATLS_R_QUOTE_SIGNATURE,
+	       "is not the qualified name of the AK 000b");
+	fake_names(ak2_key, AK_ATTRS, NULL, &other_qn);
+	f.signer = &other_qn;
+	expect(attest(&f, NULL, NULL, POLICY_HEAD "\"ak_pins\": [\"ak.pem\"]}", NULL, msg,
+		      sizeof(msg)), msg, KATLS_R_QUOTE_SIGNATURE, "qualifiedSigner");
+	f.signer = NULL;
+	/* the key that signed has AK_ATTRS; the ak record claims it lacks noDA */
+	f.claimed_attrs = AK_ATTRS & ~0x400u;
+	expect(attest(&f, NULL, NULL, POLICY_HEAD "\"ak_pins\": [\"ak.pem\"]}", NULL, msg,
+		      sizeof(msg)), msg, KATLS_R_QUOTE_SIGNATURE,
+	       "the ak record is not the public area of the key that signed");
+}
+
+/*
+ * Item 5: ak_names pins the AK's TPM Name, so its attributes.  Guards
+ * katls_quote_ak_name_pinned() in verify.c check_ak().  The last case is
+ * the threat docs/policy.md describes: a key that is NOT restricted (its
+ * holder signs any TPMS_ATTEST, qualifiedSigner included) claiming to be;
+ * a Name pin of the real public area refuses it, a PEM pin cannot.
+ */
+static void test_ak_name_pins(void **state)
+{
+	struct katls_tpm_name name, unrestricted;
+	struct katls_verify_summary sum;
+	char json[512], hex[2 * KATLS_TPM_NAME_MAX + 1], msg[512];
+	struct fake f = { 0 };
+
+	fake_names(ak_key, AK_ATTRS, &name, NULL);
+	katls_ima_format_hex(hex, sizeof(hex), name.name, name.len);
+	snprintf(json, sizeof(json), POLICY_HEAD "\"ak_names\": [\"%s\"]}", hex);
+	expect(attest(&f, NULL, NULL, json, &sum, msg, sizeof(msg)), msg, KATLS_R_OK, NULL);
+	assert_string_equal(sum.ak_name, hex);
+	assert_string_equal(sum.ak_pinned_by, "ak_names");
+	/* another AK's Name */
+	f.ak = ak2_key;
+	expect(attest(&f, NULL, NULL, json, NULL, msg, sizeof(msg)), msg, KATLS_R_AK_UNTRUSTED,
+	       "neither its Name is in ak_names nor its key in ak_pins");
+	f.ak = NULL;
+	/* no pin at all */
+	expect(attest(&f, NULL, NULL, POLICY_HEAD "\"max_age_s\": 5}", NULL, msg, sizeof(msg)),
+	       msg, KATLS_R_AK_UNTRUSTED, "pins no AK (ak_names or ak_pins)");
+	/* the pinned key is an unrestricted signing key (attributes without restricted) */
+	fake_names(ak_key, AK_ATTRS & ~0x10000u, &unrestricted, NULL);
+	katls_ima_format_hex(hex, sizeof(hex), unrestricted.name, unrestricted.len);
+	snprintf(json, sizeof(json), POLICY_HEAD "\"ak_names\": [\"%s\"]}", hex);
+	expect(attest(&f, NULL, NULL, json, NULL, msg, sizeof(msg)), msg, KATLS_R_AK_UNTRUSTED,
+	       "is not pinned");
+	/* ... under a PEM pin of the same key, the forgery passes: documented limit */
+	expect(attest(&f, NULL, NULL, POLICY_HEAD "\"ak_pins\": [\"ak.pem\"]}", &sum, msg,
+		      sizeof(msg)), msg, KATLS_R_OK, NULL);
+	assert_string_equal(sum.ak_pinned_by, "ak_pins");
+}
+
+/* The workload of the workload tests: /usr/bin/app, SHA-256 of "app". */
+static void app_workload(struct katls_cmw_workload *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->pid = 42;
+	w->uid = 1000;
+	w->cgroup_id = 7;
+	snprintf(w->exe_path, sizeof(w->exe_path), "/usr/bin/app");
+	assert_int_equal(EVP_Digest("app", 3, w->exe_digest, NULL, EVP_sha256(), NULL), 1);
+	w->exe_digest_len = 32;
+	w->exe_digest_alg = 4;
+}
+
+#define APP_RULE	", \"workload\": {\"exe_paths\": [\"/usr/bin/app\"]}"
+
+/*
+ * Item 6: the workload's exe path and digest must be an IMA measurement in
+ * the quoted part of the log, or the workload is unverified and every rule
+ * on it fails.  Each case guards one condition of workload_in_ima() and
+ * katls_ima_find_measurement().
+ */
+static void test_workload_verified_by_ima(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT;
+	struct katls_cmw_workload w, zero_w;
+	struct katls_verify_summary sum;
+	uint8_t other[32] = { 1 }, pcr10[32];
+	struct fake f = { .workload = &w };
+	char msg[512], rule[256], hex[65];
+
+	app_workload(&w);
+	/* verified: entry 1 measures /usr/bin/app with its digest */
+	ima_boot(&log, &f);
+	ima_entry(&log, "/usr/bin/app", "sha256", w.exe_digest, 32, false);
+	expect(attest(&f, &log, APP_RULE, NULL, &sum, msg, sizeof(msg)), msg, KATLS_R_OK, NULL);
+	assert_true(sum.workload_verified);
+	assert_int_equal(sum.workload_ima_index, 1);
+	assert_int_equal(sum.workload_uid, 1000);
+	/* ... and a digest rule on it */
+	snprintf(rule, sizeof(rule), ", \"workload\": {\"exe_digests\": [\"sha256:%s\"]}",
+		 katls_ima_format_hex(hex, sizeof(hex), w.exe_digest, 32));
+	expect(attest(&f, &log, rule, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_OK, NULL);
+	snprintf(rule, sizeof(rule), ", \"workload\": {\"exe_digests\": [\"sha256:%s\"]}",
+		 katls_ima_format_hex(hex, sizeof(hex), other, 32));
+	expect(attest(&f, &log, rule, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_WORKLOAD,
+	       "workload /usr/bin/app: exe digest not allowed");
+
+	/* the log measures the path with another digest */
+	katls_buf_cleanup(&log);
+	ima_boot(&log, &f);
+	ima_entry(&log, "/usr/bin/app", "sha256", other, 32, false);
+	expect(attest(&f, &log, APP_RULE, NULL, &sum, msg, sizeof(msg)), msg, KATLS_R_WORKLOAD,
+	       "workload /usr/bin/app is unverified: no IMA measurement of that path with that "
+	       "digest among the 2 entries the quote covers");
+	assert_false(sum.workload_verified);
+
+	/* the digest, measured for another path */
+	katls_buf_cleanup(&log);
+	ima_boot(&log, &f);
+	ima_entry(&log, "/usr/bin/app2", "sha256", w.exe_digest, 32, false);
+	expect(attest(&f, &log, APP_RULE, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_WORKLOAD,
+	       "is unverified: no IMA measurement");
+
+	/* measured, but after the quote: not covered */
+	katls_buf_cleanup(&log);
+	ima_boot(&log, &f);
+	ima_append(&log, "/usr/bin/x");
+	ima_pcr10(&log, pcr10);
+	ima_entry(&log, "/usr/bin/app", "sha256", w.exe_digest, 32, false);
+	f.pcr10 = pcr10;
+	expect(attest(&f, &log, APP_RULE, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_WORKLOAD,
+	       "among the 2 entries the quote covers");
+	f.pcr10 = NULL;
+
+	/* only a violation record names it: its fields are covered by no digest */
+	katls_buf_cleanup(&log);
+	ima_boot(&log, &f);
+	ima_entry(&log, "/usr/bin/app", "sha256", w.exe_digest, 32, true);
+	expect(attest(&f, &log, APP_RULE, NULL, NULL, msg, sizeof(msg)), msg, KATLS_R_WORKLOAD,
+	       "is unverified: no IMA measurement");
+
+	/* an unknown (all-zero) digest never verifies, even against a zero entry */
+	app_workload(&zero_w);
+	memset(zero_w.exe_digest, 0, 32);
+	f.workload = &zero_w;
+	katls_buf_cleanup(&log);
+	ima_boot(&log, &f);
+	ima_entry(&log, "/usr/bin/app", "sha256", zero_w.exe_digest, 32, false);
+	expect(attest(&f, &log, APP_RULE, NULL, &sum, msg, sizeof(msg)), msg, KATLS_R_WORKLOAD,
+	       "its exe digest is unknown (all zero)");
+	assert_false(sum.workload_verified);
+	f.workload = &w;
+
+	/* no IMA log to verify against (the policy does not require one) */
+	expect(attest(&f, NULL, ", \"workload\": {\"exe_paths\": [\"/usr/bin/app\"]}",
+		      POLICY_HEAD "\"ak_pins\": [\"ak.pem\"], \"ima\": {\"required\": false}"
+		      APP_RULE "}", NULL, msg, sizeof(msg)), msg, KATLS_R_WORKLOAD,
+	       "no IMA log was replayed");
+
+	/* without workload rules an unverified workload is accepted, marked unverified */
+	katls_buf_cleanup(&log);
+	ima_boot(&log, &f);
+	expect(attest(&f, &log, NULL, NULL, &sum, msg, sizeof(msg)), msg, KATLS_R_OK, NULL);
+	assert_true(sum.has_workload);
+	assert_false(sum.workload_verified);
+	assert_non_null(strstr(sum.workload_unverified, "no IMA measurement"));
+	katls_buf_cleanup(&log);
 }
 
 /* ---- the katls/1 exchange engine (session.c) over a plain fd transport ---- */
@@ -1127,6 +1546,10 @@ int main(void)
 		cmocka_unit_test(test_b1_label),
 		cmocka_unit_test(test_e1_pkcs1_refused),
 		cmocka_unit_test(test_save_and_verify_dir),
+		cmocka_unit_test(test_ima_tied_to_boot),
+		cmocka_unit_test(test_ak_qualified_signer),
+		cmocka_unit_test(test_ak_name_pins),
+		cmocka_unit_test(test_workload_verified_by_ima),
 		cmocka_unit_test(test_session_verify),
 		cmocka_unit_test(test_session_mutual),
 		cmocka_unit_test(test_session_refused),

@@ -272,6 +272,60 @@ int katls_cli_exit_code(int ret, const struct katls_session_result *r)
 	return KATLS_EXIT_REFUSED;
 }
 
+/* "sha256:<hex>" of the workload's exe digest ("alg<N>:<hex>" for another). */
+static void workload_digest_str(char *out, size_t len, const struct katls_verify_summary *s)
+{
+	int alg = katls_ima_hash_from_kernel_algo(s->workload_digest_alg);
+	char hex[2 * sizeof(s->workload_digest) + 1];
+
+	katls_hex_str(hex, s->workload_digest, s->workload_digest_len);
+	if (alg >= 0)
+		snprintf(out, len, "%s:%s", katls_ima_hash_name((unsigned int)alg), hex);
+	else
+		snprintf(out, len, "alg%u:%s", s->workload_digest_alg, hex);
+}
+
+/*
+ * The workload's exe path and digest are verified against the quoted IMA
+ * log (or marked unverified); pid, uid and cgroup are its own claims.
+ */
+static json_object *workload_json(const struct katls_verify_summary *s)
+{
+	json_object *o = json_object_new_object();
+	char dig[160];
+
+	workload_digest_str(dig, sizeof(dig), s);
+	json_object_object_add(o, "exe", json_object_new_string(s->workload_exe));
+	json_object_object_add(o, "exe_digest", json_object_new_string(dig));
+	json_object_object_add(o, "verified", json_object_new_boolean(s->workload_verified));
+	if (s->workload_verified)
+		json_object_object_add(o, "ima_entry", json_object_new_int64(s->workload_ima_index));
+	else
+		json_object_object_add(o, "unverified", json_object_new_string(
+			s->workload_unverified));
+	json_object_object_add(o, "pid", json_object_new_int64(s->workload_pid));
+	json_object_object_add(o, "uid", json_object_new_int64(s->workload_uid));
+	json_object_object_add(o, "cgroup_id", json_object_new_uint64(s->workload_cgroup_id));
+	return o;
+}
+
+/* The fields that are the attester's own claims, covered by no TPM quote. */
+static json_object *advisory_json(const struct katls_verify_summary *s)
+{
+	json_object *a = json_object_new_array();
+
+	if (s->has_kernel)
+		json_object_array_add(a, json_object_new_string("kernel"));
+	if (s->has_workload) {
+		if (!s->workload_verified)
+			json_object_array_add(a, json_object_new_string("workload.exe"));
+		json_object_array_add(a, json_object_new_string("workload.pid"));
+		json_object_array_add(a, json_object_new_string("workload.uid"));
+		json_object_array_add(a, json_object_new_string("workload.cgroup_id"));
+	}
+	return a;
+}
+
 static json_object *summary_json(const struct katls_verify_summary *s)
 {
 	json_object *o = json_object_new_object();
@@ -284,6 +338,10 @@ static json_object *summary_json(const struct katls_verify_summary *s)
 	}
 	if (*s->ak_fpr)
 		json_object_object_add(o, "ak_sha256", json_object_new_string(s->ak_fpr));
+	if (*s->ak_name)
+		json_object_object_add(o, "ak_name", json_object_new_string(s->ak_name));
+	if (s->ak_pinned_by)
+		json_object_object_add(o, "ak_pinned_by", json_object_new_string(s->ak_pinned_by));
 	if (s->has_pcr10) {
 		katls_hex_str(hex, s->pcr10, 32);
 		json_object_object_add(o, "pcr10", json_object_new_string(hex));
@@ -298,16 +356,25 @@ static json_object *summary_json(const struct katls_verify_summary *s)
 	if (s->has_kernel)
 		json_object_object_add(o, "kernel_release",
 				       json_object_new_string(s->kernel_release));
-	if (s->has_workload)
+	if (s->has_workload) {
 		json_object_object_add(o, "workload_exe", json_object_new_string(s->workload_exe));
+		json_object_object_add(o, "workload", workload_json(s));
+	}
+	if (s->has_kernel || s->has_workload)
+		json_object_object_add(o, "advisory", advisory_json(s));
 	return o;
 }
 
 static void print_summary_text(const struct katls_verify_summary *s)
 {
+	char dig[160];
+
 	printf("  peer       %s\n", s->peer_subject);
+	if (*s->ak_name)
+		printf("  ak         %s%s%s\n", s->ak_name, s->ak_pinned_by ? ", pinned by " : "",
+		       s->ak_pinned_by ? s->ak_pinned_by : "");
 	if (*s->ak_fpr)
-		printf("  ak         sha256:%s\n", s->ak_fpr);
+		printf("  ak key     sha256:%s\n", s->ak_fpr);
 	if (s->has_pcr10) {
 		printf("  pcr 10     sha256:");
 		katls_hex(stdout, s->pcr10, 32);
@@ -317,9 +384,20 @@ static void print_summary_text(const struct katls_verify_summary *s)
 		printf("  ima        %u entries covered by the quote (%u in the log)\n",
 		       s->ima_covered, s->ima_records);
 	if (s->has_kernel)
-		printf("  kernel     %s\n", s->kernel_release);
-	if (s->has_workload)
-		printf("  workload   %s\n", s->workload_exe);
+		printf("  kernel     %s (advisory: self-reported, not covered by the TPM)\n",
+		       s->kernel_release);
+	if (s->has_workload) {
+		workload_digest_str(dig, sizeof(dig), s);
+		if (s->workload_verified)
+			printf("  workload   %s %s, verified: IMA entry %u, covered by the quote\n",
+			       s->workload_exe, dig, s->workload_ima_index);
+		else
+			printf("  workload   %s %s, UNVERIFIED: %s\n", s->workload_exe, dig,
+			       s->workload_unverified);
+		printf("             pid %u uid %u cgroup %llu (advisory: self-reported)\n",
+		       s->workload_pid, s->workload_uid,
+		       (unsigned long long)s->workload_cgroup_id);
+	}
 }
 
 static void json_print(json_object *o)

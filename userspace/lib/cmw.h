@@ -94,12 +94,20 @@ struct katls_cmw_kernel {
 	uint64_t ima_violations;
 };
 
-/* Identity of the workload that asked for attestation. */
+/*
+ * Identity of the workload that asked for attestation: the attester's claim.
+ * A verifier checks exe_path and exe_digest against the quoted IMA log;
+ * pid, uid and cgroup_id are advisory (docs/policy.md).
+ */
 struct katls_cmw_workload {
 	uint32_t pid;
 	uint32_t uid;
 	uint64_t cgroup_id;
 	char exe_path[KATLS_CMW_PATH_MAX];
+	/*
+	 * All zero = unknown (the kernel could not hash the exe): verifiers
+	 * treat the workload as unverified and no rule accepts it.
+	 */
 	uint8_t exe_digest[KATLS_CMW_DIGEST_MAX];
 	size_t exe_digest_len;		/* 1..64 */
 	uint32_t exe_digest_alg;	/* kernel enum hash_algo (4 = SHA-256) */

@@ -191,6 +191,9 @@ static int quote(struct katls_evidence_source *src, const struct katls_exporter 
 	ret = katls_cmw_pcrs_encode(&pcrs, &ev->pcrs);
 	if (!ret)
 		ret = katls_put_bytes(&ev->ak, src->ak_public.data, src->ak_public.len);
+	/* TPMT_PUBLIC: type u16, nameAlg u16, objectAttributes u32 (noDA = 0x400) */
+	if (!ret && corrupt(src, "ak-attrs") && ev->ak.len >= 8)
+		ev->ak.data[6] ^= 0x04;
 	if (!ret)
 		ret = katls_buf_reserve(&ev->aik, EVP_MAX_MD_SIZE);
 	aik_len = EVP_MAX_MD_SIZE;

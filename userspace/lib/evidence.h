@@ -43,7 +43,9 @@ struct katls_evidence_config {
 	/*
 	 * Test hook (tests/host, documented in katls(8) as such): "quote-sig"
 	 * flips a bit of the quote signature, "aik" of the aik record, "binder"
-	 * quotes a wrong nonce.  NULL in production.
+	 * quotes a wrong nonce, "ak-attrs" flips the noDA attribute in the ak
+	 * record (the same key claimed with other attributes).  NULL in
+	 * production.
 	 */
 	const char *test_corrupt;
 };

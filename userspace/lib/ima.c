@@ -30,11 +30,12 @@ static const struct {
 	const char *ossl;
 	size_t size;
 	uint16_t tpm_alg;
+	uint32_t kernel_algo;		/* enum hash_algo, linux/hash_info.h */
 } hashes[KATLS_IMA_NUM_HASHES] = {
-	[KATLS_IMA_SHA1]	= { "sha1",   4, "SHA1",   20, 0x0004 },
-	[KATLS_IMA_SHA256]	= { "sha256", 6, "SHA256", 32, 0x000b },
-	[KATLS_IMA_SHA384]	= { "sha384", 6, "SHA384", 48, 0x000c },
-	[KATLS_IMA_SHA512]	= { "sha512", 6, "SHA512", 64, 0x000d },
+	[KATLS_IMA_SHA1]	= { "sha1",   4, "SHA1",   20, 0x0004, 2 },
+	[KATLS_IMA_SHA256]	= { "sha256", 6, "SHA256", 32, 0x000b, 4 },
+	[KATLS_IMA_SHA384]	= { "sha384", 6, "SHA384", 48, 0x000c, 5 },
+	[KATLS_IMA_SHA512]	= { "sha512", 6, "SHA512", 64, 0x000d, 6 },
 };
 
 /* Other kernel hash_algo_name[] entries, to check d-ng digest sizes. */
@@ -91,6 +92,14 @@ int katls_ima_hash_from_tpm_alg(uint16_t tpm_alg)
 {
 	for (unsigned int i = 0; i < KATLS_IMA_NUM_HASHES; i++)
 		if (hashes[i].tpm_alg == tpm_alg)
+			return (int)i;
+	return -ENOENT;
+}
+
+int katls_ima_hash_from_kernel_algo(uint32_t algo)
+{
+	for (unsigned int i = 0; i < KATLS_IMA_NUM_HASHES; i++)
+		if (hashes[i].kernel_algo == algo)
 			return (int)i;
 	return -ENOENT;
 }
@@ -177,13 +186,13 @@ static int bad(const struct pctx *p, int err, const char *fmt, ...)
 	return err;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
+bool katls_ima_digest_is_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
 
 	for (size_t i = 0; i < n; i++)
 		acc |= p[i];
-	return !acc;
+	return acc == 0;
 }
 
 static bool hash_name_ok(const char *s, size_t len)
@@ -231,7 +240,7 @@ static int parse_dng(const struct pctx *p, const uint8_t *f, size_t len, bool v2
 	want = rec->hash >= 0 ? hashes[rec->hash].size : known_hash_size(s + alg_off, alg_len);
 	if (rec->hash < 0)
 		rec->hash = -1;
-	if (!(rec->violation && all_zero(sep + 2, dlen)) &&
+	if (!(rec->violation && katls_ima_digest_is_zero(sep + 2, dlen)) &&
 	    (!dlen || (want && dlen != want)))
 		return bad(p, -EBADMSG, "d-ng %.*s digest has %zu bytes, expected %zu",
 			   (int)alg_len, s + alg_off, dlen, want);
@@ -376,7 +385,7 @@ static int parse_header(const struct pctx *p, struct katls_cursor *c, size_t dsi
 	    katls_get_le32(c, &name_len))
 		return bad(p, -EBADMSG, "record header truncated");
 	rec->digest_len = dsize;
-	rec->violation = all_zero(rec->digest, dsize);
+	rec->violation = katls_ima_digest_is_zero(rec->digest, dsize);
 	if (rec->pcr >= KATLS_IMA_NUM_PCRS)
 		return bad(p, -EBADMSG, "PCR %u out of range", rec->pcr);
 	if (!name_len || name_len > TEMPLATE_NAME_MAX)
@@ -607,9 +616,11 @@ struct vstate {
 	struct katls_ima_replay r;
 	bool matched;
 	bool appraisal_failed;
+	bool boot_failed;
 	uint32_t processed;		/* records replayed before the match */
 	uint32_t fail_index;
 	char fail_msg[sizeof(((struct katls_ima_verify_out *)0)->msg)];
+	char boot_msg[sizeof(((struct katls_ima_verify_out *)0)->msg)];
 };
 
 __attribute__((format(printf, 4, 5)))
@@ -637,6 +648,11 @@ static int check_args(const struct katls_ima_verify_in *in, struct katls_ima_ver
 		return fail(out, -EINVAL, KATLS_R_INTERNAL,
 			    "IMA: log starts at entry %u but no starting PCR value given",
 			    in->start_index);
+	if (in->boot_aggregate && (in->start_index ||
+				   in->boot_aggregate_len != hashes[in->bank].size))
+		return fail(out, -EINVAL, KATLS_R_INTERNAL,
+			    "IMA: a boot_aggregate is expected of a whole log, %zu bytes of the "
+			    "%s bank", hashes[in->bank].size, hashes[in->bank].name);
 	return 0;
 }
 
@@ -676,20 +692,52 @@ static int appraisal_failure(struct vstate *s, const struct katls_ima_record *re
 	return -EACCES;
 }
 
-static int check_boot_aggregate(struct vstate *s, const struct katls_ima_record *rec)
+/*
+ * Entry 0 ties the log to the measured boot: it must be boot_aggregate, a
+ * real measurement (not a violation, whose fields no digest covers), of the
+ * quoted bank's algorithm and size, equal to the expected hash of PCRs 0-9.
+ * A boot_aggregate of another algorithm (ima_hash=sha1 hashes the SHA-1
+ * bank's PCRs 0-7) is over PCR values nobody quoted: refused, not skipped.
+ * Records the first problem in s->boot_msg; finish() reports it.
+ */
+__attribute__((format(printf, 3, 4)))
+static void boot_failure(struct vstate *s, const struct katls_ima_record *rec,
+			 const char *fmt, ...)
+{
+	char path[64];
+	va_list ap;
+	int n;
+
+	path_of(path, sizeof(path), rec);
+	n = snprintf(s->boot_msg, sizeof(s->boot_msg), "IMA boot_aggregate: entry 0 (%s) ", path);
+	if (n > 0 && (size_t)n < sizeof(s->boot_msg)) {
+		va_start(ap, fmt);
+		vsnprintf(s->boot_msg + n, sizeof(s->boot_msg) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	s->boot_failed = true;
+}
+
+static void check_boot_aggregate(struct vstate *s, const struct katls_ima_record *rec)
 {
 	const struct katls_ima_verify_in *in = s->in;
+	char alg[HASH_NAME_MAX + 1];
 
-	/*
-	 * The expected value is computed over one bank; a boot_aggregate of
-	 * another algorithm (ima_hash=sha1 hashes the SHA-1 bank's PCRs 0-7)
-	 * has another length and cannot be compared with it.
-	 */
-	if (!in->boot_aggregate || rec->file_digest_len != in->boot_aggregate_len)
-		return 0;
-	if (memcmp(rec->file_digest, in->boot_aggregate, in->boot_aggregate_len))
-		return appraisal_failure(s, rec, " does not match the quoted boot PCRs");
-	return 0;
+	printable(alg, sizeof(alg), rec->hash_name, rec->hash_name_len);
+	if (!is_boot_aggregate(rec))
+		boot_failure(s, rec, "is not boot_aggregate: the log does not start at this boot");
+	else if (rec->violation)
+		boot_failure(s, rec, "is a violation record: its digest covers nothing");
+	else if (rec->hash != (int)in->bank || rec->file_digest_len != in->boot_aggregate_len ||
+		 (rec->digest_type && !(rec->digest_type_len == 3 &&
+					!memcmp(rec->digest_type, "ima", 3))))
+		boot_failure(s, rec, "is a %s digest of %zu bytes, the quoted PCRs are the %s bank "
+			     "(%zu bytes): the attester's IMA hashes another bank (ima_hash=%s?), "
+			     "which the quote does not cover", alg, rec->file_digest_len,
+			     hashes[in->bank].name, in->boot_aggregate_len, alg);
+	else if (memcmp(rec->file_digest, in->boot_aggregate, in->boot_aggregate_len))
+		boot_failure(s, rec, "does not match the quoted boot PCRs 0-9 (%s): the log is "
+			     "from another boot or machine", hashes[in->bank].name);
 }
 
 static int appraise(struct vstate *s, const struct katls_ima_record *rec)
@@ -699,7 +747,7 @@ static int appraise(struct vstate *s, const struct katls_ima_record *rec)
 	int verdict;
 
 	if (is_boot_aggregate(rec))
-		return check_boot_aggregate(s, rec);
+		return 0;	/* check_boot_aggregate(), when the caller expects one */
 	if (rec->violation) {
 		s->out->num_violations++;
 		/* A violation's fields are not covered by any digest: never appraise them. */
@@ -763,6 +811,8 @@ static int step(struct vstate *s, const struct katls_ima_record *rec)
 	if (s->matched)
 		return 0;	/* logged but not yet covered by the quote */
 	s->processed++;
+	if (rec->index == 0 && in->boot_aggregate)
+		check_boot_aggregate(s, rec);
 	if (rec->pcr == in->pcr_index && !s->appraisal_failed)
 		appraise(s, rec);
 	if (at_quote(s))
@@ -787,6 +837,15 @@ static int finish(struct vstate *s)
 			    katls_ima_format_hex(got, sizeof(got), s->r.pcr[in->pcr_index],
 						 s->r.bank_size));
 	out->next_index = in->start_index + out->num_covered;
+	if (in->boot_aggregate && !out->num_covered)
+		return fail(out, -EACCES, KATLS_R_IMA_REPLAY,
+			    "IMA boot_aggregate: the quote covers none of the %u log entries (PCR %u "
+			    "is still at its reset value): entry 0 must be a boot_aggregate the quote "
+			    "covers", out->num_records, in->pcr_index);
+	if (s->boot_failed) {
+		out->fail_index = 0;
+		return fail(out, -EACCES, KATLS_R_IMA_REPLAY, "%s", s->boot_msg);
+	}
 	if (s->appraisal_failed) {
 		out->fail_index = s->fail_index;
 		return fail(out, -EACCES, KATLS_R_IMA_ALLOWLIST, "%s", s->fail_msg);
@@ -834,6 +893,45 @@ int katls_ima_verify(const struct katls_ima_verify_in *in, struct katls_ima_veri
 out:
 	katls_ima_replay_cleanup(&s.r);
 	return ret;
+}
+
+/* ---- lookups in a verified log ---------------------------------------- */
+
+static bool measures(const struct katls_ima_verify_in *in, const struct katls_ima_record *rec,
+		     const char *path, size_t path_len, unsigned int alg, const uint8_t *digest,
+		     size_t digest_len)
+{
+	return rec->pcr == in->pcr_index && !rec->violation && rec->tpl != KATLS_IMA_TPL_BUF &&
+	       (!rec->digest_type || (rec->digest_type_len == 3 &&
+				      !memcmp(rec->digest_type, "ima", 3))) &&
+	       rec->hash == (int)alg && rec->file_digest_len == digest_len &&
+	       !memcmp(rec->file_digest, digest, digest_len) &&
+	       rec->path_len == path_len && !memcmp(rec->path, path, path_len);
+}
+
+int katls_ima_find_measurement(const struct katls_ima_verify_in *in, uint32_t num_covered,
+			       const char *path, unsigned int alg, const uint8_t *digest,
+			       size_t digest_len, uint32_t *index)
+{
+	struct katls_ima_record rec;
+	struct katls_ima_iter it;
+	size_t path_len;
+	int ret;
+
+	if (!in || !path || !digest || !digest_len || alg >= KATLS_IMA_NUM_HASHES)
+		return -EINVAL;
+	path_len = strlen(path);
+	katls_ima_iter_init(&it, in->log, in->log_len, in->digest_size, in->start_index);
+	for (uint32_t i = 0; i < num_covered; i++) {
+		ret = katls_ima_iter_next(&it, &rec, NULL, 0);
+		if (ret <= 0)
+			return ret ? ret : -EBADMSG;	/* fewer records than covered */
+		if (measures(in, &rec, path, path_len, alg, digest, digest_len)) {
+			*index = rec.index;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 /* ---- encoder ------------------------------------------------------------ */

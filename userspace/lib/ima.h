@@ -71,6 +71,18 @@ int katls_ima_hash_from_name(const char *name, size_t len);
  * 0x000d) to a bank.  Return: the enum katls_ima_hash value, or -ENOENT.
  */
 int katls_ima_hash_from_tpm_alg(uint16_t tpm_alg);
+/**
+ * katls_ima_digest_is_zero() - are all @n bytes of @p zero?  A zero template
+ * digest marks a violation; a zero file digest is no file's digest (katls
+ * uses it as the "unknown" marker of a workload's exe digest).
+ */
+bool katls_ima_digest_is_zero(const uint8_t *p, size_t n);
+/**
+ * katls_ima_hash_from_kernel_algo() - map the kernel's enum hash_algo
+ * (linux/hash_info.h: 2 SHA-1, 4 SHA-256, 5 SHA-384, 6 SHA-512), as
+ * ima_file_hash() reports it, to a bank.  Return: the enum value, or -ENOENT.
+ */
+int katls_ima_hash_from_kernel_algo(uint32_t algo);
 /** katls_ima_template_name() - template name ("ima-ng"), "?" if unknown. */
 const char *katls_ima_template_name(unsigned int tpl);
 
@@ -201,7 +213,14 @@ struct katls_ima_verify_in {
 	const uint8_t *start_pcr;	/* IMA PCR before start_index; NULL = zeros */
 	const uint8_t *quoted_pcr;	/* quoted value; NULL = replay everything */
 	const struct katls_runtime_policy *policy;	/* NULL = no appraisal */
-	const uint8_t *boot_aggregate;	/* expected entry-0 digest, or NULL */
+	/*
+	 * Expected boot_aggregate (the bank's hash of the quoted PCRs 0-9, bank
+	 * size), or NULL for a replay that is not tied to a boot.  When given,
+	 * the log must be whole (start_index 0), the quote must cover entry 0,
+	 * and entry 0 must be a boot_aggregate of the bank's algorithm with this
+	 * value; otherwise KATLS_R_IMA_REPLAY.
+	 */
+	const uint8_t *boot_aggregate;
 	size_t boot_aggregate_len;
 	unsigned int flags;
 };
@@ -230,6 +249,21 @@ struct katls_ima_verify_out {
  * always holds a one-line summary.
  */
 int katls_ima_verify(const struct katls_ima_verify_in *in, struct katls_ima_verify_out *out);
+
+/**
+ * katls_ima_find_measurement() - the first of the first @num_covered
+ * records of the log @in describes (katls_ima_verify()'s num_covered: the
+ * records the quote covers) that measures the file @path (exact string)
+ * with file digest @alg:@digest: an entry of the IMA PCR, not a violation
+ * (no digest covers a violation's fields), not an ima-buf buffer, and for
+ * d-ngv2 of type "ima" (a "verity" digest is not a file hash).
+ * @index: receives its log index.
+ * Return: 0, -ENOENT (no such entry), -EBADMSG (fewer records than
+ * @num_covered, or a malformed one) or -EINVAL.
+ */
+int katls_ima_find_measurement(const struct katls_ima_verify_in *in, uint32_t num_covered,
+			       const char *path, unsigned int alg, const uint8_t *digest,
+			       size_t digest_len, uint32_t *index);
 
 /* Input of the encoder (tests, ima_synth, benchmarks). */
 struct katls_ima_entry {

@@ -143,6 +143,36 @@ static int pol_ak_pins(struct jctx *j, struct json_object *v)
 	return jeach_str(j, v, false, ak_pin);
 }
 
+/* "000b<64 hex>": nameAlg, then a digest of that algorithm's size. */
+static int ak_name(struct jctx *j, const char *s, size_t len)
+{
+	struct katls_policy *p = cur_pol(j);
+	struct katls_tpm_name n = { 0 };
+	size_t alg_len, dig_len;
+	int alg, ret;
+
+	ret = len > 4 ? jparse_hex(j, s, 4, 2, n.name, &alg_len) : 0;
+	if (ret)
+		return ret;
+	alg = len > 4 ? katls_ima_hash_from_tpm_alg((uint16_t)(n.name[0] << 8 | n.name[1])) : -1;
+	if (alg < 0 || alg == KATLS_IMA_SHA1)
+		return jerr(j, "expected the hex of a TPM Name: 000b (sha256), 000c (sha384) or "
+			    "000d (sha512) followed by the digest");
+	ret = jparse_hex(j, s + 4, len - 4, katls_ima_hash_size((unsigned int)alg), n.name + 2,
+			 &dig_len);
+	if (ret)
+		return ret;
+	n.len = 2 + dig_len;
+	if (katls_quote_name_check(n.name, n.len))
+		return jerr(j, "not a TPM Name katls accepts");
+	return APPEND(p->ak_names, p->num_ak_names, n);
+}
+
+static int pol_ak_names(struct jctx *j, struct json_object *v)
+{
+	return jeach_str(j, v, false, ak_name);
+}
+
 static int pcr_index(const char *k)
 {
 	size_t len = strlen(k);
@@ -309,6 +339,8 @@ static int exe_digest(struct jctx *j, const char *s, size_t len)
 	d.alg = (unsigned int)alg;
 	ret = jparse_hex(j, colon + 1, len - (size_t)(colon + 1 - s),
 			 katls_ima_hash_size(d.alg), d.digest, &d.len);
+	if (!ret && katls_ima_digest_is_zero(d.digest, d.len))
+		return jerr(j, "an all-zero digest is the \"unknown\" marker, never a file's digest");
 	return ret ?: APPEND(p->workload.exe_digests, p->workload.num_exe_digests, d);
 }
 
@@ -348,6 +380,7 @@ static const struct jkey policy_keys[] = {
 	{ "trust_anchors", pol_trust_anchors, true },
 	{ "peer_names", pol_peer_names, false },
 	{ "ak_pins", pol_ak_pins, false },
+	{ "ak_names", pol_ak_names, false },
 	{ "pcrs", pol_pcrs, false },
 	{ "ima", pol_ima, false },
 	{ "kernel", pol_kernel, false },
@@ -372,6 +405,7 @@ static void policy_cleanup(struct katls_policy *p)
 		free(p->ak_pins[i].pem);
 	}
 	free(p->ak_pins);
+	free(p->ak_names);
 	free(p->ima.runtime_policy_path);
 	katls_runtime_policy_free(p->ima.runtime_policy);
 	free_strs(p->workload.exe_paths, p->workload.num_exe_paths);
@@ -393,6 +427,10 @@ static int parse_policy(struct jctx *j, struct json_object *v, const char *key,
 		return ret;
 	if (key && p->name && strcmp(key, p->name))
 		return jerr(j, "name \"%s\" differs from the policy's key", p->name);
+	if ((p->workload.num_exe_paths || p->workload.num_exe_digests) && !p->ima.present)
+		return jerr(j, "workload rules need an \"ima\" section: the workload's exe is "
+			    "verified against the quoted IMA log, and an unverified workload "
+			    "fails every rule");
 	if (!p->name)
 		p->name = strdup(key ? key : "default");
 	return p->name ? 0 : -ENOMEM;

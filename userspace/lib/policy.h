@@ -16,7 +16,10 @@
  *   "description":   string, ignored
  *   "trust_anchors": [path, ...]   REQUIRED, non-empty: PEM CA files
  *   "peer_names":    [string, ...] expected DNS name / SAN of the peer
+ *   "ak_names":      ["<hex TPM Name of the AK: nameAlg || H(TPMT_PUBLIC)>", ...]
+ *                    (nameAlg SHA-256/384/512; pins the whole public area)
  *   "ak_pins":       [path or inline "-----BEGIN PUBLIC KEY-----..." PEM]
+ *                    (pins the public key only)
  *   "pcrs":          { "sha1"|"sha256"|"sha384"|"sha512":
  *                      { "<0..23>": "<hex of the bank size>", ... } }
  *   "ima":           { "runtime_policy": path or inline Keylime object,
@@ -27,7 +30,9 @@
  *                                      (default "none"),
  *                      "require_tpm": bool (default true) }
  *   "workload":      { "exe_paths": [absolute path, ...] (non-empty),
- *                      "exe_digests": ["sha256:<hex>", ...] (non-empty) }
+ *                      "exe_digests": ["sha256:<hex>", ...] (non-empty, not
+ *                                     all zero) }  -- needs an "ima" section:
+ *                    the workload claim is verified against the quoted IMA log
  *   "max_age_s":     integer 1..2147483647 (default 3600)
  *
  * Relative paths are resolved against the directory of the policy file
@@ -44,6 +49,7 @@
 #include <linux/katls.h>		/* enum katls_lockdown, KATLS_NAME_MAX */
 
 #include "ima.h"
+#include "quote.h"
 #include "runtime_policy.h"
 
 /* ---- katls policy -------------------------------------------------------- */
@@ -65,8 +71,10 @@ struct katls_policy {
 	size_t num_trust_anchors;
 	char **peer_names;
 	size_t num_peer_names;
-	struct katls_policy_ak *ak_pins;
+	struct katls_policy_ak *ak_pins;	/* public keys (SPKI) */
 	size_t num_ak_pins;
+	struct katls_tpm_name *ak_names;	/* TPM Names: key and attributes */
+	size_t num_ak_names;
 	/* Reference PCR values: bit i of pcr_mask[bank] set => pcrs[bank][i]. */
 	uint32_t pcr_mask[KATLS_IMA_NUM_HASHES];
 	uint8_t pcrs[KATLS_IMA_NUM_HASHES][KATLS_IMA_NUM_PCRS][KATLS_IMA_MAX_DIGEST];

@@ -24,6 +24,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "buf.h"
+#include "ima.h"
 #include "quote.h"
 
 #define TPM_GENERATED		0xff544347u
@@ -80,6 +81,11 @@ static const EVP_MD *tpm_md(uint16_t alg)
 	default:
 		return NULL;
 	}
+}
+
+static bool strong_hash(uint16_t alg)
+{
+	return alg == TPM2_ALG_SHA256 || alg == TPM2_ALG_SHA384 || alg == TPM2_ALG_SHA512;
 }
 
 static int digest(uint16_t alg, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
@@ -412,9 +418,85 @@ int katls_quote_public_name(const struct katls_tpm_public *pub,
 	return 0;
 }
 
-static bool strong_hash(uint16_t alg)
+
+int katls_quote_name_check(const uint8_t *name, size_t len)
 {
-	return alg == TPM2_ALG_SHA256 || alg == TPM2_ALG_SHA384 || alg == TPM2_ALG_SHA512;
+	uint16_t alg;
+
+	if (!name || len < 2)
+		return -EINVAL;
+	alg = (uint16_t)(name[0] << 8 | name[1]);
+	if (!strong_hash(alg) || len != 2 + (size_t)EVP_MD_get_size(tpm_md(alg)))
+		return -EINVAL;
+	return 0;
+}
+
+int katls_quote_qualified_name(const uint8_t *parent_qn, size_t parent_qn_len,
+			       const uint8_t *name, size_t name_len,
+			       uint8_t out[KATLS_TPM_NAME_MAX], size_t *out_len)
+{
+	const EVP_MD *md;
+	EVP_MD_CTX *ctx;
+	unsigned int n = 0;
+	int ok;
+
+	if (katls_quote_name_check(name, name_len) || !parent_qn || !parent_qn_len ||
+	    parent_qn_len > KATLS_TPM_NAME_MAX)
+		return -EINVAL;
+	md = tpm_md((uint16_t)(name[0] << 8 | name[1]));
+	ctx = EVP_MD_CTX_new();
+	ok = ctx && EVP_DigestInit_ex(ctx, md, NULL) &&
+	     EVP_DigestUpdate(ctx, parent_qn, parent_qn_len) &&
+	     EVP_DigestUpdate(ctx, name, name_len) && EVP_DigestFinal_ex(ctx, out + 2, &n);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return ossl_err("EVP_Digest (qualified name)", -ENOMEM);
+	out[0] = name[0];
+	out[1] = name[1];
+	*out_len = 2 + n;
+	return 0;
+}
+
+int katls_quote_check_signer(const struct katls_attest *a, const uint8_t *name, size_t name_len,
+			     const uint8_t *parent_qn, size_t parent_qn_len,
+			     enum katls_reason *out_reason, char *msg, size_t msg_size)
+{
+	static const uint32_t hierarchies[] = {
+		KATLS_TPM_RH_OWNER, KATLS_TPM_RH_ENDORSEMENT, KATLS_TPM_RH_PLATFORM,
+	};
+	const struct report rep = { out_reason, msg, msg_size };
+	char got[2 * KATLS_TPM_NAME_MAX + 1], want[sizeof(got)];
+	uint8_t qn[KATLS_TPM_NAME_MAX], handle[4];
+	size_t qn_len = 0, tries = parent_qn ? 1 : sizeof(hierarchies) / sizeof(hierarchies[0]);
+	int ret;
+
+	if (!a || katls_quote_name_check(name, name_len))
+		return report(&rep, KATLS_R_INTERNAL, -EINVAL,
+			      "invalid qualifiedSigner check: no quote or a malformed Name");
+	for (size_t i = 0; i < tries; i++) {
+		if (!parent_qn) {
+			handle[0] = (uint8_t)(hierarchies[i] >> 24);
+			handle[1] = (uint8_t)(hierarchies[i] >> 16);
+			handle[2] = (uint8_t)(hierarchies[i] >> 8);
+			handle[3] = (uint8_t)hierarchies[i];
+		}
+		ret = katls_quote_qualified_name(parent_qn ? parent_qn : handle,
+						 parent_qn ? parent_qn_len : sizeof(handle),
+						 name, name_len, qn, &qn_len);
+		if (ret)
+			return report(&rep, KATLS_R_INTERNAL, ret,
+				      "cannot compute the AK's qualified name");
+		if (a->signer_len == qn_len && !memcmp(a->signer, qn, qn_len))
+			return report(&rep, KATLS_R_OK, 0, "qualifiedSigner is the AK");
+	}
+	katls_ima_format_hex(got, sizeof(got), a->signer, a->signer_len);
+	katls_ima_format_hex(want, sizeof(want), name, name_len);
+	return report(&rep, KATLS_R_QUOTE_SIGNATURE, -EACCES,
+		      "quote qualifiedSigner %s is not the qualified name of the AK %s (%s): "
+		      "the ak record is not the public area of the key that signed",
+		      *got ? got : "(empty)", want,
+		      parent_qn ? "under the given parent" :
+		      "a primary key of the owner, endorsement or platform hierarchy");
 }
 
 bool katls_quote_is_ak(const struct katls_tpm_public *pub)
@@ -424,7 +506,7 @@ bool katls_quote_is_ak(const struct katls_tpm_public *pub)
 
 	if ((pub->attrs & need) != need || (pub->attrs & TPMA_OBJECT_DECRYPT))
 		return false;
-	if (!strong_hash(pub->scheme_hash))
+	if (!strong_hash(pub->name_alg) || !strong_hash(pub->scheme_hash))
 		return false;
 	if (pub->type == TPM2_ALG_ECC)
 		return pub->scheme == TPM2_ALG_ECDSA;
@@ -685,4 +767,16 @@ int katls_quote_ak_pinned(EVP_PKEY *ak, const struct katls_spki *pins, size_t nu
 		return report(&rep, KATLS_R_AK_UNTRUSTED, -EACCES,
 			      "AK public key is not pinned by the policy");
 	return report(&rep, KATLS_R_OK, 0, "AK is pinned");
+}
+
+int katls_quote_ak_name_pinned(const uint8_t *name, size_t name_len,
+			       const struct katls_tpm_name *pins, size_t num_pins,
+			       enum katls_reason *out_reason, char *msg, size_t msg_size)
+{
+	const struct report rep = { out_reason, msg, msg_size };
+
+	for (size_t i = 0; name && i < num_pins; i++)
+		if (pins[i].len == name_len && !memcmp(pins[i].name, name, name_len))
+			return report(&rep, KATLS_R_OK, 0, "AK Name is pinned");
+	return report(&rep, KATLS_R_AK_UNTRUSTED, -EACCES, "AK Name is not pinned by the policy");
 }

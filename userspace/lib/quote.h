@@ -28,6 +28,11 @@
 #define KATLS_PCR_BANKS_MAX	16	/* TPM2_NUM_PCR_BANKS */
 #define KATLS_PCR_SELECT_MAX	4	/* TPM2_PCR_SELECT_MAX */
 
+/* Permanent hierarchy handles: a hierarchy's (qualified) name is its handle. */
+#define KATLS_TPM_RH_OWNER		0x40000001u
+#define KATLS_TPM_RH_ENDORSEMENT	0x4000000bu
+#define KATLS_TPM_RH_PLATFORM		0x4000000cu
+
 /* Values of the SHA-256 PCR bank; bit i of mask says digest[i] is set. */
 struct katls_pcrs {
 	uint32_t mask;
@@ -105,6 +110,12 @@ struct katls_spki {
 	size_t len;
 };
 
+/* A TPM Name or qualified name: nameAlg (big-endian) || digest. */
+struct katls_tpm_name {
+	size_t len;			/* 2 + digest size; 0 = none */
+	uint8_t name[KATLS_TPM_NAME_MAX];
+};
+
 /**
  * katls_quote_nonce() - the qualifyingData for a binder.
  * @binder: binder bytes (DESIGN.md §5), @len: its length.
@@ -155,6 +166,49 @@ int katls_quote_public_name(const struct katls_tpm_public *pub,
 			    uint8_t out[KATLS_TPM_NAME_MAX], size_t *out_len);
 
 /**
+ * katls_quote_name_check() - is @name a well-formed Name katls accepts:
+ * nameAlg SHA-256, SHA-384 or SHA-512 followed by exactly that many bytes?
+ * (SHA-1 Names are refused, as SHA-1 quote signatures are.)
+ * Return: 0 or -EINVAL.
+ */
+int katls_quote_name_check(const uint8_t *name, size_t len);
+
+/**
+ * katls_quote_qualified_name() - the qualified name of an object:
+ * nameAlg || H_nameAlg(@parent_qn || @name) (TPM 2.0 Part 1, "Qualified
+ * Name"), nameAlg taken from @name.
+ * @parent_qn: the parent's qualified name; for a primary key, the 4-byte
+ * big-endian handle of its hierarchy (KATLS_TPM_RH_*).
+ * @out: KATLS_TPM_NAME_MAX bytes of room.
+ * Return: 0, -EINVAL (@name is not a katls_quote_name_check() Name, or
+ * @parent_qn is empty or longer than a Name) or -ENOMEM.
+ */
+int katls_quote_qualified_name(const uint8_t *parent_qn, size_t parent_qn_len,
+			       const uint8_t *name, size_t name_len,
+			       uint8_t out[KATLS_TPM_NAME_MAX], size_t *out_len);
+
+/**
+ * katls_quote_check_signer() - was the quote @a made by the key named @name?
+ *
+ * A TPM writes the qualified name of the signing key into every
+ * TPMS_ATTEST it signs (qualifiedSigner).  That is not the plain Name: for
+ * a primary key it is H(hierarchy handle || Name), for a child H(parent's
+ * QN || Name).  So this compares qualifiedSigner, exactly, with
+ * katls_quote_qualified_name(@parent_qn, @name); with @parent_qn NULL the
+ * key must be a primary key and the owner, endorsement and platform
+ * hierarchies are the candidate parents (katls provision makes an owner
+ * primary).  Each candidate is an exact comparison: the qualified name
+ * commits to @name whatever the parent.
+ * @out_reason: KATLS_R_OK, KATLS_R_QUOTE_SIGNATURE (names differ) or
+ * KATLS_R_INTERNAL.  @msg, @msg_size: optional one-line message.
+ * Return: 0 if qualifiedSigner names the key; -EACCES if not; -EINVAL or
+ * -ENOMEM.
+ */
+int katls_quote_check_signer(const struct katls_attest *a, const uint8_t *name, size_t name_len,
+			     const uint8_t *parent_qn, size_t parent_qn_len,
+			     enum katls_reason *out_reason, char *msg, size_t msg_size);
+
+/**
  * katls_quote_is_ak() - does a parsed TPMT_PUBLIC describe a usable AK?
  * True for a restricted, fixedTPM, sensitiveDataOrigin signing key (not a
  * decryption key) whose scheme is one katls_quote_verify() can check.
@@ -200,5 +254,18 @@ int katls_quote_verify(const uint8_t *attest, size_t attest_len,
  */
 int katls_quote_ak_pinned(EVP_PKEY *ak, const struct katls_spki *pins, size_t num_pins,
 			  enum katls_reason *out_reason, char *msg, size_t msg_size);
+
+/**
+ * katls_quote_ak_name_pinned() - is the AK Name @name (katls_quote_public_name()
+ * of the TPMT_PUBLIC that verified the quote) one of the @num_pins pinned Names?
+ * A Name is a hash of the whole TPMT_PUBLIC, so a Name pin fixes the key's
+ * attributes (restricted, fixedTPM, sign), nameAlg, policy and scheme as
+ * well as the key; a key pin (katls_quote_ak_pinned()) fixes the key only.
+ * An enrollment record that stores an AK's Name is checked with this call.
+ * Return: 0 if pinned; -EACCES with KATLS_R_AK_UNTRUSTED if not.
+ */
+int katls_quote_ak_name_pinned(const uint8_t *name, size_t name_len,
+			       const struct katls_tpm_name *pins, size_t num_pins,
+			       enum katls_reason *out_reason, char *msg, size_t msg_size);
 
 #endif /* KATLS_QUOTE_H */

@@ -177,9 +177,14 @@ static void ak_fingerprint(EVP_PKEY *ak, char out[65])
 struct appraisal {
 	struct katls_evidence ev;
 	struct katls_pcrs pcrs;
+	struct katls_attest at;		/* the quote, parsed (points into ev.quote) */
 	EVP_PKEY *ak;
+	struct katls_tpm_name ak_name;	/* Name of the ak record's TPMT_PUBLIC */
 	uint8_t nonce[KATLS_QUOTE_NONCE_MAX];
 	size_t nonce_len;
+	bool ima_replayed;		/* ima_in describes a log the quote covers ... */
+	struct katls_ima_verify_in ima_in;
+	uint32_t ima_covered;		/* ... up to this many entries */
 };
 
 static int check_aik(const struct katls_exporter *ex, X509 *leaf, struct appraisal *a,
@@ -203,7 +208,6 @@ static int check_binder(const struct katls_verify_params *p, const struct katls_
 {
 	uint8_t binder[EVP_MAX_MD_SIZE];
 	size_t binder_len = sizeof(binder);
-	struct katls_attest at;
 	int ret;
 
 	ret = katls_binder_compute(ex, X509_get0_pubkey(leaf), req->crc, req->crc_len,
@@ -214,41 +218,78 @@ static int check_binder(const struct katls_verify_params *p, const struct katls_
 	if (ret)
 		return refuse(out, KATLS_R_INTERNAL, "cannot compute the binder: %s",
 			      strerror(-ret));
-	if (katls_quote_attest_parse(a->ev.quote.data, a->ev.quote.len, &at))
+	if (katls_quote_attest_parse(a->ev.quote.data, a->ev.quote.len, &a->at))
 		return refuse(out, KATLS_R_QUOTE_STRUCTURE,
 			      "quote is not a well-formed TPMS_ATTEST of type quote");
-	if (at.extra_len != a->nonce_len || CRYPTO_memcmp(at.extra, a->nonce, a->nonce_len))
+	if (a->at.extra_len != a->nonce_len ||
+	    CRYPTO_memcmp(a->at.extra, a->nonce, a->nonce_len))
 		return refuse(out, KATLS_R_BINDER,
 			      "quote does not carry this session's binder (Evidence replayed, "
 			      "relayed or generated for another request)");
 	return 0;
 }
 
-static int check_ak(const struct katls_verify_params *p, struct appraisal *a,
-		    struct katls_verify_result *out)
+/* Is the AK pinned by its PEM public key (ak_pins)?  0 yes, 1 no, else refused. */
+static int pem_pinned(const struct katls_policy *pol, struct appraisal *a,
+		      struct katls_verify_result *out)
 {
-	struct katls_tpm_public pub;
 	struct katls_spki *pins = NULL;
 	enum katls_reason reason;
 	size_t num = 0;
-	char msg[256];
+	int ret;
+
+	ret = load_pins(pol, &pins, &num, out);
+	if (!ret) {
+		ret = katls_quote_ak_pinned(a->ak, pins, num, &reason, NULL, 0);
+		if (ret == -EACCES)
+			ret = 1;
+		else if (ret)
+			ret = refuse(out, KATLS_R_INTERNAL, "cannot encode the AK public key");
+	}
+	free_pins(pins, num);
+	return ret;
+}
+
+/*
+ * D2: the AK must be pinned.  An ak_names pin is the TPM Name, a hash of the
+ * whole TPMT_PUBLIC: it fixes the attributes (restricted, fixedTPM, sign)
+ * the verifier just read from the attester's bytes.  An ak_pins pin fixes the
+ * key only; the attributes are then bound to the quote by the qualifiedSigner
+ * check of check_quote() alone (docs/policy.md, "AK pins").
+ */
+static int check_ak(const struct katls_verify_params *p, struct appraisal *a,
+		    struct katls_verify_result *out)
+{
+	const struct katls_policy *pol = p->policy;
+	struct katls_tpm_public pub;
+	enum katls_reason reason;
 	int ret;
 
 	if (katls_quote_public_parse(a->ev.ak.data, a->ev.ak.len, &pub) ||
 	    !katls_quote_is_ak(&pub) || katls_quote_public_pkey(&pub, &a->ak))
 		return refuse(out, KATLS_R_QUOTE_STRUCTURE,
 			      "ak record is not a restricted TPM signing key");
+	if (katls_quote_public_name(&pub, a->ak_name.name, &a->ak_name.len))
+		return refuse(out, KATLS_R_INTERNAL, "cannot compute the AK's TPM Name");
 	ak_fingerprint(a->ak, out->sum.ak_fpr);
-	ret = load_pins(p->policy, &pins, &num, out);
-	if (!ret && !num)
-		ret = refuse(out, KATLS_R_AK_UNTRUSTED, "AK sha256:%s is not pinned: policy '%s' "
-			     "pins no AK", out->sum.ak_fpr, p->policy->name);
-	if (!ret && katls_quote_ak_pinned(a->ak, pins, num, &reason, msg, sizeof(msg)))
-		ret = refuse(out, reason == KATLS_R_OK ? KATLS_R_INTERNAL : reason,
-			     "AK sha256:%s is not pinned by policy '%s'", out->sum.ak_fpr,
-			     p->policy->name);
-	free_pins(pins, num);
-	return ret;
+	katls_ima_format_hex(out->sum.ak_name, sizeof(out->sum.ak_name), a->ak_name.name,
+			     a->ak_name.len);
+	if (!pol->num_ak_names && !pol->num_ak_pins)
+		return refuse(out, KATLS_R_AK_UNTRUSTED, "AK %s is not pinned: policy '%s' pins "
+			      "no AK (ak_names or ak_pins)", out->sum.ak_name, pol->name);
+	if (!katls_quote_ak_name_pinned(a->ak_name.name, a->ak_name.len, pol->ak_names,
+					pol->num_ak_names, &reason, NULL, 0)) {
+		out->sum.ak_pinned_by = "ak_names";
+		return 0;
+	}
+	ret = pol->num_ak_pins ? pem_pinned(pol, a, out) : 1;
+	if (!ret)
+		out->sum.ak_pinned_by = "ak_pins";
+	if (ret != 1)
+		return ret;
+	return refuse(out, KATLS_R_AK_UNTRUSTED, "AK %s (key sha256:%s) is not pinned by "
+		      "policy '%s': neither its Name is in ak_names nor its key in ak_pins",
+		      out->sum.ak_name, out->sum.ak_fpr, pol->name);
 }
 
 static int check_quote(struct appraisal *a, struct katls_verify_result *out)
@@ -258,10 +299,18 @@ static int check_quote(struct appraisal *a, struct katls_verify_result *out)
 		.pcr_mask = a->pcrs.mask, .pcrs = &a->pcrs,
 	};
 	enum katls_reason reason = KATLS_R_INTERNAL;
-	char msg[256] = "";
+	char msg[400] = "";
 
+	/*
+	 * The signature, then the signer: a genuine TPM writes the signing key's
+	 * qualified name into every quote, so an ak record whose TPMT_PUBLIC is
+	 * not the signing key's (other attributes or parameters for the same
+	 * public key) does not match it.
+	 */
 	if (!katls_quote_verify(a->ev.quote.data, a->ev.quote.len, a->ev.quote_sig.data,
-				a->ev.quote_sig.len, a->ak, &exp, &reason, msg, sizeof(msg)))
+				a->ev.quote_sig.len, a->ak, &exp, &reason, msg, sizeof(msg)) &&
+	    !katls_quote_check_signer(&a->at, a->ak_name.name, a->ak_name.len, NULL, 0,
+				      &reason, msg, sizeof(msg)))
 		return 0;
 	if (reason == KATLS_R_OK)
 		reason = KATLS_R_INTERNAL;
@@ -295,12 +344,20 @@ static int check_pcr_refs(const struct katls_policy *pol, struct appraisal *a,
 /* ---- IMA, kernel, workload ------------------------------------------------ */
 
 #define BOOT_PCRS	0x3ffu		/* PCRs 0-9: what boot_aggregate covers */
+#define IMA_PCRS	(BOOT_PCRS | 1u << KATLS_IMA_PCR)
 
+/*
+ * With an "ima" section the log is tied to the quote at both ends: entry 0,
+ * boot_aggregate, must be the hash of the quoted PCRs 0-9 (the measured
+ * boot), and the replay must reach the quoted PCR 10.  The quote must cover
+ * all eleven; the pcrs record carries exactly the quoted values (checked by
+ * katls_quote_verify()).  Nothing the attester leaves out skips a check.
+ */
 static int check_ima(const struct katls_policy *pol, struct appraisal *a,
 		     struct katls_verify_result *out)
 {
 	uint8_t boot[10 * KATLS_PCR_DIGEST_LEN], agg[KATLS_PCR_DIGEST_LEN];
-	struct katls_ima_verify_in in;
+	struct katls_ima_verify_in *in = &a->ima_in;
 	struct katls_ima_verify_out res;
 	int ret;
 
@@ -310,47 +367,50 @@ static int check_ima(const struct katls_policy *pol, struct appraisal *a,
 		return pol->ima.required ?
 		       refuse(out, KATLS_R_IMA_REPLAY, "Evidence carries no IMA log; policy '%s' "
 			      "requires one", pol->name) : 0;
-	if (!(a->pcrs.mask & (1u << KATLS_IMA_PCR)))
-		return refuse(out, KATLS_R_IMA_REPLAY, "PCR %u is not quoted", KATLS_IMA_PCR);
+	if ((a->pcrs.mask & IMA_PCRS) != IMA_PCRS)
+		return refuse(out, KATLS_R_IMA_REPLAY, "IMA: the quote covers sha256 PCRs 0x%06x, "
+			      "not all of PCRs 0-9 (the boot_aggregate) and %u (the log)",
+			      a->pcrs.mask, KATLS_IMA_PCR);
 	if (a->ev.ima_start)
 		return refuse(out, KATLS_R_IMA_REPLAY, "IMA log starts at entry %llu; this "
 			      "verifier replays whole logs only",
 			      (unsigned long long)a->ev.ima_start);
-	memset(&in, 0, sizeof(in));
-	in.log = a->ev.ima.data;
-	in.log_len = a->ev.ima.len;
+	memset(in, 0, sizeof(*in));
+	in->log = a->ev.ima.data;
+	in->log_len = a->ev.ima.len;
 	/*
 	 * The Evidence does not say which securityfs file (which D) the log was
 	 * copied from; a wrong guess cannot pass, since replay recomputes every
-	 * template digest and must reach the quoted PCR 10.
+	 * template digest and must reach the quoted PCR 10.  An empty log has
+	 * no boot_aggregate and is refused by katls_ima_verify().
 	 */
 	ret = a->ev.ima.len ? katls_ima_detect_digest_size(a->ev.ima.data, a->ev.ima.len) : 32;
 	if (ret < 0)
 		return refuse(out, KATLS_R_EVIDENCE_MALFORMED,
 			      "the IMA log's first record does not parse");
-	in.digest_size = (size_t)ret;
-	in.bank = KATLS_IMA_SHA256;
-	in.pcr_index = KATLS_IMA_PCR;
-	in.quoted_pcr = a->pcrs.digest[KATLS_IMA_PCR];
-	in.policy = pol->ima.runtime_policy;
-	in.flags = pol->ima.allow_violations ? KATLS_IMA_ALLOW_VIOLATIONS : 0;
-	/* Entry 0, boot_aggregate, must be the hash of the quoted PCRs 0-9. */
-	if ((a->pcrs.mask & BOOT_PCRS) == BOOT_PCRS) {
-		for (unsigned int i = 0; i < 10; i++)
-			memcpy(boot + i * KATLS_PCR_DIGEST_LEN, a->pcrs.digest[i],
-			       KATLS_PCR_DIGEST_LEN);
-		if (!katls_ima_boot_aggregate(KATLS_IMA_SHA256, boot, 10, agg)) {
-			in.boot_aggregate = agg;
-			in.boot_aggregate_len = sizeof(agg);
-		}
-	}
+	in->digest_size = (size_t)ret;
+	in->bank = KATLS_IMA_SHA256;
+	in->pcr_index = KATLS_IMA_PCR;
+	in->quoted_pcr = a->pcrs.digest[KATLS_IMA_PCR];
+	in->policy = pol->ima.runtime_policy;
+	in->flags = pol->ima.allow_violations ? KATLS_IMA_ALLOW_VIOLATIONS : 0;
+	for (unsigned int i = 0; i < 10; i++)
+		memcpy(boot + i * KATLS_PCR_DIGEST_LEN, a->pcrs.digest[i], KATLS_PCR_DIGEST_LEN);
+	if (katls_ima_boot_aggregate(KATLS_IMA_SHA256, boot, 10, agg))
+		return refuse(out, KATLS_R_INTERNAL, "cannot hash the quoted PCRs 0-9");
+	in->boot_aggregate = agg;
+	in->boot_aggregate_len = sizeof(agg);
 	memset(&res, 0, sizeof(res));
-	ret = katls_ima_verify(&in, &res);
+	ret = katls_ima_verify(in, &res);
+	in->boot_aggregate = NULL;	/* agg is about to go out of scope */
 	out->sum.has_ima = true;
 	out->sum.ima_records = res.num_records;
 	out->sum.ima_covered = res.num_covered;
-	if (!ret)
+	if (!ret) {
+		a->ima_replayed = true;
+		a->ima_covered = res.num_covered;
 		return 0;
+	}
 	if (ret == -EACCES || ret == -EBADMSG || ret == -EOPNOTSUPP)
 		return refuse(out, res.reason ? res.reason : KATLS_R_EVIDENCE_MALFORMED,
 			      "%s", res.msg);
@@ -387,10 +447,89 @@ static int check_kernel(const struct katls_policy *pol, struct appraisal *a,
 	return 0;
 }
 
+/*
+ * The workload record is the attester's claim.  Its exe path and digest are
+ * verified only when the replayed (quoted) IMA log measures that path with
+ * that digest; an unknown (all-zero) digest is never verified.  pid, uid
+ * and cgroup cannot be checked against anything the TPM covers: advisory.
+ * Return: true if verified, else false with the reason in @why.
+ */
+static bool workload_in_ima(const struct appraisal *a, const struct katls_cmw_workload *w,
+			    uint32_t *index, char *why, size_t why_len)
+{
+	int alg = katls_ima_hash_from_kernel_algo(w->exe_digest_alg), ret;
+
+	if (katls_ima_digest_is_zero(w->exe_digest, w->exe_digest_len)) {
+		snprintf(why, why_len, "its exe digest is unknown (all zero)");
+		return false;
+	}
+	if (alg < 0 || katls_ima_hash_size((unsigned int)alg) != w->exe_digest_len) {
+		snprintf(why, why_len, "its exe digest algorithm %u is not sha1/sha256/sha384/"
+			 "sha512 of the right size", w->exe_digest_alg);
+		return false;
+	}
+	if (w->exe_path[0] != '/') {
+		snprintf(why, why_len, "its exe path is not absolute");
+		return false;
+	}
+	if (!a->ima_replayed) {
+		snprintf(why, why_len, "no IMA log was replayed to the quote (policy without "
+			 "\"ima\", or Evidence without a log)");
+		return false;
+	}
+	ret = katls_ima_find_measurement(&a->ima_in, a->ima_covered, w->exe_path,
+					 (unsigned int)alg, w->exe_digest, w->exe_digest_len,
+					 index);
+	if (!ret)
+		return true;
+	snprintf(why, why_len, ret == -ENOENT ?
+		 "no IMA measurement of that path with that digest among the %u entries the "
+		 "quote covers" : "the IMA log could not be searched (%u entries covered)",
+		 a->ima_covered);
+	return false;
+}
+
+static bool digest_allowed(const struct katls_policy *pol, const struct katls_cmw_workload *w)
+{
+	int alg = katls_ima_hash_from_kernel_algo(w->exe_digest_alg);
+
+	for (size_t i = 0; i < pol->workload.num_exe_digests; i++) {
+		const struct katls_policy_digest *d = &pol->workload.exe_digests[i];
+
+		if (alg >= 0 && d->alg == (unsigned int)alg && d->len == w->exe_digest_len &&
+		    !memcmp(d->digest, w->exe_digest, d->len))
+			return true;
+	}
+	return false;
+}
+
+static bool path_allowed(const struct katls_policy *pol, const struct katls_cmw_workload *w)
+{
+	for (size_t i = 0; i < pol->workload.num_exe_paths; i++)
+		if (!strcmp(pol->workload.exe_paths[i], w->exe_path))
+			return true;
+	return false;
+}
+
+static void workload_summary(struct katls_verify_summary *sum, const struct katls_cmw_workload *w)
+{
+	sum->has_workload = true;
+	snprintf(sum->workload_exe, sizeof(sum->workload_exe), "%s", w->exe_path);
+	if (w->exe_digest_len <= sizeof(sum->workload_digest)) {
+		memcpy(sum->workload_digest, w->exe_digest, w->exe_digest_len);
+		sum->workload_digest_len = w->exe_digest_len;
+	}
+	sum->workload_digest_alg = w->exe_digest_alg;
+	sum->workload_pid = w->pid;
+	sum->workload_uid = w->uid;
+	sum->workload_cgroup_id = w->cgroup_id;
+}
+
 static int check_workload(const struct katls_policy *pol, struct appraisal *a,
 			  struct katls_verify_result *out)
 {
-	bool rules = pol->workload.num_exe_paths || pol->workload.num_exe_digests, ok;
+	bool rules = pol->workload.num_exe_paths || pol->workload.num_exe_digests;
+	struct katls_verify_summary *sum = &out->sum;
 	struct katls_cmw_workload *w;
 	int ret = 0;
 
@@ -404,28 +543,19 @@ static int check_workload(const struct katls_policy *pol, struct appraisal *a,
 		ret = refuse(out, KATLS_R_EVIDENCE_MALFORMED, "workload record malformed");
 		goto out;
 	}
-	out->sum.has_workload = true;
-	snprintf(out->sum.workload_exe, sizeof(out->sum.workload_exe), "%s", w->exe_path);
-	if (w->exe_digest_len <= sizeof(out->sum.workload_digest)) {
-		memcpy(out->sum.workload_digest, w->exe_digest, w->exe_digest_len);
-		out->sum.workload_digest_len = w->exe_digest_len;
-	}
-	ok = !pol->workload.num_exe_paths;
-	for (size_t i = 0; i < pol->workload.num_exe_paths && !ok; i++)
-		ok = !strcmp(pol->workload.exe_paths[i], w->exe_path);
-	if (!ok) {
+	workload_summary(sum, w);
+	sum->workload_verified = workload_in_ima(a, w, &sum->workload_ima_index,
+						 sum->workload_unverified,
+						 sizeof(sum->workload_unverified));
+	if (!rules)
+		goto out;
+	if (!sum->workload_verified)
+		ret = refuse(out, KATLS_R_WORKLOAD, "workload %s is unverified: %s; policy '%s' "
+			     "has workload rules", w->exe_path, sum->workload_unverified, pol->name);
+	else if (pol->workload.num_exe_paths && !path_allowed(pol, w))
 		ret = refuse(out, KATLS_R_WORKLOAD, "workload %s is not an allowed exe path",
 			     w->exe_path);
-		goto out;
-	}
-	ok = !pol->workload.num_exe_digests;
-	for (size_t i = 0; i < pol->workload.num_exe_digests && !ok; i++) {
-		const struct katls_policy_digest *d = &pol->workload.exe_digests[i];
-
-		ok = w->exe_digest_alg == 4 && d->alg == KATLS_IMA_SHA256 &&
-		     d->len == w->exe_digest_len && !memcmp(d->digest, w->exe_digest, d->len);
-	}
-	if (!ok)
+	else if (pol->workload.num_exe_digests && !digest_allowed(pol, w))
 		ret = refuse(out, KATLS_R_WORKLOAD, "workload %s: exe digest not allowed",
 			     w->exe_path);
 out:
@@ -569,7 +699,12 @@ static const char saved_readme[] =
 	"request.bin        the authenticator request we sent (RFC 9261, as on the wire)\n"
 	"authenticator.bin  the peer's authenticator (Certificate||CertificateVerify||Finished)\n"
 	"cmw.cbor           the CMW Evidence from the leaf's cmw_attestation extension\n"
-	"ak.pem             the peer's attestation key (public), from the Evidence\n"
+	"peer-ak.unverified.pem\n"
+	"                   the attestation key the PEER CLAIMS in its Evidence (public),\n"
+	"                   for inspection.  It is unverified: do NOT pin it.  Pinning a\n"
+	"                   key a peer sent is trust on first use: it makes whoever answered\n"
+	"                   this connection the trusted attester.  Get AK pins (ak_names)\n"
+	"                   from 'katls provision' on the attester, or from EK enrollment.\n"
 	"meta               suite hash, sender role, expected peer name, binder label\n"
 	"session-secrets/   SESSION SECRETS of the TLS connection: exporter outputs the\n"
 	"                   verifier used (hc.bin = authenticator handshake context,\n"
@@ -615,6 +750,9 @@ static int mkdir_private(const char *path)
 	return chmod(path, 0700) ? -errno : 0;
 }
 
+/* The peer's claimed AK, named so that nobody mistakes it for a trust pin. */
+#define SAVED_PEER_AK	"peer-ak.unverified.pem"
+
 static int save_ak(const char *dir, const uint8_t *cmw, size_t cmw_len)
 {
 	struct katls_evidence ev;
@@ -631,7 +769,7 @@ static int save_ak(const char *dir, const uint8_t *cmw, size_t cmw_len)
 	if (!katls_quote_public_parse(ev.ak.data, ev.ak.len, &pub) &&
 	    !katls_quote_public_pkey(&pub, &ak) && (bio = BIO_new(BIO_s_mem()))) {
 		if (PEM_write_bio_PUBKEY(bio, ak) == 1 && (n = BIO_get_mem_data(bio, &pem)) > 0)
-			ret = write_file(dir, "ak.pem", pem, (size_t)n);
+			ret = write_file(dir, SAVED_PEER_AK, pem, (size_t)n);
 		BIO_free(bio);
 	}
 	EVP_PKEY_free(ak);

@@ -8,9 +8,12 @@
  *   trust anchors and the expected peer name (D1) → CMW strict decode →
  *   aik record == H(SPKI of the leaf) (D2) → quote extraData == nonce of
  *   this session's binder (B1, F1, R1, R2) → quote structure → AK pinned
- *   (D2) → quote signature → PCR digest → PCR reference values → IMA replay
- *   to the quoted PCR 10 (replay until match) and allowlist → kernel rules →
- *   workload rules.
+ *   (D2: its TPM Name in ak_names, or its public key in ak_pins) → quote
+ *   signature, PCR digest and qualifiedSigner == the AK's qualified name →
+ *   PCR reference values → IMA: PCRs 0-10 quoted, entry 0 boot_aggregate ==
+ *   H(quoted PCRs 0-9), replay to the quoted PCR 10 (replay until match),
+ *   allowlist → kernel rules (advisory data) → workload: exe path and digest
+ *   measured in the quoted IMA log, then the workload rules.
  *
  * Offline re-verification (katls verify --dir) uses a saved exchange: the
  * messages as on the wire plus the exporter OUTPUTS the live verifier used
@@ -37,17 +40,31 @@ struct katls_verify_summary {
 	uint8_t peer_sha256[32];	/* SHA-256 of the leaf certificate's DER */
 	uint16_t sigalg;		/* CertificateVerify scheme */
 	char ak_fpr[65];		/* hex SHA-256 of the AK's SPKI DER */
+	char ak_name[2 * KATLS_TPM_NAME_MAX + 1];	/* hex TPM Name of the AK */
+	const char *ak_pinned_by;	/* "ak_names", "ak_pins" or NULL */
 	bool has_pcr10;
 	uint8_t pcr10[32];		/* quoted SHA-256 PCR 10 */
 	bool has_ima;
 	uint32_t ima_records;		/* records in the log sent */
 	uint32_t ima_covered;		/* records covered by the quote */
-	bool has_kernel;
+	bool has_kernel;		/* advisory: self-reported, not quoted */
 	char kernel_release[65];
 	bool has_workload;
 	char workload_exe[4096];
 	uint8_t workload_digest[64];	/* the workload record's exe digest */
 	size_t workload_digest_len;	/* 0: none */
+	uint32_t workload_digest_alg;	/* kernel enum hash_algo (4 = SHA-256) */
+	/*
+	 * The exe path and digest are verified when the quoted IMA log measures
+	 * that path with that digest (entry workload_ima_index); otherwise
+	 * workload_unverified says why, and every workload rule fails.
+	 */
+	bool workload_verified;
+	uint32_t workload_ima_index;
+	char workload_unverified[200];
+	uint32_t workload_pid;		/* advisory: self-reported */
+	uint32_t workload_uid;		/* advisory: self-reported */
+	uint64_t workload_cgroup_id;	/* advisory: self-reported */
 	uint32_t max_age_s;		/* from the policy, for the verdict */
 };
 
@@ -92,8 +109,9 @@ void katls_verify_result_cleanup(struct katls_verify_result *res);
 
 /**
  * katls_verify_save() - write an exchange to @dir (created 0700, files
- * 0600): request.bin, authenticator.bin, cmw.cbor, ak.pem (when the CMW
- * decodes), session-secrets/{hc,fk,attestation}.bin, meta, README.
+ * 0600): request.bin, authenticator.bin, cmw.cbor, peer-ak.unverified.pem
+ * (the AK the peer claims, when the CMW decodes: NOT a trust pin),
+ * session-secrets/{hc,fk,attestation}.bin, meta, README.
  * Return: 0 or -errno.
  */
 int katls_verify_save(const char *dir, const struct katls_exporter *ex,
