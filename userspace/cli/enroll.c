@@ -318,8 +318,12 @@ static int cmd_activate(int argc, char **argv)
 	ret = katls_tpm_activate_credential(tpm, o.handle, o.ek ? o.ek : ch.ek_nv_index,
 					    &ch.cred, resp.secret, &resp.secret_len);
 	if (ret) {
-		fprintf(stderr, "katls enroll activate: %sTPM2_ActivateCredential failed: %s\n",
-			ret == -EBADMSG ? "refused: " : "", strerror(-ret));
+		if (ret == -EBADMSG)
+			fprintf(stderr, "katls enroll activate: refused: the TPM did not release "
+				"the credential (see above)\n");
+		else
+			fprintf(stderr, "katls enroll activate: TPM2_ActivateCredential failed: %s\n",
+				strerror(-ret));
 		code = ret == -EBADMSG ? KATLS_EXIT_REFUSED : KATLS_EXIT_FAIL;
 		goto out;
 	}

@@ -985,11 +985,31 @@ static int ek_policy_session(struct katls_tpm *tpm, uint16_t name_alg, ESYS_TR *
 	return 0;
 }
 
-static int activate_err(TSS2_RC rc)
+/* Does the TPM still run commands (GetRandom is refused in failure mode)? */
+static bool tpm_alive(struct katls_tpm *tpm)
+{
+	TPM2B_DIGEST *r = NULL;
+	TSS2_RC rc = Esys_GetRandom(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, 1, &r);
+
+	Esys_Free(r);
+	return !rc;
+}
+
+static int activate_err(struct katls_tpm *tpm, TSS2_RC rc)
 {
 	TSS2_RC base = rc & TPM2_RC_FMT1 ? rc & (TPM2_RC_FMT1 | 0x3f) : rc & 0xfff;
 	int ret = tss_err("Esys_ActivateCredential", rc);
 
+	/*
+	 * libtpms (swtpm) answers TPM_RC_FAILURE, not TPM_RC_VALUE, when RSA-OAEP
+	 * decryption of the seed fails, and stays operational.  A TPM really in
+	 * failure mode refuses the next command too.
+	 */
+	if (base == TPM2_RC_FAILURE && tpm_alive(tpm)) {
+		fprintf(stderr, "katls: (the TPM is not in failure mode: it could not decrypt the "
+			"seed with its EK)\n");
+		base = TPM2_RC_VALUE;
+	}
 	switch (base) {
 	case TPM2_RC_INTEGRITY:
 	case TPM2_RC_VALUE:
@@ -1045,7 +1065,7 @@ int katls_tpm_activate_credential(struct katls_tpm *tpm, uint32_t ak_handle, uin
 		rc = Esys_ActivateCredential(tpm->esys, ak_tr, ek_tr, ESYS_TR_PASSWORD,
 					     session == ESYS_TR_NONE ? ESYS_TR_PASSWORD : session,
 					     ESYS_TR_NONE, &blob, &secret, &info);
-		ret = rc ? activate_err(rc) : 0;
+		ret = rc ? activate_err(tpm, rc) : 0;
 	}
 	if (!ret && (!info->size || info->size > KATLS_CRED_DIGEST_MAX))
 		ret = -EPROTO;
