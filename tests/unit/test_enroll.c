@@ -12,12 +12,16 @@
  * and malformed input cover the failure paths.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <json-c/json.h>
@@ -26,10 +30,12 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include "buf.h"
 #include "credential.h"
+#include "enroll.h"
 
 #include "quote.h"
 #include "testutil.h"
@@ -616,6 +622,527 @@ static void test_credential_decode_strict(void **state)
 	katls_buf_cleanup(&file);
 }
 
+/* ---- the enrollment store -------------------------------------------------------------- */
+
+/* katls' AK template with the point of the swtpm ECDSA vector (tests/vectors/tpm). */
+static const char ak_pub_hex[] =
+	"0023000b00050072000000100018000b000300100020f533789fb86ad512ca3e930df08cd16396d14c30"
+	"c79c46a88839b574a3dfb32700201b3db55b2abdc884e40898e95dfffd2c7e8554526d4e1f651779bab1"
+	"f81300cb";
+static const char ak_name_hex[] =
+	"000bcbd557368831bc5dabc063855a784c7805894084f6266e45411ea9fb06e1a4ba";
+
+/* A record for ak_pub_hex with byte @tweak of x changed (0 = none): another AK. */
+static void make_record(struct katls_enroll_record *r, uint8_t tweak, const char *label)
+{
+	struct katls_tpm_public tp;
+	uint8_t pub[200];
+	size_t n = unhex(ak_pub_hex, pub, sizeof(pub));
+
+	memset(r, 0, sizeof(*r));
+	pub[30] ^= tweak;
+	assert_int_equal(katls_quote_public_parse(pub, n, &tp), 0);
+	assert_int_equal(katls_quote_public_name(&tp, r->ak_name, &r->ak_name_len), 0);
+	r->ak_public = malloc(n);
+	assert_non_null(r->ak_public);
+	memcpy(r->ak_public, pub, n);
+	r->ak_public_len = n;
+	memset(r->ek_cert_sha256, 0x11, 32);
+	r->ek_cert_issuer = strdup("CN=TPM CA,O=Maker");
+	r->ek_cert_subject = strdup("");
+	r->ek_cert_serial = strdup("0a1b");
+	r->label = label ? strdup(label) : NULL;
+	r->enrolled_at = 1767225600;	/* 2026-01-01T00:00:00Z */
+}
+
+static const char store_doc[] =
+	"{ \"version\": 1, \"enrollments\": [ {\n"
+	"  \"ak_name\": \"%s\",\n"
+	"  \"ak_public\": \"%s\",\n"
+	"  \"ek_cert_sha256\": \"1111111111111111111111111111111111111111111111111111111111111111\",\n"
+	"  \"ek_cert_issuer\": \"CN=TPM CA,O=Maker\",\n"
+	"  \"ek_cert_subject\": \"\", \"ek_cert_serial\": \"0a1b\", \"label\": \"db1.example\",\n"
+	"  \"enrolled_at\": \"2026-01-01T00:00:00Z\"%s } ] }%s";
+
+static void test_store_parse(void **state)
+{
+	struct katls_enroll_store *s = NULL;
+	const struct katls_enroll_record *r;
+	uint8_t name[KATLS_TPM_NAME_MAX], pub[200];
+	size_t name_len = unhex(ak_name_hex, name, sizeof(name));
+	size_t pub_len = unhex(ak_pub_hex, pub, sizeof(pub));
+	char doc[4096], err[256];
+
+	(void)state;
+	snprintf(doc, sizeof(doc), store_doc, ak_name_hex, ak_pub_hex, "", "\n");
+	assert_int_equal(katls_enroll_store_parse(doc, strlen(doc), &s, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_store_count(s), 1);
+	r = katls_enroll_store_find(s, name, name_len);
+	assert_non_null(r);
+	assert_string_equal(r->label, "db1.example");
+	assert_int_equal(r->enrolled_at, 1767225600);
+	assert_true(katls_enroll_store_has_name(s, name, name_len));
+	assert_ptr_equal(katls_enroll_store_find_public(s, pub, pub_len), r);
+	/* another AK: not found, by Name or by public area */
+	name[name_len - 1] ^= 1;
+	assert_false(katls_enroll_store_has_name(s, name, name_len));
+	assert_false(katls_enroll_store_has_name(s, name, name_len - 1));
+	assert_false(katls_enroll_store_has_name(s, NULL, 0));
+	pub[40] ^= 1;
+	assert_null(katls_enroll_store_find_public(s, pub, pub_len));
+	assert_null(katls_enroll_store_find_public(s, pub, 10));
+	katls_enroll_store_free(s);
+	/* an empty store is valid and finds nothing */
+	snprintf(doc, sizeof(doc), "{\"version\":1,\"enrollments\":[]}");
+	assert_int_equal(katls_enroll_store_parse(doc, strlen(doc), &s, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_store_count(s), 0);
+	assert_false(katls_enroll_store_has_name(s, name, name_len));
+	katls_enroll_store_free(s);
+}
+
+static void test_store_rejects(void **state)
+{
+	static const struct {
+		const char *from, *to, *msg;
+	} cases[] = {
+		{ "\"version\": 1", "\"version\": 2", "version 2 is not supported" },
+		{ "\"version\": 1", "\"version\": \"1\"", "expected int" },
+		{ "\"version\": 1,", "", "missing required key \"version\"" },
+		{ "\"label\"", "\"labels\"", "unknown key \"labels\"" },
+		{ "\"ak_name\": \"000bcb", "\"ak_name\": \"000bcc", "ak_name is not the Name" },
+		{ "\"ak_name\": \"000bcb", "\"ak_name\": \"000BCB", "invalid lowercase hex" },
+		{ "\"ak_public\": \"0023000b00050072", "\"ak_public\": \"0023000b00070072",
+		  "not a restricted, fixedTPM signing key" },	/* + decrypt */
+		{ "\"ak_public\": \"0023000b00050072", "\"ak_public\": \"0023000b00050070",
+		  "not a restricted, fixedTPM signing key" },	/* - fixedTPM */
+		{ "\"ak_public\": \"0023", "\"ak_public\": \"0025", "not a TPMT_PUBLIC" },
+		{ "\"ek_cert_sha256\": \"11", "\"ek_cert_sha256\": \"", "expected 64 hex digits" },
+		{ "\"ek_cert_issuer\": \"CN=TPM CA,O=Maker\"", "\"ek_cert_issuer\": \"\"",
+		  "expected 1.." },
+		{ "\"ek_cert_issuer\": \"CN=TPM CA", "\"ek_cert_issuer\": \"CN=TPM\\tCA",
+		  "not printable" },
+		{ "db1.example", "db1 example", "without spaces" },
+		{ "2026-01-01T00:00:00Z", "2026-02-30T00:00:00Z", "not a valid UTC time" },
+		{ "2026-01-01T00:00:00Z", "2026-01-01 00:00:00Z", "expected a UTC time" },
+		{ "2026-01-01T00:00:00Z", "2026-01-01T00:00:00+01:00", "expected a UTC time" },
+		{ "\"enrollments\": [", "\"enrollments\": {", NULL },
+		{ "} ] }", "} ] } x", "trailing data" },
+		{ "} ] }", "} ]", "truncated" },
+	};
+	char base[4096], doc[4096], err[256];
+	struct katls_enroll_store *s;
+
+	(void)state;
+	snprintf(base, sizeof(base), store_doc, ak_name_hex, ak_pub_hex, "", "");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *at = strstr(base, cases[i].from);
+		size_t pre;
+
+		assert_non_null(at);
+		pre = (size_t)(at - base);
+		snprintf(doc, sizeof(doc), "%.*s%s%s", (int)pre, base, cases[i].to,
+			 at + strlen(cases[i].from));
+		err[0] = '\0';
+		s = (void *)1;
+		assert_int_equal(katls_enroll_store_parse(doc, strlen(doc), &s, err, sizeof(err)),
+				 -EINVAL);
+		assert_null(s);
+		if (!err[0] || (cases[i].msg && !strstr(err, cases[i].msg)))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].msg);
+	}
+	/* the same AK twice */
+	{
+		const char *rec = strchr(base, '[') + 1;
+		int len = (int)(strrchr(base, ']') - rec);
+
+		snprintf(doc, sizeof(doc), "{\"version\":1,\"enrollments\":[%.*s,%.*s]}", len, rec,
+			 len, rec);
+	}
+	err[0] = '\0';
+	assert_int_equal(katls_enroll_store_parse(doc, strlen(doc), &s, err, sizeof(err)),
+			 -EINVAL);
+	if (!strstr(err, "enrolled twice"))
+		fail_msg("duplicate: '%s'", err);
+}
+
+static char *tmpdir(void)
+{
+	char *d = strdup("/tmp/katls-unit-enroll.XXXXXX");
+
+	assert_non_null(d);
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_store_add(void **state)
+{
+	struct katls_enroll_record a, b, a2;
+	struct katls_enroll_store *s;
+	char *dir = tmpdir(), path[256], err[256];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/store.json", dir);
+	assert_int_equal(katls_enroll_store_load(path, &s, err, sizeof(err)), -ENOENT);
+	make_record(&a, 0, "a.example");
+	make_record(&b, 0x40, NULL);
+	make_record(&a2, 0, "a2.example");
+	assert_int_equal(katls_enroll_store_add(path, &a, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_store_add(path, &b, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_store_load(path, &s, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_store_count(s), 2);
+	assert_string_equal(katls_enroll_store_find(s, a.ak_name, a.ak_name_len)->label,
+			    "a.example");
+	assert_null(katls_enroll_store_find(s, b.ak_name, b.ak_name_len)->label);
+	assert_memory_equal(katls_enroll_store_find(s, b.ak_name, b.ak_name_len)->ak_public,
+			    b.ak_public, b.ak_public_len);
+	assert_true(memcmp(katls_enroll_store_get(s, 0)->ak_name,
+			   katls_enroll_store_get(s, 1)->ak_name, 34) < 0);
+	katls_enroll_store_free(s);
+	/* re-enrolling an AK replaces its record */
+	assert_int_equal(katls_enroll_store_add(path, &a2, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_store_load(path, &s, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_store_count(s), 2);
+	assert_string_equal(katls_enroll_store_find(s, a.ak_name, a.ak_name_len)->label,
+			    "a2.example");
+	katls_enroll_store_free(s);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	/* a corrupt store is not overwritten */
+	f = fopen(path, "a");
+	assert_non_null(f);
+	fputs("garbage", f);
+	fclose(f);
+	assert_int_equal(katls_enroll_store_add(path, &a, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "trailing data"));
+	assert_int_equal(katls_enroll_store_load(path, &s, err, sizeof(err)), -EINVAL);
+	katls_enroll_record_cleanup(&a);
+	katls_enroll_record_cleanup(&b);
+	katls_enroll_record_cleanup(&a2);
+	rm_rf(dir);
+	free(dir);
+}
+
+struct lookup_arg {
+	const struct katls_enroll_store *s;
+	const struct katls_enroll_record *recs;
+	size_t n;
+	int bad;
+};
+
+static void *lookups(void *p)
+{
+	struct lookup_arg *a = p;
+
+	for (int k = 0; k < 2000; k++) {
+		const struct katls_enroll_record *r = &a->recs[(size_t)k % a->n];
+
+		if (!katls_enroll_store_find_public(a->s, r->ak_public, r->ak_public_len))
+			a->bad++;
+	}
+	return NULL;
+}
+
+/* Concurrent lookups on one loaded store (run under ASan/TSan builds too). */
+static void test_store_threads(void **state)
+{
+	struct katls_enroll_record recs[32];
+	struct lookup_arg args[4];
+	struct katls_enroll_store *s;
+	pthread_t th[4];
+	char *dir = tmpdir(), path[256], err[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/store.json", dir);
+	for (size_t i = 0; i < 32; i++) {
+		make_record(&recs[i], (uint8_t)(i + 1), NULL);
+		assert_int_equal(katls_enroll_store_add(path, &recs[i], err, sizeof(err)), 0);
+	}
+	assert_int_equal(katls_enroll_store_load(path, &s, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_store_count(s), 32);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct lookup_arg){ .s = s, .recs = recs, .n = 32 };
+		assert_int_equal(pthread_create(&th[i], NULL, lookups, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].bad, 0);
+	}
+	katls_enroll_store_free(s);
+	for (size_t i = 0; i < 32; i++)
+		katls_enroll_record_cleanup(&recs[i]);
+	rm_rf(dir);
+	free(dir);
+}
+
+static void test_pending_roundtrip(void **state)
+{
+	struct katls_enroll_record r, back;
+	uint8_t secret[32], got[KATLS_CRED_DIGEST_MAX];
+	char id[KATLS_ENROLL_ID_HEX], err[256], *text = NULL, *bad;
+	size_t got_len = 0;
+	int64_t created = 0;
+
+	(void)state;
+	make_record(&r, 0, "x");
+	memset(secret, 0x5c, sizeof(secret));
+	assert_int_equal(katls_enroll_pending_encode("00112233445566778899aabbccddeeff",
+						     1767225600, secret, 32, &r, &text, err,
+						     sizeof(err)), 0);
+	assert_int_equal(katls_enroll_pending_parse(text, strlen(text), id, &created, got,
+						    &got_len, &back, err, sizeof(err)), 0);
+	assert_string_equal(id, "00112233445566778899aabbccddeeff");
+	assert_int_equal(created, 1767225600);
+	assert_int_equal(got_len, 32);
+	assert_memory_equal(got, secret, 32);
+	assert_memory_equal(back.ak_name, r.ak_name, r.ak_name_len);
+	assert_string_equal(back.label, "x");
+	katls_enroll_record_cleanup(&back);
+	/* a short id does not parse */
+	bad = strstr(text, "00112233");
+	assert_non_null(bad);
+	memmove(bad, bad + 2, strlen(bad + 2) + 1);
+	assert_int_equal(katls_enroll_pending_parse(text, strlen(text), id, &created, got,
+						    &got_len, &back, err, sizeof(err)), -EINVAL);
+	free(text);
+	katls_enroll_record_cleanup(&r);
+}
+
+/* ---- the protocol without a TPM: a software EK certified by a test CA -------------------- */
+
+static X509 *make_cert(EVP_PKEY *subject_key, const char *cn, EVP_PKEY *ca_key, X509 *ca,
+		       bool is_ca)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(is_ca ? 1 : 0x1234));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, name);
+	X509_set_issuer_name(x, ca ? X509_get_subject_name(ca) : name);
+	X509_NAME_free(name);
+	assert_int_equal(X509_set_pubkey(x, subject_key), 1);
+	X509V3_set_ctx(&ctx, ca ? ca : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+				  is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, ca_key, EVP_sha256()) > 0);
+	return x;
+}
+
+struct soft_tpm {
+	EVP_PKEY *ek, *ca_key, *other_ca_key;
+	X509 *ca, *other_ca;
+	char *dir, ca_path[256], other_ca_path[256], state[256], store[256];
+	struct katls_enroll_request req;
+};
+
+static void write_pem(const char *path, X509 *x)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, x), 1);
+	fclose(f);
+}
+
+static void soft_setup(struct soft_tpm *t)
+{
+	uint8_t pub[600], der[4096], *p = der;
+	X509 *ek_cert;
+	int n;
+
+	memset(t, 0, sizeof(*t));
+	t->ek = read_key("enroll/tpm2tools-rsa-ek.key");
+	t->ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	t->other_ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	t->ca = make_cert(t->ca_key, "Test TPM CA", t->ca_key, NULL, true);
+	t->other_ca = make_cert(t->other_ca_key, "Test TPM CA", t->other_ca_key, NULL, true);
+	ek_cert = make_cert(t->ek, "", t->ca_key, t->ca, false);
+	t->dir = tmpdir();
+	snprintf(t->ca_path, sizeof(t->ca_path), "%s/ca.pem", t->dir);
+	snprintf(t->other_ca_path, sizeof(t->other_ca_path), "%s/other.pem", t->dir);
+	snprintf(t->state, sizeof(t->state), "%s/state", t->dir);
+	snprintf(t->store, sizeof(t->store), "%s/store.json", t->dir);
+	write_pem(t->ca_path, t->ca);
+	write_pem(t->other_ca_path, t->other_ca);
+	n = i2d_X509(ek_cert, &p);
+	assert_true(n > 0);
+	X509_free(ek_cert);
+	assert_int_equal(katls_put_bytes(&t->req.ek_cert, der, (size_t)n), 0);
+	n = (int)tcg_ek_public(t->ek, pub);
+	assert_int_equal(katls_put_bytes(&t->req.ek_public, pub, (size_t)n), 0);
+	n = (int)unhex(ak_pub_hex, pub, sizeof(pub));
+	assert_int_equal(katls_put_bytes(&t->req.ak_public, pub, (size_t)n), 0);
+}
+
+static void soft_teardown(struct soft_tpm *t)
+{
+	katls_enroll_request_cleanup(&t->req);
+	EVP_PKEY_free(t->ek);
+	EVP_PKEY_free(t->ca_key);
+	EVP_PKEY_free(t->other_ca_key);
+	X509_free(t->ca);
+	X509_free(t->other_ca);
+	rm_rf(t->dir);
+	free(t->dir);
+}
+
+/* What TPM2_ActivateCredential does, with the EK private key in software. */
+static void soft_activate(struct soft_tpm *t, const struct katls_enroll_challenge *c,
+			  struct katls_enroll_response *r)
+{
+	struct katls_ek_public ek;
+	uint8_t seed[KATLS_CRED_DIGEST_MAX], name[KATLS_TPM_NAME_MAX];
+	size_t seed_len = 0, name_len = unhex(ak_name_hex, name, sizeof(name));
+
+	assert_int_equal(katls_ek_public_parse(t->req.ek_public.data, t->req.ek_public.len, &ek,
+					       NULL, 0), 0);
+	assert_int_equal(katls_credential_seed_recover(t->ek, &ek, c->cred.secret,
+						       c->cred.secret_len, seed, &seed_len), 0);
+	memset(r, 0, sizeof(*r));
+	memcpy(r->id, c->id, sizeof(r->id));
+	assert_int_equal(katls_credential_unwrap(&ek, seed, seed_len, name, name_len,
+						 c->cred.blob, c->cred.blob_len, r->secret,
+						 &r->secret_len), 0);
+}
+
+static struct katls_enroll_ca *load_ca(const char *path)
+{
+	struct katls_enroll_ca *ca = NULL;
+	const char *paths[] = { path };
+	char err[256];
+
+	assert_int_equal(katls_enroll_ca_load(paths, 1, &ca, err, sizeof(err)), 0);
+	return ca;
+}
+
+static void test_protocol_soft(void **state)
+{
+	struct katls_enroll_challenge c, c2;
+	struct katls_enroll_response r;
+	struct katls_enroll_record rec;
+	struct katls_enroll_store *s;
+	struct soft_tpm t;
+	struct katls_enroll_ca *ca, *other;
+	char err[512];
+	struct stat st;
+
+	(void)state;
+	soft_setup(&t);
+	ca = load_ca(t.ca_path);
+	other = load_ca(t.other_ca_path);
+	/* EK certificate from another CA (same subject name, other key) */
+	assert_int_equal(katls_enroll_challenge_new(t.state, &t.req, other, &c, err, sizeof(err)),
+			 -EACCES);
+	assert_non_null(strstr(err, "does not chain"));
+	/* the round trip */
+	assert_int_equal(katls_enroll_challenge_new(t.state, &t.req, ca, &c, err, sizeof(err)), 0);
+	assert_int_equal(stat(t.state, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	soft_activate(&t, &c, &r);
+	assert_int_equal(katls_enroll_verify(t.state, &r, 600, t.store, "soft.example", &rec, err,
+					     sizeof(err)), 0);
+	assert_string_equal(rec.ek_cert_subject, "");
+	assert_string_equal(rec.ek_cert_issuer, "CN=Test TPM CA");
+	assert_string_equal(rec.ek_cert_serial, "1234");
+	katls_enroll_record_cleanup(&rec);
+	assert_int_equal(katls_enroll_store_load(t.store, &s, err, sizeof(err)), 0);
+	assert_non_null(katls_enroll_store_find_public(s, t.req.ak_public.data,
+						       t.req.ak_public.len));
+	katls_enroll_store_free(s);
+	/* replay */
+	assert_int_equal(katls_enroll_verify(t.state, &r, 600, t.store, NULL, NULL, err,
+					     sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "no pending challenge"));
+	/* a wrong secret consumes the challenge */
+	assert_int_equal(katls_enroll_challenge_new(t.state, &t.req, ca, &c2, err, sizeof(err)), 0);
+	soft_activate(&t, &c2, &r);
+	r.secret[0] ^= 1;
+	assert_int_equal(katls_enroll_verify(t.state, &r, 600, t.store, NULL, NULL, err,
+					     sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "does not match"));
+	r.secret[0] ^= 1;
+	assert_int_equal(katls_enroll_verify(t.state, &r, 600, t.store, NULL, NULL, err,
+					     sizeof(err)), -EACCES);
+	/* expiry */
+	assert_int_equal(katls_enroll_challenge_new(t.state, &t.req, ca, &c2, err, sizeof(err)), 0);
+	soft_activate(&t, &c2, &r);
+	sleep(1);
+	assert_int_equal(katls_enroll_verify(t.state, &r, 0, t.store, NULL, NULL, err,
+					     sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "expired"));
+	/* a malformed id never reaches the file system */
+	memcpy(r.id, "../../../etc/passwd", 20);
+	assert_int_equal(katls_enroll_verify(t.state, &r, 600, t.store, NULL, NULL, err,
+					     sizeof(err)), -EBADMSG);
+	/* the EK certificate certifies another key */
+	t.req.ek_public.data[t.req.ek_public.len - 1] ^= 1;
+	assert_int_equal(katls_enroll_challenge_new(t.state, &t.req, ca, &c2, err, sizeof(err)),
+			 -EACCES);
+	assert_non_null(strstr(err, "certifies another key"));
+	t.req.ek_public.data[t.req.ek_public.len - 1] ^= 1;
+	/* an AK that is not restricted */
+	t.req.ak_public.data[5] &= (uint8_t)~(TPMA_OBJECT_RESTRICTED >> 16);
+	assert_int_equal(katls_enroll_challenge_new(t.state, &t.req, ca, &c2, err, sizeof(err)),
+			 -EACCES);
+	assert_non_null(strstr(err, "lacks restricted"));
+	katls_enroll_ca_free(ca);
+	katls_enroll_ca_free(other);
+	soft_teardown(&t);
+}
+
+static void test_request_files(void **state)
+{
+	struct katls_enroll_request back;
+	struct soft_tpm t;
+	char dir[300], path[400], err[256];
+	FILE *f;
+
+	(void)state;
+	soft_setup(&t);
+	snprintf(dir, sizeof(dir), "%s/req", t.dir);
+	t.req.ek_nv_index = 0x01c00002;
+	assert_int_equal(katls_enroll_request_write(dir, &t.req, err, sizeof(err)), 0);
+	assert_int_equal(katls_enroll_request_read(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.ek_nv_index, 0x01c00002);
+	assert_int_equal(back.ak_public.len, t.req.ak_public.len);
+	assert_int_equal(back.ak_name_len, 0);
+	katls_enroll_request_cleanup(&back);
+	/* a malformed ek-nv-index */
+	snprintf(path, sizeof(path), "%s/ek-nv-index", dir);
+	f = fopen(path, "w");
+	fputs("0x81010001\n", f);
+	fclose(f);
+	assert_int_equal(katls_enroll_request_read(dir, &back, err, sizeof(err)), -EBADMSG);
+	katls_enroll_request_cleanup(&back);
+	/* a non-hex ak.name */
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/ak.name", dir);
+	f = fopen(path, "w");
+	fputs("000bzz\n", f);
+	fclose(f);
+	assert_int_equal(katls_enroll_request_read(dir, &back, err, sizeof(err)), -EBADMSG);
+	katls_enroll_request_cleanup(&back);
+	soft_teardown(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +1158,13 @@ int main(void)
 		cmocka_unit_test(test_make_roundtrip_ecc),
 		cmocka_unit_test(test_ek_public_rejects),
 		cmocka_unit_test(test_credential_decode_strict),
+		cmocka_unit_test(test_store_parse),
+		cmocka_unit_test(test_store_rejects),
+		cmocka_unit_test(test_store_add),
+		cmocka_unit_test(test_store_threads),
+		cmocka_unit_test(test_pending_roundtrip),
+		cmocka_unit_test(test_protocol_soft),
+		cmocka_unit_test(test_request_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
