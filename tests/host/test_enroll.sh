@@ -11,6 +11,7 @@
 #   software MakeCredential cross-checked both ways with tpm2-tools
 #   (tpm2_activatecredential of katls' credential, katls activation of
 #   tpm2_makecredential's, offline and made by another TPM);
+#   an EK that is not persistent (derived from template L-1);
 #   refusals, each with its message: EK certificate from another CA, EK
 #   certificate of another key, AK without restricted / fixedTPM, ak.name
 #   that is not the Name of ak.pub, a credential for another AK Name, a
@@ -301,6 +302,19 @@ jq --arg n "$(cat ak2.name)" '.enrollments[0].ak_name = $n' "$store" >edited.jso
 	pass "an edited store (ak_name swapped) does not load" || { fail "edited store"; show; }
 expect "the genuine store still lists TPM 1's AK" "$K" enroll check --store "$store" \
 	--ak-public r1/ak.pub
+
+# ---- an EK that is not persistent: derived from the default template (TPM 2) --------------------
+TPM2TOOLS_TCTI=$T2 tpm2_evictcontrol -C o -c 0x81010001 >/dev/null 2>&1 ||
+	fail "evict TPM 2's persistent RSA EK"
+expect "request on TPM 2 without a persistent EK" "$K" enroll request --tcti "$T2" --out r2d
+grep -q "derived from the default template" "$work/out" || fail "request did not derive the EK"
+same "the derived EK (template L-1) is the certified one" r2d/ek.pub r2/ek.pub
+expect "challenge (TPM 2)" "$K" enroll challenge --ek-ca ca-a.pem --in r2d --out c2d
+expect "activate with the derived EK" "$K" enroll activate --tcti "$T2" --in c2d --out a2d
+expect "verify (TPM 2)" "$K" enroll verify --in a2d --store "$store" --label tpm2.test
+expect "TPM 2's AK is enrolled now" "$K" enroll check --store "$store" --ak-public r2/ak.pub
+[ "$(jq '.enrollments | length' "$store")" = 2 ] && pass "the store holds both AKs" ||
+	fail "store: $(jq -c '[.enrollments[].label]' "$store")"
 
 # ---- hygiene ----------------------------------------------------------------------------------------
 for t in "$T1" "$T2"; do
