@@ -765,6 +765,31 @@ static void test_store_rejects(void **state)
 		fail_msg("duplicate: '%s'", err);
 }
 
+/* tpm2_readpublic of swtpm's persistent RSA EK (an endorsement primary). */
+static void test_qualified_name(void **state)
+{
+	uint8_t name[KATLS_TPM_NAME_MAX], want[KATLS_TPM_NAME_MAX], qn[KATLS_TPM_NAME_MAX];
+	size_t name_len = unhex("000b1ab2ca6cca04f9eefaf99f5837bc1f2e7f369f027e78c9028e10957b05256d71",
+				name, sizeof(name));
+	size_t n = 0;
+
+	(void)state;
+	unhex("000bd16a0ad1e7f8ce3067b763c73b87ea5b4a6604991317789f185178b94d381da3", want,
+	      sizeof(want));
+	assert_int_equal(katls_enroll_primary_qualified_name(TPM2_RH_ENDORSEMENT, name, name_len,
+							     qn, &n), 0);
+	assert_int_equal(n, 34);
+	assert_memory_equal(qn, want, 34);
+	assert_int_equal(katls_enroll_primary_qualified_name(TPM2_RH_OWNER, name, name_len, qn,
+							     &n), 0);
+	assert_memory_not_equal(qn, want, 34);
+	assert_int_equal(katls_enroll_primary_qualified_name(TPM2_RH_OWNER, name, 33, qn, &n),
+			 -EINVAL);
+	name[1] = 0x99;
+	assert_int_equal(katls_enroll_primary_qualified_name(TPM2_RH_OWNER, name, name_len, qn,
+							     &n), -EOPNOTSUPP);
+}
+
 static char *tmpdir(void)
 {
 	char *d = strdup("/tmp/katls-unit-enroll.XXXXXX");
@@ -1163,6 +1188,7 @@ int main(void)
 		cmocka_unit_test(test_store_add),
 		cmocka_unit_test(test_store_threads),
 		cmocka_unit_test(test_pending_roundtrip),
+		cmocka_unit_test(test_qualified_name),
 		cmocka_unit_test(test_protocol_soft),
 		cmocka_unit_test(test_request_files),
 	};

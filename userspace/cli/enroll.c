@@ -4,6 +4,7 @@
  * (request, challenge, activate, verify) plus list/check of the enrollment
  * store.  The protocol and the formats are enroll.h and docs/enroll.md.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -461,11 +462,13 @@ static int unhex_arg(const char *s, uint8_t *out, size_t max, size_t *len)
 	if (!n || n % 2 || n / 2 > max)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i += 2) {
-		unsigned int v;
+		const char *digits = "0123456789abcdef", *hi, *lo;
 
-		if (sscanf(s + i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[i + 1]))
+		if (!isxdigit((unsigned char)s[i]) || !isxdigit((unsigned char)s[i + 1]))
 			return -EINVAL;
-		out[i / 2] = (uint8_t)v;
+		hi = strchr(digits, tolower((unsigned char)s[i]));
+		lo = strchr(digits, tolower((unsigned char)s[i + 1]));
+		out[i / 2] = (uint8_t)((hi - digits) << 4 | (lo - digits));
 	}
 	*len = n / 2;
 	return 0;

@@ -135,6 +135,17 @@ katls_enroll_store_find_public(const struct katls_enroll_store *s, const uint8_t
 int katls_enroll_store_add(const char *path, const struct katls_enroll_record *rec,
 			   char *err, size_t err_len);
 
+/**
+ * katls_enroll_primary_qualified_name() - the qualified Name of a primary
+ * object of @hierarchy (TPM2_RH_OWNER, _ENDORSEMENT or _PLATFORM) whose
+ * Name is @name: nameAlg || H_nameAlg(hierarchy handle || Name).  The
+ * qualifiedSigner of a quote by katls' AK (an endorsement primary) is this
+ * with TPM2_RH_ENDORSEMENT.  @out: KATLS_TPM_NAME_MAX bytes of room.
+ * Return: 0, -EINVAL (not a Name), -EOPNOTSUPP (nameAlg), -ENOMEM.
+ */
+int katls_enroll_primary_qualified_name(uint32_t hierarchy, const uint8_t *name,
+					size_t name_len, uint8_t *out, size_t *out_len);
+
 /* ---- protocol steps ------------------------------------------------------------------- */
 
 struct katls_enroll_request {

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include "enroll.h"
@@ -528,6 +529,46 @@ katls_enroll_store_find_public(const struct katls_enroll_store *s, const uint8_t
 	if (!r || r->ak_public_len != tpmt_len || memcmp(r->ak_public, tpmt, tpmt_len))
 		return NULL;
 	return r;
+}
+
+int katls_enroll_primary_qualified_name(uint32_t hierarchy, const uint8_t *name,
+					size_t name_len, uint8_t *out, size_t *out_len)
+{
+	uint8_t in[4 + KATLS_TPM_NAME_MAX];
+	const EVP_MD *md;
+	unsigned int n = 0;
+
+	if (name_len < 2 || name_len > KATLS_TPM_NAME_MAX)
+		return -EINVAL;
+	switch (name[0] << 8 | name[1]) {
+	case TPM2_ALG_SHA1:
+		md = EVP_sha1();
+		break;
+	case TPM2_ALG_SHA256:
+		md = EVP_sha256();
+		break;
+	case TPM2_ALG_SHA384:
+		md = EVP_sha384();
+		break;
+	case TPM2_ALG_SHA512:
+		md = EVP_sha512();
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (name_len != 2 + (size_t)EVP_MD_get_size(md))
+		return -EINVAL;
+	in[0] = (uint8_t)(hierarchy >> 24);
+	in[1] = (uint8_t)(hierarchy >> 16);
+	in[2] = (uint8_t)(hierarchy >> 8);
+	in[3] = (uint8_t)hierarchy;
+	memcpy(in + 4, name, name_len);
+	if (!EVP_Digest(in, 4 + name_len, out + 2, &n, md, NULL))
+		return -ENOMEM;
+	out[0] = name[0];
+	out[1] = name[1];
+	*out_len = 2 + n;
+	return 0;
 }
 
 /* ---- writing ---------------------------------------------------------------------------- */

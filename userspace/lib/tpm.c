@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "credential.h"
+#include "enroll.h"
 #include "quote.h"
 #include "tpm.h"
 
@@ -549,42 +550,14 @@ int katls_tpm_quote(struct katls_tpm *tpm, uint32_t handle,
 
 /* ---- hierarchy of a primary ------------------------------------------------------- */
 
-static const EVP_MD *name_md(uint16_t alg)
+/* Is @qn the qualified Name of a primary of @hierarchy whose Name is @name? */
+static bool qualified_by(const TPM2B_NAME *qn, const TPM2B_NAME *name, uint32_t hierarchy)
 {
-	switch (alg) {
-	case TPM2_ALG_SHA1:
-		return EVP_sha1();
-	case TPM2_ALG_SHA256:
-		return EVP_sha256();
-	case TPM2_ALG_SHA384:
-		return EVP_sha384();
-	case TPM2_ALG_SHA512:
-		return EVP_sha512();
-	default:
-		return NULL;
-	}
-}
+	uint8_t want[KATLS_TPM_NAME_MAX];
+	size_t n = 0;
 
-/* Is @qn = nameAlg || H(@parent || @name), the qualified Name of a child of @parent? */
-static bool qualified_by(const TPM2B_NAME *qn, const TPM2B_NAME *name, uint32_t parent)
-{
-	const EVP_MD *md = name->size >= 2 ? name_md((uint16_t)(name->name[0] << 8 |
-							      name->name[1])) : NULL;
-	uint8_t in[4 + sizeof(TPMU_NAME)], d[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	if (!md || qn->size < 2 || memcmp(qn->name, name->name, 2))
-		return false;
-	in[0] = (uint8_t)(parent >> 24);
-	in[1] = (uint8_t)(parent >> 16);
-	in[2] = (uint8_t)(parent >> 8);
-	in[3] = (uint8_t)parent;
-	memcpy(in + 4, name->name, name->size);
-	if (!EVP_Digest(in, 4u + name->size, d, &n, md, NULL)) {
-		ERR_clear_error();
-		return false;
-	}
-	return qn->size == 2 + n && !memcmp(qn->name + 2, d, n);
+	return !katls_enroll_primary_qualified_name(hierarchy, name->name, name->size, want, &n) &&
+	       qn->size == n && !memcmp(qn->name, want, n);
 }
 
 int katls_tpm_object_hierarchy(struct katls_tpm *tpm, uint32_t handle,
