@@ -11,6 +11,9 @@
 #   swtpm_kill                   # power loss (SIGKILL, no TPM2_Shutdown)
 #   swtpm_start "$SWTPM_STATE"   # same TPM again (a "reboot")
 #
+#   swtpm_create_ek_certs CA.key CA.pem [OPTIONS]   # a manufactured TPM:
+#   swtpm_start "$SWTPM_STATE"   # RSA and ECC EKs with certificates in NV
+#
 # After swtpm_start: SWTPM_PORT (command port; control port = +1), SWTPM_STATE
 # (state dir), SWTPM_PID, and exported TPM2TOOLS_TCTI = KATLS_TCTI =
 # "swtpm:host=127.0.0.1,port=$SWTPM_PORT".  Several instances may run at once
@@ -22,6 +25,14 @@
 # the caller already has an EXIT trap; such a caller must call swtpm_stop_all
 # from its own trap.  A missing swtpm binary makes swtpm_start fail (return 1)
 # with a message: tests must treat that as a failure, not a skip.
+#
+# swtpm_create_ek_certs makes a fresh state dir (removed by swtpm_stop_all)
+# and runs swtpm_setup on it: RSA 2048 and ECC EKs persisted at 0x81010001 /
+# 0x81010016, their certificates (signed by CA.key, issuer CA.pem, through
+# swtpm_localca) in NV 0x01c00002 / 0x01c00016, and a platform certificate
+# in NV 0x01c08000.  It sets SWTPM_STATE; start the TPM with swtpm_start
+# "$SWTPM_STATE".  Extra OPTIONS go to swtpm_setup (e.g. --rsa-keysize 3072).
+# All CA configuration lives under the state dir: nothing in /etc or $HOME.
 #
 # Stops are orderly (TPM2_Shutdown, then swtpm's control-channel shutdown):
 # a TPM killed without TPM2_Shutdown counts a dictionary-attack failure on
@@ -85,6 +96,46 @@ swtpm_start() {
 	echo "swtpm.sh: swtpm did not start (state $dir); its output:" >&2
 	tail -n 20 "$dir/swtpm.out" >&2 2>/dev/null
 	return 1
+}
+
+swtpm_create_ek_certs() {
+	local key=$1 cert=$2 dir cfg
+	shift 2
+	if ! command -v swtpm_setup >/dev/null || ! command -v swtpm_localca >/dev/null; then
+		echo "swtpm.sh: swtpm_setup or swtpm_localca not found (apt-get install swtpm-tools)" >&2
+		return 1
+	fi
+	key=$(realpath "$key") && cert=$(realpath "$cert") || return 1
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/katls-swtpm.XXXXXX") || return 1
+	_swtpm_created+=("$dir")
+	cfg=$dir/localca
+	mkdir "$cfg" || return 1
+	printf %d $((RANDOM * 32768 + RANDOM + 1)) >"$cfg/certserial"	# distinct serials per TPM
+	cat >"$cfg/swtpm-localca.conf" <<-EOF
+		statedir = $cfg
+		signingkey = $key
+		issuercert = $cert
+		certserial = $cfg/certserial
+	EOF
+	cat >"$cfg/swtpm-localca.options" <<-EOF
+		--platform-manufacturer katls-test
+		--platform-version 2.1
+		--platform-model swtpm
+	EOF
+	cat >"$cfg/swtpm_setup.conf" <<-EOF
+		create_certs_tool = $(command -v swtpm_localca)
+		create_certs_tool_config = $cfg/swtpm-localca.conf
+		create_certs_tool_options = $cfg/swtpm-localca.options
+		active_pcr_banks = sha256
+	EOF
+	if ! swtpm_setup --tpm2 --tpmstate "$dir" --create-ek-cert --create-platform-cert \
+		--config "$cfg/swtpm_setup.conf" --logfile "$cfg/swtpm_setup.log" "$@" \
+		>"$cfg/swtpm_setup.out" 2>&1; then
+		echo "swtpm.sh: swtpm_setup failed (state $dir); its output:" >&2
+		tail -n 20 "$cfg/swtpm_setup.out" "$cfg/swtpm_setup.log" >&2
+		return 1
+	fi
+	SWTPM_STATE=$dir
 }
 
 # swtpm_stop [STATE_DIR]: orderly stop of one instance (default: the latest).

@@ -70,7 +70,7 @@ JSON
 fresh_tpm() {
 	swtpm_stop_all
 	swtpm_start || return 1
-	"$KATLS" provision --out "$work/ak.pem" --name-out "$work/ak.name" >/dev/null \
+	"$KATLS" provision --out "$work/ak.pem" --name "$work/ak.name" >/dev/null \
 		2>"$work/provision.err" || { cat "$work/provision.err" >&2; return 1; }
 	: >"$work/ima.log"
 }
@@ -317,7 +317,7 @@ scenario_ak_names() {
 	policy "$work/p.json" ca.pem server.test "name:$name"
 	serve_start "${server_args[@]}" || { fail "ak names: serve"; return; }
 	connect_json "$work/out" --policy "$work/p.json"
-	expect "AK pinned by its TPM Name (katls provision --name-out)" 0 ok "$work/out" &&
+	expect "AK pinned by its TPM Name (katls provision --name)" 0 ok "$work/out" &&
 		{ grep -q '"ak_pinned_by": *"ak_names"' "$work/out" ||
 		  fail "ak names: summary does not say ak_names"; }
 	serve_wait

@@ -30,6 +30,7 @@ int gate_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
 int ima_main(int argc, char **argv);
 int provision_main(int argc, char **argv);
+int enroll_main(int argc, char **argv);
 int serve_main(int argc, char **argv);
 int connect_main(int argc, char **argv);
 int verify_main(int argc, char **argv);

@@ -11,6 +11,7 @@ static const struct katls_subcmd commands[] = {
 	{ "status", status_main, "show the module's measured-state snapshot" },
 	{ "ima", ima_main, "dump the binary IMA measurement list from the module" },
 	{ "provision", provision_main, "create or reuse the TPM attestation key" },
+	{ "enroll", enroll_main, "enroll the AK with the EK (credential activation)" },
 	{ "serve", serve_main, "TLS 1.3 server that attests itself (userspace mode)" },
 	{ "connect", connect_main, "connect and verify the server's attestation" },
 	{ "verify", verify_main, "re-verify a saved attestation exchange offline" },

@@ -11,7 +11,6 @@
 
 #include "attest.h"
 #include "cli.h"
-#include "ima.h"
 #include "quote.h"
 #include "tpm.h"
 
@@ -19,68 +18,72 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: katls provision [--tcti T] [--handle H] [--force] [--out ak.pem]\n"
-		"                       [--name-out ak.name]\n\n"
+		"                       [--public ak.pub] [--name ak.name]\n\n"
 		"Create (or reuse) the persistent restricted ECDSA P-256 attestation key at\n"
-		"HANDLE (default 0x81010002), print its public key (PEM) on stdout and its\n"
-		"TPM Name on stderr.  Verifiers pin the Name in their policy's ak_names (it\n"
-		"covers the key's attributes); ak_pins pins the public key only.\n\n"
-		"  --tcti T          TPM (default $TPM2TOOLS_TCTI, $KATLS_TCTI, device:/dev/tpmrm0)\n"
-		"  --handle H        persistent handle 0x81000000-0x817fffff\n"
-		"  --force           replace whatever the handle holds\n"
-		"  --out FILE        also write the PEM to FILE\n"
-		"  --name-out FILE   also write the TPM Name (hex, one line) to FILE\n\n"
+		"HANDLE (default 0x81010002), a primary of the endorsement hierarchy, and print\n"
+		"its public key (PEM), then its TPM Name and public area in hex (\"name: ...\",\n"
+		"\"public: ...\").  Verifiers pin the Name in their policy's ak_names (it\n"
+		"covers the key's attributes; ak_pins pins the public key only) or enroll the\n"
+		"AK with the EK with katls enroll (docs/enroll.md).\n\n"
+		"  --tcti T      TPM (default $TPM2TOOLS_TCTI, $KATLS_TCTI, device:/dev/tpmrm0)\n"
+		"  --handle H    persistent handle 0x81000000-0x817fffff\n"
+		"  --force       replace whatever the handle holds\n"
+		"  --out FILE    also write the PEM to FILE\n"
+		"  --public FILE also write the public area (marshalled TPMT_PUBLIC) to FILE\n"
+		"  --name FILE   also write the TPM Name (nameAlg || H(TPMT_PUBLIC), hex) to FILE\n\n"
 		"Exit status: 0 ok, 1 failure, 2 usage.\n");
 }
 
-/* The hex TPM Name (nameAlg || H(TPMT_PUBLIC)) of the key at @handle. */
-static int ak_name_hex(struct katls_tpm *tpm, uint32_t handle, char *out, size_t len)
+static int write_bytes(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	bool ok = f && fwrite(p, 1, len, f) == len;
+
+	if (f && fclose(f))
+		ok = false;
+	if (!ok)
+		fprintf(stderr, "katls provision: cannot write %s: %s\n", path, strerror(errno));
+	return ok ? 0 : -EIO;
+}
+
+/* The public area and Name, printed and written where asked. */
+static int report_public(struct katls_tpm *tpm, uint32_t handle, const char *pub_file,
+			 const char *name_file)
 {
 	struct katls_buf pub = KATLS_BUF_INIT;
 	struct katls_tpm_public tp;
 	uint8_t name[KATLS_TPM_NAME_MAX];
-	size_t name_len = 0;
-	int ret;
+	char hex[2 * KATLS_TPM_NAME_MAX + 2];
+	enum katls_tpm_hierarchy h;
+	size_t len = 0;
+	int ret = katls_tpm_ak_public(tpm, handle, &pub, NULL);
 
-	ret = katls_tpm_ak_public(tpm, handle, &pub, NULL);
 	if (!ret)
-		ret = katls_quote_public_parse(pub.data, pub.len, &tp);
-	if (!ret)
-		ret = katls_quote_public_name(&tp, name, &name_len);
-	if (!ret)
-		katls_ima_format_hex(out, len, name, name_len);
+		ret = katls_quote_public_parse(pub.data, pub.len, &tp) ?:
+		      katls_quote_public_name(&tp, name, &len);
+	if (ret) {
+		katls_err("AK public area", ret, NULL);
+		goto out;
+	}
+	katls_hex_str(hex, name, len);
+	printf("name: %s\npublic: ", hex);
+	katls_hex(stdout, pub.data, pub.len);
+	printf("\n");
+	if (pub_file)
+		ret = write_bytes(pub_file, pub.data, pub.len);
+	if (!ret && name_file) {
+		strcat(hex, "\n");
+		ret = write_bytes(name_file, hex, strlen(hex));
+	}
+	if (!ret && !katls_tpm_object_hierarchy(tpm, handle, &h) &&
+	    h != KATLS_TPM_HIERARCHY_ENDORSEMENT)
+		fprintf(stderr, "katls provision: note: the AK at 0x%08x is not a primary of the "
+			"endorsement hierarchy (made by an older katls or another tool); "
+			"enrollment works with it, --force re-creates it there (a new key: "
+			"re-pin and re-enroll it)\n", handle);
+out:
 	katls_buf_cleanup(&pub);
 	return ret;
-}
-
-/* Writes @path with @put(f, @arg); 0, or -1 with a message naming @what. */
-static int write_text(const char *path, const char *what, int (*put)(FILE *f, const void *arg),
-		      const void *arg)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || put(f, arg) < 0) {
-		fprintf(stderr, "katls provision: cannot write %s %s: %s\n", what, path,
-			strerror(errno));
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	if (fclose(f)) {
-		fprintf(stderr, "katls provision: cannot write %s %s: %s\n", what, path,
-			strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int put_pem(FILE *f, const void *ak)
-{
-	return PEM_write_PUBKEY(f, (EVP_PKEY *)ak) == 1 ? 0 : -1;
-}
-
-static int put_line(FILE *f, const void *s)
-{
-	return fprintf(f, "%s\n", (const char *)s) < 0 ? -1 : 0;
 }
 
 int provision_main(int argc, char **argv)
@@ -88,22 +91,24 @@ int provision_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "tcti", required_argument, NULL, 'T' }, { "handle", required_argument, NULL, 'H' },
 		{ "force", no_argument, NULL, 'f' }, { "out", required_argument, NULL, 'o' },
-		{ "name-out", required_argument, NULL, 'n' },
+		{ "public", required_argument, NULL, 'p' }, { "name", required_argument, NULL, 'n' },
+		{ "name-out", required_argument, NULL, 'n' },	/* older spelling */
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
-	const char *tcti = NULL, *out = NULL, *name_out = NULL;
+	const char *tcti = NULL, *out = NULL, *pub_file = NULL, *name_file = NULL;
 	uint32_t handle = KATLS_AK_HANDLE_DEFAULT;
 	struct katls_tpm *tpm = NULL;
-	char name[2 * KATLS_TPM_NAME_MAX + 1];
 	EVP_PKEY *ak = NULL;
 	bool force = false;
+	FILE *f;
 	int c, ret, code = KATLS_EXIT_FAIL;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'T': tcti = optarg; break;
 		case 'o': out = optarg; break;
-		case 'n': name_out = optarg; break;
+		case 'p': pub_file = optarg; break;
+		case 'n': name_file = optarg; break;
 		case 'f': force = true; break;
 		case 'H':
 			if (katls_cli_parse_u32(optarg, &handle) || handle < 0x81000000u ||
@@ -133,19 +138,24 @@ int provision_main(int argc, char **argv)
 		katls_err("AK provisioning", ret, NULL);
 		goto out;
 	}
-	ret = ak_name_hex(tpm, handle, name, sizeof(name));
-	if (ret) {
-		katls_err("reading the AK's public area", ret, NULL);
-		goto out;
+	if (out) {
+		f = fopen(out, "w");
+		if (!f || PEM_write_PUBKEY(f, ak) != 1) {
+			fprintf(stderr, "katls provision: cannot write %s: %s\n", out, strerror(errno));
+			if (f)
+				fclose(f);
+			goto out;
+		}
+		if (fclose(f)) {
+			fprintf(stderr, "katls provision: cannot write %s: %s\n", out, strerror(errno));
+			goto out;
+		}
 	}
-	if (out && write_text(out, "the AK public key to", put_pem, ak))
-		goto out;
-	if (name_out && write_text(name_out, "the AK Name to", put_line, name))
-		goto out;
 	if (PEM_write_PUBKEY(stdout, ak) != 1)
 		goto out;
-	fprintf(stderr, "katls provision: AK at handle 0x%08x ready\n"
-		"katls provision: AK Name %s (pin it in a policy's ak_names)\n", handle, name);
+	if (report_public(tpm, handle, pub_file, name_file))
+		goto out;
+	fprintf(stderr, "katls provision: AK at handle 0x%08x ready\n", handle);
 	code = KATLS_EXIT_OK;
 out:
 	EVP_PKEY_free(ak);

@@ -8,14 +8,27 @@
  * in wire form (marshalled TPM structures) ready for the CMW Evidence and for
  * katls_quote_verify().
  *
- * The AK is a primary key in the owner hierarchy, created from a fixed
+ * The AK is a primary key in the endorsement hierarchy, created from a fixed
  * template (restricted ECDSA-P256-SHA256 signing, fixedTPM, fixedParent,
  * sensitiveDataOrigin, userWithAuth, noDA, empty auth) and made persistent
  * with EvictControl.  A primary needs no parent key to be created or
  * reloaded, and the same template on the same TPM always derives the same
- * key until the owner seed changes (TPM2_Clear).  noDA keeps the AK usable
- * when a TPM sits in dictionary-attack lockout (swtpm after an unclean stop).
- * The owner hierarchy auth must be empty to provision.
+ * key until the endorsement seed changes (TPM2_ChangeEPS, which also
+ * replaces the EK and voids its certificate).  TPM2_Clear evicts the
+ * persistent copy but does not change the key: katls provision re-creates
+ * the same AK, so its enrollment with the EK (enroll.h) outlives an owner
+ * change.  Keys of the endorsement hierarchy also quote their clock's
+ * reset/restart counters and the firmware version in clear.  noDA keeps the
+ * AK usable when a TPM sits in dictionary-attack lockout (swtpm after an
+ * unclean stop).  Provisioning needs empty endorsement and owner hierarchy
+ * auth (CreatePrimary, EvictControl).  An AK an older katls made in the
+ * owner hierarchy is kept until --force replaces it.
+ *
+ * Enrollment (docs/enroll.md): the EK certificate is read from its NV index
+ * (TCG EK Credential Profile), the EK is the persistent endorsement key
+ * whose public key equals the certificate's, else the primary derived from
+ * the default template L-1 (RSA 2048) / L-2 (ECC P-256), and
+ * TPM2_ActivateCredential proves that the AK sits in the same TPM.
  */
 #ifndef KATLS_TPM_H
 #define KATLS_TPM_H
@@ -27,6 +40,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "credential.h"
 #include "quote.h"
 
 #define KATLS_AK_HANDLE_DEFAULT	0x81010002u
@@ -101,5 +115,73 @@ int katls_tpm_quote(struct katls_tpm *tpm, uint32_t handle,
  * -errno.
  */
 int katls_tpm_pcr_read(struct katls_tpm *tpm, uint32_t pcr_mask, struct katls_pcrs *out);
+
+/* Hierarchy of a primary object, from its qualified Name. */
+enum katls_tpm_hierarchy {
+	KATLS_TPM_HIERARCHY_OTHER = 0,	/* not a primary (e.g. a child of the EK) */
+	KATLS_TPM_HIERARCHY_OWNER,
+	KATLS_TPM_HIERARCHY_ENDORSEMENT,
+	KATLS_TPM_HIERARCHY_PLATFORM,
+};
+
+/**
+ * katls_tpm_object_hierarchy() - which hierarchy the primary at @handle
+ * belongs to: its qualified Name (TPM2_ReadPublic) equals
+ * nameAlg || H(hierarchy handle || Name) for exactly one of them.
+ * Return: 0, -ENOENT, -EINVAL (not persistent) or -errno.
+ */
+int katls_tpm_object_hierarchy(struct katls_tpm *tpm, uint32_t handle,
+			       enum katls_tpm_hierarchy *out);
+
+/* EK certificate NV indices (TCG EK Credential Profile 2.x, §2.2.1.5). */
+#define KATLS_EK_NV_RSA2048	0x01c00002u	/* low range, template L-1 */
+#define KATLS_EK_NV_ECC_P256	0x01c0000au	/* low range, template L-2 */
+
+/* Which EK katls_tpm_ek_load() takes, besides an NV index. */
+#define KATLS_EK_AUTO		0u	/* the first certificate found (RSA first) */
+#define KATLS_EK_RSA		1u	/* the first RSA EK certificate */
+#define KATLS_EK_ECC		2u	/* the first ECC EK certificate */
+
+struct katls_tpm_ek {
+	uint32_t cert_index;		/* NV index the certificate came from */
+	uint32_t handle;		/* persistent handle, 0 = derived from the template */
+	struct katls_buf cert;		/* the certificate, DER (NV padding removed) */
+	struct katls_buf public;	/* TPMT_PUBLIC of the key it certifies */
+};
+
+/**
+ * katls_tpm_ek_load() - the EK certificate and the EK it certifies.
+ * @which: KATLS_EK_AUTO, KATLS_EK_RSA, KATLS_EK_ECC or an NV index
+ *         (0x01c00002, 0x01c0000a, 0x01c00012..0x01c0001e).
+ *
+ * Reads the certificate, then looks for the key: a persistent object in
+ * 0x81010000..0x8101ffff that is a restricted decryption key with the
+ * certificate's public key, else (RSA 2048 / ECC P-256 low-range indices)
+ * the primary derived from template L-1 / L-2 under the endorsement
+ * hierarchy.  A certificate whose key is neither is an error: katls does
+ * not trust an EK public it cannot match to the certificate.
+ * Return: 0; -ENOENT (no certificate at the index(es), or no matching key);
+ * -EBADMSG (the NV index does not hold a DER certificate); -errno.
+ * Call katls_tpm_ek_cleanup() after (also on failure).
+ */
+int katls_tpm_ek_load(struct katls_tpm *tpm, uint32_t which, struct katls_tpm_ek *out);
+
+/** katls_tpm_ek_cleanup() - free what katls_tpm_ek_load() filled in. */
+void katls_tpm_ek_cleanup(struct katls_tpm_ek *ek);
+
+/**
+ * katls_tpm_activate_credential() - TPM2_ActivateCredential with the key at
+ * @ak_handle (the object the credential names) and the EK @which (as for
+ * katls_tpm_ek_load()).  The EK is authorized by its policy,
+ * PolicySecret(TPM_RH_ENDORSEMENT) with empty endorsement auth, or by its
+ * empty auth value when it has userWithAuth (high-range templates).
+ * @out: receives the credential, KATLS_CRED_DIGEST_MAX bytes of room.
+ * Return: 0; -EBADMSG when the TPM refuses the credential itself (made for
+ * another Name or another EK, or altered: TPM_RC_INTEGRITY, _VALUE,
+ * _ECC_POINT, _SIZE); -EACCES (authorization); -ENOENT; other -errno.
+ */
+int katls_tpm_activate_credential(struct katls_tpm *tpm, uint32_t ak_handle, uint32_t which,
+				  const struct katls_credential *cred, uint8_t *out,
+				  size_t *out_len);
 
 #endif /* KATLS_TPM_H */
