@@ -1210,6 +1210,65 @@ static void test_ak_name_pins(void **state)
 	assert_string_equal(sum.ak_pinned_by, "ak_pins");
 }
 
+/* An enrollment store in the test directory holding @ak (with AK_ATTRS). */
+static void write_store(const char *file, EVP_PKEY *ak)
+{
+	struct katls_buf pub = KATLS_BUF_INIT;
+	struct katls_tpm_name n;
+	char path[256], name_hex[2 * KATLS_TPM_NAME_MAX + 1], *pub_hex;
+	FILE *f;
+
+	ak_public(&pub, ak, AK_ATTRS);
+	fake_names(ak, AK_ATTRS, &n, NULL);
+	katls_ima_format_hex(name_hex, sizeof(name_hex), n.name, n.len);
+	pub_hex = calloc(1, 2 * pub.len + 1);
+	assert_non_null(pub_hex);
+	katls_ima_format_hex(pub_hex, 2 * pub.len + 1, pub.data, pub.len);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "{ \"version\": 1, \"enrollments\": [ { \"ak_name\": \"%s\", "
+		"\"ak_public\": \"%s\", \"ek_cert_sha256\": \"%064d\", "
+		"\"ek_cert_issuer\": \"CN=TPM CA\", \"ek_cert_subject\": \"\", "
+		"\"ek_cert_serial\": \"01\", \"enrolled_at\": \"2026-01-01T00:00:00Z\" } ] }\n",
+		name_hex, pub_hex, 1);
+	fclose(f);
+	free(pub_hex);
+	katls_buf_cleanup(&pub);
+}
+
+/*
+ * Item 5 (D2): a policy that asks for enrollment (ak_enrollment) accepts only
+ * an AK recorded in the enrollment store, whatever it pins besides; a store
+ * that cannot be loaded makes the policy fail to load.
+ */
+static void test_ak_enrollment(void **state)
+{
+	struct katls_verify_summary sum;
+	char json[512], msg[512], path[256];
+	struct fake f = { 0 };
+
+	(void)state;
+	write_store("enrolled.json", ak_key);
+	snprintf(json, sizeof(json), POLICY_HEAD "\"ak_enrollment\": \"enrolled.json\"}");
+	expect(attest(&f, NULL, NULL, json, &sum, msg, sizeof(msg)), msg, KATLS_R_OK, NULL);
+	assert_string_equal(sum.ak_pinned_by, "ak_enrollment");
+	/* another AK: not enrolled, even though the policy pins it by its PEM key */
+	f.ak = ak2_key;
+	snprintf(json, sizeof(json), POLICY_HEAD "\"ak_enrollment\": \"enrolled.json\", "
+		 "\"ak_pins\": [\"ak2.pem\"]}");
+	expect(attest(&f, NULL, NULL, json, NULL, msg, sizeof(msg)), msg, KATLS_R_AK_UNTRUSTED,
+	       "requires enrollment with the EK");
+	f.ak = NULL;
+	/* the enrolled key claimed with other attributes is another public area */
+	f.attrs = AK_ATTRS & ~0x00000400u;	/* without noDA: still an AK, another Name */
+	expect(attest(&f, NULL, NULL, json, NULL, msg, sizeof(msg)), msg, KATLS_R_AK_UNTRUSTED,
+	       "is not enrolled");
+	f.attrs = 0;
+	snprintf(path, sizeof(path), "%s/enrolled.json", dir);
+	unlink(path);
+}
+
 /* The workload of the workload tests: /usr/bin/app, SHA-256 of "app". */
 static void app_workload(struct katls_cmw_workload *w)
 {
@@ -1549,6 +1608,7 @@ int main(void)
 		cmocka_unit_test(test_ima_tied_to_boot),
 		cmocka_unit_test(test_ak_qualified_signer),
 		cmocka_unit_test(test_ak_name_pins),
+		cmocka_unit_test(test_ak_enrollment),
 		cmocka_unit_test(test_workload_verified_by_ima),
 		cmocka_unit_test(test_session_verify),
 		cmocka_unit_test(test_session_mutual),

@@ -173,6 +173,25 @@ static int pol_ak_names(struct jctx *j, struct json_object *v)
 	return jeach_str(j, v, false, ak_name);
 }
 
+static int pol_ak_enrollment(struct jctx *j, struct json_object *v)
+{
+	struct katls_policy *p = cur_pol(j);
+	char err[256];
+	const char *s;
+	int ret;
+
+	if (!json_object_is_type(v, json_type_string))
+		return jerr(j, "expected the path of an enrollment store");
+	s = json_object_get_string(v);
+	ret = resolve(j, s, strlen(s), &p->ak_enrollment_path);
+	if (ret)
+		return ret;
+	ret = katls_enroll_store_load(p->ak_enrollment_path, &p->ak_enrollment, err, sizeof(err));
+	if (ret)
+		return jerr(j, "enrollment store %s: %s", p->ak_enrollment_path, err);
+	return 0;
+}
+
 static int pcr_index(const char *k)
 {
 	size_t len = strlen(k);
@@ -381,6 +400,7 @@ static const struct jkey policy_keys[] = {
 	{ "peer_names", pol_peer_names, false },
 	{ "ak_pins", pol_ak_pins, false },
 	{ "ak_names", pol_ak_names, false },
+	{ "ak_enrollment", pol_ak_enrollment, false },
 	{ "pcrs", pol_pcrs, false },
 	{ "ima", pol_ima, false },
 	{ "kernel", pol_kernel, false },
@@ -406,6 +426,8 @@ static void policy_cleanup(struct katls_policy *p)
 	}
 	free(p->ak_pins);
 	free(p->ak_names);
+	free(p->ak_enrollment_path);
+	katls_enroll_store_free(p->ak_enrollment);
 	free(p->ima.runtime_policy_path);
 	katls_runtime_policy_free(p->ima.runtime_policy);
 	free_strs(p->workload.exe_paths, p->workload.num_exe_paths);

@@ -20,6 +20,11 @@
  *                    (nameAlg SHA-256/384/512; pins the whole public area)
  *   "ak_pins":       [path or inline "-----BEGIN PUBLIC KEY-----..." PEM]
  *                    (pins the public key only)
+ *   "ak_enrollment": path of an enrollment store (katls enroll verify --store,
+ *                    docs/enroll.md): the AK must be enrolled there, i.e. proven
+ *                    resident in a TPM whose EK a manufacturer CA certified;
+ *                    pins alone do not suffice then.  Read when the policy is
+ *                    loaded (reload after enrolling more machines).
  *   "pcrs":          { "sha1"|"sha256"|"sha384"|"sha512":
  *                      { "<0..23>": "<hex of the bank size>", ... } }
  *   "ima":           { "runtime_policy": path or inline Keylime object,
@@ -48,6 +53,7 @@
 
 #include <linux/katls.h>		/* enum katls_lockdown, KATLS_NAME_MAX */
 
+#include "enroll.h"
 #include "ima.h"
 #include "quote.h"
 #include "runtime_policy.h"
@@ -75,6 +81,8 @@ struct katls_policy {
 	size_t num_ak_pins;
 	struct katls_tpm_name *ak_names;	/* TPM Names: key and attributes */
 	size_t num_ak_names;
+	char *ak_enrollment_path;		/* resolved, or NULL */
+	struct katls_enroll_store *ak_enrollment;	/* loaded from it */
 	/* Reference PCR values: bit i of pcr_mask[bank] set => pcrs[bank][i]. */
 	uint32_t pcr_mask[KATLS_IMA_NUM_HASHES];
 	uint8_t pcrs[KATLS_IMA_NUM_HASHES][KATLS_IMA_NUM_PCRS][KATLS_IMA_MAX_DIGEST];

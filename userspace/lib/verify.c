@@ -274,6 +274,16 @@ static int check_ak(const struct katls_verify_params *p, struct appraisal *a,
 	ak_fingerprint(a->ak, out->sum.ak_fpr);
 	katls_ima_format_hex(out->sum.ak_name, sizeof(out->sum.ak_name), a->ak_name.name,
 			     a->ak_name.len);
+	/* Enrollment asked for: only an AK proven resident with a certified EK will do. */
+	if (pol->ak_enrollment_path) {
+		if (!pol->ak_enrollment ||
+		    !katls_enroll_store_find_public(pol->ak_enrollment, a->ev.ak.data, a->ev.ak.len))
+			return refuse(out, KATLS_R_AK_UNTRUSTED, "AK %s is not enrolled: policy '%s' "
+				      "requires enrollment with the EK and %s has no record of it",
+				      out->sum.ak_name, pol->name, pol->ak_enrollment_path);
+		out->sum.ak_pinned_by = "ak_enrollment";
+		return 0;
+	}
 	if (!pol->num_ak_names && !pol->num_ak_pins)
 		return refuse(out, KATLS_R_AK_UNTRUSTED, "AK %s is not pinned: policy '%s' pins "
 			      "no AK (ak_names or ak_pins)", out->sum.ak_name, pol->name);

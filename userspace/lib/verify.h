@@ -41,7 +41,7 @@ struct katls_verify_summary {
 	uint16_t sigalg;		/* CertificateVerify scheme */
 	char ak_fpr[65];		/* hex SHA-256 of the AK's SPKI DER */
 	char ak_name[2 * KATLS_TPM_NAME_MAX + 1];	/* hex TPM Name of the AK */
-	const char *ak_pinned_by;	/* "ak_names", "ak_pins" or NULL */
+	const char *ak_pinned_by;	/* "ak_enrollment", "ak_names", "ak_pins" or NULL */
 	bool has_pcr10;
 	uint8_t pcr10[32];		/* quoted SHA-256 PCR 10 */
 	bool has_ima;
