@@ -181,7 +181,7 @@ static int put_sigalgs_ext(struct katls_buf *b, const uint16_t *algs, size_t n)
 
 static int put_request(struct katls_buf *b, uint8_t type, const uint8_t *crc,
 		       size_t crc_len, const uint16_t *algs, size_t num_algs,
-		       int cmw_ext)
+		       int cmw_ext, bool offer_batch)
 {
 	size_t msg, exts;
 	int ret;
@@ -194,6 +194,10 @@ static int put_request(struct katls_buf *b, uint8_t type, const uint8_t *crc,
 	if (!ret && cmw_ext >= 0)
 		ret = katls_put_be16(b, (uint16_t)cmw_ext);
 	if (!ret && cmw_ext >= 0)
+		ret = katls_put_be16(b, 0);
+	if (!ret && offer_batch)
+		ret = katls_put_be16(b, KATLS_EXT_QUOTE_BATCH);
+	if (!ret && offer_batch)
 		ret = katls_put_be16(b, 0);
 	if (!ret)
 		ret = katls_vec_end(b, 2, exts);
@@ -237,7 +241,8 @@ int katls_ea_request_build(struct katls_ea_request *out,
 	if ((type != KATLS_HS_CERTIFICATE_REQUEST &&
 	     type != KATLS_HS_CLIENT_CERTIFICATE_REQUEST) ||
 	    crc_len > KATLS_EA_CRC_MAX || (!crc && crc_len) || !num_algs ||
-	    num_algs > 1024 || (!p->no_cmw && cmw == KATLS_EXT_SIGNATURE_ALGORITHMS))
+	    num_algs > 1024 || (!p->no_cmw && (cmw == KATLS_EXT_SIGNATURE_ALGORITHMS ||
+						cmw == KATLS_EXT_QUOTE_BATCH)))
 		return -EINVAL;
 	for (size_t i = 0; i < num_algs; i++)
 		if (!find_scheme(algs[i]))
@@ -249,7 +254,7 @@ int katls_ea_request_build(struct katls_ea_request *out,
 		crc_len = sizeof(rnd);
 	}
 	ret = put_request(&b, type, crc, crc_len, algs, num_algs,
-			  p->no_cmw ? -1 : cmw);
+			  p->no_cmw ? -1 : cmw, p->offer_batch);
 	if (!ret)
 		ret = katls_ea_request_parse(out, b.data, b.len, cmw);
 	katls_buf_cleanup(&b);
