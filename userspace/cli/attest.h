@@ -39,8 +39,10 @@ struct katls_cli_attest_opts {
 	const char *cert, *key, *ca, *policy, *policy_name, *tcti, *ima_log;
 	const char *save_dir, *ciphers;
 	uint32_t ak_handle, ima_digest_size, timeout;
+	uint32_t batch_max, batch_linger;	/* quote batching (attesting), 0 = defaults */
 	enum katls_mode mode;
 	bool json;
+	bool no_batch;			/* neither share quotes nor accept shared ones */
 };
 
 /* Their getopt_long() entries, for the caller's table. */
@@ -55,6 +57,9 @@ struct katls_cli_attest_opts {
 	{ "timeout", required_argument, NULL, 't' },				\
 	{ "ciphers", required_argument, NULL, 'S' },				\
 	{ "save-evidence", required_argument, NULL, 's' },			\
+	{ "no-batch", no_argument, NULL, 'B' },					\
+	{ "batch-max", required_argument, NULL, 'X' },				\
+	{ "batch-linger", required_argument, NULL, 'L' },			\
 	{ "json", no_argument, NULL, 'j' }
 
 /*
