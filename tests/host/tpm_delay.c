@@ -20,11 +20,12 @@
  *   --delay CC=MS  command code CC (e.g. 0x15d, TPM2_Sign) takes MS longer;
  *                  commands not named are not delayed (PCR reads, reads of
  *                  public areas: what a real chip does quickly)
- *   --fail-file F  while F exists, TPM2_Quote is answered, after its delay,
- *                  with TPM_RC_FAILURE without reaching the TPM (tests of a
- *                  TPM that fails mid-batch)
- *   --log F        one line per delayed or failed command ("quote 3 delayed
- *                  200 ms"), which benches count
+ *   --fail-file F  a TPM2_Quote that arrives while F exists is answered,
+ *                  after its delay, with TPM_RC_FAILURE without reaching the
+ *                  TPM (tests of a TPM that fails mid-batch)
+ *   --log F        a line when a quote starts ("quote 3 started") and one
+ *                  when it ends ("quote 3 delayed 200 ms", "quote 3 failed
+ *                  after 200 ms"), or another delayed command ends
  *
  * Clients use TPM2TOOLS_TCTI / KATLS_TCTI = swtpm:host=127.0.0.1,port=P.
  * Like a chip, the proxy runs one command at a time, whichever client sent
@@ -207,13 +208,18 @@ static ssize_t execute(const uint8_t *cmd, size_t len, uint8_t *rsp)
 	ssize_t n;
 
 	pthread_mutex_lock(&px.chip);
-	if (cc == TPM_CC_QUOTE)
+	fail = cc == TPM_CC_QUOTE && px.fail_file && !access(px.fail_file, F_OK);
+	if (cc == TPM_CC_QUOTE) {
 		quote = ++px.quotes;
+		if (px.log) {
+			fprintf(px.log, "quote %lu started\n", quote);
+			fflush(px.log);
+		}
+	}
 	if (ms)
 		sleep_ms(ms);
-	fail = cc == TPM_CC_QUOTE && px.fail_file && !access(px.fail_file, F_OK);
 	n = fail ? (ssize_t)error_response(rsp, TPM_RC_FAILURE) : upstream(cmd, len, rsp);
-	if (px.log && (ms || fail)) {
+	if (px.log && (quote || ms)) {
 		if (quote)
 			fprintf(px.log, "quote %lu %s %u ms\n", quote, fail ? "failed after" :
 				"delayed", ms);

@@ -29,6 +29,11 @@ const char *katls_cli_mode_name(enum katls_mode mode);
 int katls_cli_parse_u32(const char *s, uint32_t *out);
 /* Sets SO_RCVTIMEO and SO_SNDTIMEO. */
 int katls_cli_set_timeout(int fd, unsigned int seconds);
+/*
+ * Sets TCP_NODELAY: the exchange is a few small messages each way, which
+ * Nagle's algorithm would hold for the peer's delayed ACK (~40 ms a turn).
+ */
+int katls_cli_set_nodelay(int fd);
 /* Runs the exchange over an established SSL. */
 int katls_cli_session(SSL *ssl, struct katls_session_params *p, struct katls_session_result *r);
 /* The options katls serve and connect share; see katls_cli_attest_opt(). */

@@ -87,6 +87,7 @@ static int dial(const char *host, const char *port, unsigned int timeout)
 		if (fd < 0)
 			continue;
 		katls_cli_set_timeout(fd, timeout);
+		katls_cli_set_nodelay(fd);
 		if (!connect(fd, a->ai_addr, a->ai_addrlen))
 			break;
 		err = errno;

@@ -114,6 +114,7 @@ static int serve_one(int cfd, const char *peer, const struct serve_opts *o,
 
 	katls_cli_attest_params(&p, a, &o->a);
 	katls_cli_set_timeout(cfd, o->a.timeout);
+	katls_cli_set_nodelay(cfd);
 	ret = katls_tls_ssl_new(&ssl, a->ctx, cfd, NULL);
 	if (!ret)
 		ret = katls_tls_handshake(ssl, err, sizeof(err));

@@ -50,10 +50,10 @@ struct katls_evidence_config {
 	/*
 	 * Test hook (tests/host, documented in katls(8) as such): "quote-sig"
 	 * flips a bit of the quote signature, "aik" of the aik record, "binder"
-	 * quotes a wrong nonce, "ak-attrs" flips the noDA attribute in the ak
-	 * record (the same key claimed with other attributes); in a quote
-	 * batch, "batch-sibling" flips a bit of the first sibling hash and
-	 * "batch-root" one of the proof's root.  NULL in production.
+	 * quotes a wrong nonce (in a quote batch: a root the proof does not
+	 * lead to), "ak-attrs" flips the noDA attribute in the ak record (the
+	 * same key claimed with other attributes), "batch-sibling" flips a bit
+	 * of the first sibling hash of a batch proof.  NULL in production.
 	 */
 	const char *test_corrupt;
 };
