@@ -17,7 +17,7 @@
  *
  * Output: "load:" lines of key=value for scripts, e.g.
  *   load: connections=100 ok=100 failed=0 wall_ms=... conn_per_s=... p50_ms=...
- *   load: verified=100 own_binder=100 batched=99
+ *   load: verified=100 own_binder=100 batched=99 client_cpu_ms=...
  *   load: batch size=99 connections=99 quotes=1
  *   load: failure reason=batch-leaf count=...
  *   quote-rate: quotes=N ms=... quotes_per_s=... p50_ms=...
@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -172,7 +173,17 @@ static double pct(const double *v, unsigned int n, double p)
 	return n ? v[i < 0 ? 0 : i >= (long)n ? n - 1 : i] : 0;
 }
 
-static void report(double wall)
+/* CPU time of this process so far, user + system, in ms. */
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static void report(double wall, double cpu)
 {
 	unsigned int ok = 0, batched = 0, k = 0, reasons[__KATLS_R_MAX] = { 0 };
 	unsigned int *by_size = calloc(KATLS_BATCH_MAX + 1, sizeof(*by_size));
@@ -197,7 +208,8 @@ static void report(double wall)
 	       "p90_ms=%.1f p99_ms=%.1f max_ms=%.1f\n", ld.total, ok, ld.total - ok, wall,
 	       ld.total / (wall / 1e3), pct(lat, k, 50), pct(lat, k, 90), pct(lat, k, 99),
 	       pct(lat, k, 100));
-	printf("load: verified=%u own_binder=%u batched=%u\n", ok, ok, batched);
+	printf("load: verified=%u own_binder=%u batched=%u client_cpu_ms=%.1f\n", ok, ok, batched,
+	       cpu);
 	for (unsigned int s = 0; s <= KATLS_BATCH_MAX; s++)
 		if (by_size[s])
 			printf("load: batch size=%u connections=%u quotes=%u\n", s ? s : 1,
@@ -229,7 +241,7 @@ static int load_main(int argc, char **argv)
 	const char *policy = NULL;
 	char err[512], *colon;
 	pthread_t *t;
-	double t0, wall;
+	double t0, wall, c0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:n:v", opts, NULL)) != -1) {
@@ -272,11 +284,12 @@ static int load_main(int argc, char **argv)
 		if (pthread_create(&t[i], NULL, client, NULL))
 			return 2;
 	t0 = now_ms();
+	c0 = cpu_ms();
 	pthread_barrier_wait(&ld.start);
 	for (unsigned int i = 0; i < ld.conc; i++)
 		pthread_join(t[i], NULL);
 	wall = now_ms() - t0;
-	report(wall);
+	report(wall, cpu_ms() - c0);
 	for (unsigned int i = 0; i < ld.total; i++)
 		if (ld.res[i].reason != KATLS_R_OK)
 			return 1;

@@ -11,7 +11,8 @@
 #                              TPM2_Quote at QUOTE_MS ms (KATLS_TCTI and
 #                              TPM2TOOLS_TCTI point at the proxy), the AK,
 #                              an IMA log extended into PCR 10, policy
-#                              DIR/p.json and DIR/runtime.json
+#                              DIR/p.json (AK pinned by its TPM Name, IMA
+#                              allowlist DIR/runtime.json)
 #   batch_serve ARGS...        katls serve (concurrent connections, server
 #                              attests) on a free port in the background:
 #                              BS_PORT, BS_PID, BS_LOG
@@ -44,7 +45,8 @@ batch_setup() {
 	[ -s "$dir/proxy.port" ] || { cat "$dir/proxy.err" >&2; return 1; }
 	export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(cat "$dir/proxy.port")"
 	export KATLS_TCTI=$TPM2TOOLS_TCTI
-	"$KATLS" provision --out "$dir/ak.pem" >/dev/null 2>"$dir/provision.err" ||
+	"$KATLS" provision --out "$dir/ak.pem" --name "$dir/ak.name" >/dev/null \
+		2>"$dir/provision.err" ||
 		{ cat "$dir/provision.err" >&2; return 1; }
 	: >"$dir/ima.log"
 	ima_boot "$dir/ima.log" && ima_add "$dir/ima.log" /usr/bin/true \
@@ -58,7 +60,8 @@ batch_setup() {
 JSON
 	cat >"$dir/p.json" <<JSON
 { "name": "batch", "trust_anchors": ["ca.pem"], "peer_names": ["server.test"],
-  "ak_pins": ["ak.pem"], "ima": { "runtime_policy": "runtime.json" }, "max_age_s": 300 }
+  "ak_names": ["$(cat "$dir/ak.name")"], "ima": { "runtime_policy": "runtime.json" },
+  "max_age_s": 300 }
 JSON
 }
 
