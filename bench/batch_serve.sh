@@ -84,7 +84,7 @@ phases="floor burst linger sustained off"
 
 # field PHASE KEY: KEY= of the phase's load: lines
 field() { grep -o "\b$2=[^ ]*" "$work/$1.load" | head -n1 | cut -d= -f2; }
-calc() { echo "scale=4; $1" | bc; }
+calc() { awk "BEGIN { d = $1; print d }" 2>/dev/null || echo nan; }
 
 echo
 echo "== the TPM: $NQ quotes back to back (katls_tpm_quote: PCR read, TPM2_Quote, PCR read)"

@@ -148,11 +148,12 @@ static void *client(void *arg)
 
 	pthread_barrier_wait(&ld.start);
 	while ((i = __atomic_fetch_add(&ld.next, 1, __ATOMIC_RELAXED)) < ld.total) {
+		const struct result *r = &ld.res[i];
+
 		one(&ld.res[i]);
-		if (ld.verbose || ld.res[i].reason != KATLS_R_OK)
-			fprintf(stderr, "attest_load: connection %u: %s (%.1f ms, batch %u): %s\n", i,
-				katls_reason_name(ld.res[i].reason), ld.res[i].ms,
-				ld.res[i].batch_size, ld.res[i].msg);
+		if (ld.verbose || r->reason != KATLS_R_OK)
+			fprintf(stderr, "attest_load: connection %u: %s (%.1f ms, batch %u): %s\n",
+				i, katls_reason_name(r->reason), r->ms, r->batch_size, r->msg);
 	}
 	OPENSSL_thread_stop();
 	return NULL;
@@ -216,7 +217,8 @@ static void report(double wall, double cpu)
 			       by_size[s], s ? (by_size[s] + s - 1) / s : by_size[s]);
 	for (unsigned int r = 0; r < __KATLS_R_MAX; r++)
 		if (reasons[r])
-			printf("load: failure reason=%s count=%u\n", katls_reason_name(r), reasons[r]);
+			printf("load: failure reason=%s count=%u\n", katls_reason_name(r),
+			       reasons[r]);
 	fflush(stdout);
 	free(by_size);
 	free(lat);
@@ -242,7 +244,7 @@ static int load_main(int argc, char **argv)
 	char err[512], *colon;
 	pthread_t *t;
 	double t0, wall, c0;
-	int c;
+	int c, ret = 0;
 
 	while ((c = getopt_long(argc, argv, "c:n:v", opts, NULL)) != -1) {
 		switch (c) {
@@ -290,10 +292,14 @@ static int load_main(int argc, char **argv)
 		pthread_join(t[i], NULL);
 	wall = now_ms() - t0;
 	report(wall, cpu_ms() - c0);
-	for (unsigned int i = 0; i < ld.total; i++)
-		if (ld.res[i].reason != KATLS_R_OK)
-			return 1;
-	return 0;
+	for (unsigned int i = 0; i < ld.total && !ret; i++)
+		ret = ld.res[i].reason != KATLS_R_OK;
+	pthread_barrier_destroy(&ld.start);
+	free(t);
+	free(ld.res);
+	katls_policy_set_free(ld.set);
+	SSL_CTX_free(ld.ctx);
+	return ret;
 }
 
 static int quote_rate(int n)

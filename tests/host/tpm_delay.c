@@ -353,10 +353,14 @@ static void parse_delay(const char *s)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "upstream", required_argument, NULL, 'u' }, { "device", required_argument, NULL, 'd' },
-		{ "port", required_argument, NULL, 'p' }, { "port-file", required_argument, NULL, 'P' },
-		{ "quote-ms", required_argument, NULL, 'q' }, { "delay", required_argument, NULL, 'D' },
-		{ "fail-file", required_argument, NULL, 'f' }, { "log", required_argument, NULL, 'l' },
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "port-file", required_argument, NULL, 'P' },
+		{ "quote-ms", required_argument, NULL, 'q' },
+		{ "delay", required_argument, NULL, 'D' },
+		{ "fail-file", required_argument, NULL, 'f' },
+		{ "log", required_argument, NULL, 'l' },
 		{ 0 }
 	};
 	struct listener cmd, ctl;

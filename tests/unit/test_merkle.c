@@ -161,7 +161,8 @@ static void test_every_path_matches_rfc9162(void **state)
 			assert_int_equal(got_len, len);
 			assert_int_equal(katls_merkle_path_len(m, n), len);
 			assert_memory_equal(got, want, len * sizeof(want[0]));
-			assert_int_equal(katls_merkle_root_from_path(leaves[m], m, n, got, len, r), 0);
+			assert_int_equal(katls_merkle_root_from_path(leaves[m], m, n, got, len, r),
+					 0);
 			assert_memory_equal(r, root, sizeof(r));
 			/* one hash short, one hash too many: refused, not misread */
 			if (len)
@@ -266,7 +267,8 @@ static void test_batches_verify(void **state)
 
 			batch_new(&b, n, i);
 			assert_true(b.p.path_len <= KATLS_BATCH_DEPTH_MAX);
-			assert_int_equal(check(&b, &b.p, b.leaves[i], "quote batch of"), KATLS_R_OK);
+			assert_int_equal(check(&b, &b.p, b.leaves[i], "quote batch of"),
+					 KATLS_R_OK);
 			batch_free(&b);
 		}
 	}

@@ -300,6 +300,11 @@ int serve_main(int argc, char **argv)
 		}
 		serve_threaded(cfd, peer, &o, &a);
 	}
+	/* connection threads use @a: let them finish first */
+	pthread_mutex_lock(&conns.lock);
+	while (conns.running)
+		pthread_cond_wait(&conns.cv, &conns.lock);
+	pthread_mutex_unlock(&conns.lock);
 out:
 	if (lfd >= 0)
 		close(lfd);

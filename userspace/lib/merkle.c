@@ -155,10 +155,12 @@ int katls_merkle_tree_build(const katls_merkle_hash *leaves, size_t n,
 		size_t nb = t->len[l - 1];
 
 		for (size_t i = 0; i < t->len[l] && !ret; i++) {
+			const uint8_t *left = below[2 * i];
+
 			if (2 * i + 1 < nb)
-				ret = katls_merkle_node_hash(below[2 * i], below[2 * i + 1], here[i]);
+				ret = katls_merkle_node_hash(left, below[2 * i + 1], here[i]);
 			else
-				memcpy(here[i], below[2 * i], sizeof(here[i]));	/* promoted */
+				memcpy(here[i], left, sizeof(here[i]));	/* promoted */
 		}
 	}
 	if (ret) {
