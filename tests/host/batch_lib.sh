@@ -66,16 +66,23 @@ JSON
 }
 
 batch_serve() {
-	local _
-	BS_PORT=$(free_port) || return 1
-	BS_LOG=$_bl_dir/serve.$BS_PORT.log
-	"$KATLS" serve --port "$BS_PORT" --cert "$_bl_dir/server.pem" --key "$_bl_dir/server.key" \
-		--ima-log "$_bl_dir/ima.log" --timeout 60 "$@" >"$BS_LOG" 2>&1 &
-	BS_PID=$!
-	for _ in $(seq 50); do
-		grep -q "listening on" "$BS_LOG" && return 0
-		kill -0 "$BS_PID" 2>/dev/null || break
-		sleep 0.1
+	local _ try
+	# A port found free can be taken before the server binds it: retry.
+	for try in 1 2 3 4 5; do
+		BS_PORT=$(free_port) || return 1
+		BS_LOG=$_bl_dir/serve.$BS_PORT.log
+		"$KATLS" serve --port "$BS_PORT" --cert "$_bl_dir/server.pem" \
+			--key "$_bl_dir/server.key" --ima-log "$_bl_dir/ima.log" --timeout 60 "$@" \
+			>"$BS_LOG" 2>&1 &
+		BS_PID=$!
+		for _ in $(seq 50); do
+			grep -q "listening on" "$BS_LOG" && return 0
+			kill -0 "$BS_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		wait "$BS_PID" 2>/dev/null
+		BS_PID=""
+		grep -q "Address already in use" "$BS_LOG" || break
 	done
 	cat "$BS_LOG" >&2
 	return 1
