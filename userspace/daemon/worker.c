@@ -210,18 +210,20 @@ static const char *batch_note(const struct work *w, char *buf, size_t len)
 
 static void log_summary(struct work *w, const struct katls_verify_summary *s)
 {
-	char pcr[65] = "", dig[129] = "";
+	char pcr[65] = "", dig[129] = "", quote[64] = "quote of its own";
 
 	if (s->has_pcr10)
 		hex(pcr, s->pcr10, 32);
 	if (s->workload_digest_len)
 		hex(dig, s->workload_digest, s->workload_digest_len);
+	if (s->batch_size)
+		snprintf(quote, sizeof(quote), "quote batch %u (leaf %u)", s->batch_size,
+			 s->batch_index);
 	katlsd_log(LOG_INFO, "%s: peer Evidence: subject \"%s\" ak sha256:%.16s… pcr10 %s "
-		   "ima %u/%u entries, kernel %s, workload %s sha256:%s, quote %s %u (leaf %u)",
-		   w->tag, s->peer_subject, s->ak_fpr, s->has_pcr10 ? pcr : "-", s->ima_covered,
+		   "ima %u/%u entries, kernel %s, workload %s sha256:%s, %s", w->tag,
+		   s->peer_subject, s->ak_fpr, s->has_pcr10 ? pcr : "-", s->ima_covered,
 		   s->ima_records, s->has_kernel ? s->kernel_release : "-",
-		   s->has_workload ? s->workload_exe : "-", *dig ? dig : "-",
-		   s->batch_size ? "batch" : "of its own", s->batch_size, s->batch_index);
+		   s->has_workload ? s->workload_exe : "-", *dig ? dig : "-", quote);
 }
 
 static void run(struct work *w)
