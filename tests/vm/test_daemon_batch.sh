@@ -150,6 +150,7 @@ probe_pair() {	# probe_pair PORT TAG: a daemon_probe server (attests) and client
 	local sp
 	$probe serve $1 -m attest -t 60000 >"$work/ps$2.out" 2>&1 &
 	sp=$!
+	echo "$sp" >"$work/ps$2.pid"
 	for _ in $(seq 50); do grep -q listening "$work/ps$2.out" && break; sleep 0.1; done
 	$probe connect 127.0.0.1 $1 -n server.test -t 60000 >"$work/pc$2.out" 2>&1 || true
 	wait "$sp" || true
@@ -168,8 +169,17 @@ check "mid-batch: all five attesters refused, socket shut down, gate FAILED" \
 	[ "$(grep -lE 'result=E[A-Z]+ .*gate=failed .*after=write:(EPIPE|ENOTCONN|EACCES)' "$work"/ps[1-5].out | wc -l)" = 5 ]
 check "mid-batch: all five verifiers refused (ea-empty), socket shut down, gate FAILED" \
 	[ "$(grep -lE 'result=EACCES reason=8 .*gate=failed .*after=write:(EPIPE|ENOTCONN|EACCES)' "$work"/pc[1-5].out | wc -l)" = 5 ]
-check "mid-batch: katlsd names the failed quote of their batch for each of the five" \
-	[ "$(grep -c 'server/attest: refused .*cannot attest: TPM quote for a batch of [2-5] requests failed: TPM2_Quote: Input/output error' "$kd_log")" = 5 ]
+# refused_by_tpm TAG: katlsd refused the server probe TAG's request for its quote's failure
+refused_by_tpm() {
+	local req
+	req=$(grep -o "req [0-9]* server/attest: pid $(cat "$work/ps$1.pid") " "$kd_log" | cut -d' ' -f2)
+	[ -n "$req" ] && grep -Eq "req $req server/attest: refused .*cannot attest: TPM quote for a batch of [0-9]+ requests? failed: TPM2_Quote: Input/output error" "$kd_log"
+}
+n=0
+for i in 1 2 3 4 5; do refused_by_tpm $i && n=$((n + 1)); done
+check "mid-batch: katlsd names the failed quote of its batch for each of the five ($n)" [ "$n" = 5 ]
+check "mid-batch: ... they queued behind the quote in flight and shared the failed one" \
+	grep -Eq "server/attest: refused .*TPM quote for a batch of [2-5] requests failed" "$kd_log"
 check "mid-batch: no application byte reached any of them" \
 	bash -c "! grep -q 'first=[^-]' $work/ps[1-5].out $work/pc[1-5].out"
 rm -f "$work/tpm-fails"
