@@ -375,6 +375,14 @@ int katls_gate_set_state(struct katls_gate *g, int sockfd, enum katls_gate_state
 
 /* ---- rules ------------------------------------------------------------------------ */
 
+/* ::ffff:a.b.c.d */
+static bool is_v4mapped(const uint8_t a[16])
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
 /* The rule for @k as the gate's rule_match() finds it: exact port, then any port. */
 static bool rule_lookup(struct katls_gate *g, struct katls_rule_key *k, struct katls_rule_v *v)
 {
@@ -390,20 +398,19 @@ static bool rule_lookup(struct katls_gate *g, struct katls_rule_key *k, struct k
 }
 
 /* key->family/addr from a socket address, IPv4-mapped IPv6 as IPv4; its port. */
-static bool sockaddr_to_key(const struct sockaddr_storage *ss, struct katls_rule_key *k,
-			    uint16_t *port)
+static bool sockaddr_to_key(const struct sockaddr *sa, struct katls_rule_key *k, uint16_t *port)
 {
-	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 
 	memset(k->addr, 0, sizeof(k->addr));
-	if (ss->ss_family == AF_INET) {
+	if (sa->sa_family == AF_INET) {
 		k->family = KATLS_FAM_V4;
 		memcpy(k->addr, &s4->sin_addr, 4);
 		*port = s4->sin_port;
-	} else if (ss->ss_family == AF_INET6) {
+	} else if (sa->sa_family == AF_INET6) {
 		const uint8_t *a = s6->sin6_addr.s6_addr;
-		bool mapped = !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
+		bool mapped = is_v4mapped(a);
 
 		k->family = mapped ? KATLS_FAM_V4 : KATLS_FAM_V6;
 		memcpy(k->addr, mapped ? a + 12 : a, mapped ? 4 : 16);
@@ -412,6 +419,18 @@ static bool sockaddr_to_key(const struct sockaddr_storage *ss, struct katls_rule
 		return false;
 	}
 	return true;
+}
+
+bool katls_gate_rule_for(struct katls_gate *g, uint8_t dir, const struct sockaddr *remote,
+			 uint16_t port, struct katls_rule_v *out)
+{
+	struct katls_rule_key k = { .dir = dir };
+	uint16_t ignored;
+
+	if (!sockaddr_to_key(remote, &k, &ignored))
+		return false;
+	k.port = port;
+	return rule_lookup(g, &k, out);
 }
 
 int katls_gate_socket_rule(struct katls_gate *g, int sockfd, struct katls_gate_sock_rule *out)
@@ -429,7 +448,8 @@ int katls_gate_socket_rule(struct katls_gate *g, int sockfd, struct katls_gate_s
 	if (getsockname(sockfd, (struct sockaddr *)&local, &llen) ||
 	    getpeername(sockfd, (struct sockaddr *)&remote, &rlen))
 		return fail(-errno, "socket %d: %s", sockfd, strerror(errno));
-	if (!sockaddr_to_key(&local, &k, &lport) || !sockaddr_to_key(&remote, &k, &rport))
+	if (!sockaddr_to_key((struct sockaddr *)&local, &k, &lport) ||
+	    !sockaddr_to_key((struct sockaddr *)&remote, &k, &rport))
 		return fail(-EAFNOSUPPORT, "socket %d is not an IP socket", sockfd);
 	have_state = !katls_gate_get_state(g, sockfd, &st);
 	if (have_state && (st.flags & KATLS_SKF_ACTIVE))
@@ -482,14 +502,6 @@ static void key_to_rule(const struct katls_rule_key *k, const struct katls_rule_
 	r->action = v->action;
 	r->policy_id = v->policy_id;
 	r->max_age_s = v->max_age_s;
-}
-
-/* ::ffff:a.b.c.d */
-static bool is_v4mapped(const uint8_t a[16])
-{
-	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(a, prefix, sizeof(prefix));
 }
 
 static int rule_check(const struct katls_gate_rule *r)
