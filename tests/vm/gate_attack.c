@@ -539,7 +539,8 @@ static void reconnect(const char *addr, uint16_t port, uint16_t port2)
 		drop_privileges();
 		timeouts(c, 2000);
 		r = connect(c, (struct sockaddr *)&un, sizeof(un));
-		printf("info reconnect: connect(AF_UNSPEC) -> %s\n", err_name(r, errno));
+		report(r < 0 && errno == EACCES, "reconnect: connect(AF_UNSPEC) on the attested "
+		       "socket -> %s (want EACCES)", err_name(r, errno));
 		r = connect(c, (struct sockaddr *)&ss2, len2);
 		printf("info reconnect: connect to port %u -> %s\n", port2, err_name(r, errno));
 		if (!r)
