@@ -331,8 +331,6 @@ static __always_inline bool decide(struct katls_sk_state_v *st, const struct kat
 	st->rules_gen = gen;
 	if (req != was || !st->marked_ns)
 		st->marked_ns = bpf_ktime_get_boot_ns();
-	if (rule && !req)
-		count(KATLS_CNT_MARK_EXEMPT);
 	if (req && !was)
 		count(KATLS_CNT_MARK_REQUIRED);
 	return req && !was;
@@ -395,6 +393,8 @@ int katls_sockops(struct bpf_sock_ops *skops)
 	} else if (reset || !(st->flags & (KATLS_SKF_USER | KATLS_SKF_SELFTEST))) {
 		/* A new connection (reset) is always decided afresh: a verdict is per connection. */
 		decide(st, rule, flags, rules_gen());
+		if (!reset && rule && rule->action == KATLS_ACT_EXEMPT)
+			count(KATLS_CNT_MARK_EXEMPT);
 		if (!st->cookie)
 			st->cookie = bpf_get_socket_cookie(skops);
 	}
@@ -585,6 +585,8 @@ static __always_inline struct katls_sk_state_v *late_decide(struct sock *sk,
 	}
 	count(KATLS_CNT_LATE_MARK);
 	decide(st, rule, flags, rules_gen());
+	if (rule && rule->action == KATLS_ACT_EXEMPT)
+		count(KATLS_CNT_MARK_EXEMPT);
 	if (!st->cookie)
 		st->cookie = bpf_get_socket_cookie(sk);
 	return st;

@@ -53,6 +53,7 @@ struct spec {
 	uint16_t port;
 	uint8_t action;
 	const char *policy;
+	const char *prefix;		/* as given */
 	uint32_t max_age_s;
 	bool have_max_age;
 	bool replace;
@@ -77,11 +78,12 @@ static void two_families(struct spec *s, const char *v4, uint8_t len4, const cha
 }
 
 /* Say what a prefix covers where operators have been surprised. */
-static void prefix_notes(const char *arg, const struct spec *s)
+static void prefix_notes(const struct spec *s)
 {
 	static const uint8_t lo6[16] = { [15] = 1 };
+	const char *arg = s->prefix;
 
-	if (s->num_families != 1)
+	if (s->num_families != 1 || !arg)
 		return;
 	if (s->family[0] == KATLS_FAM_V4 && strchr(arg, ':'))
 		fprintf(stderr, "katls policy: note: %s is taken as an IPv4 prefix: the gate sees "
@@ -130,8 +132,7 @@ static int parse_spec(int argc, char **argv, bool add, struct spec *s)
 					return bad_input(katls_gate_errmsg());
 				} else {
 					s->num_families = 1;
-					if (add)
-						prefix_notes(arg, s);
+					s->prefix = arg;
 				}
 			} else if (!strcmp(arg, "port")) {
 				if (optind >= argc)
@@ -343,9 +344,10 @@ static int cmd_add(int argc, char **argv)
 		fprintf(stderr, "katls policy add: %s\n", katls_gate_errmsg());
 		if (created)
 			katls_gate_policy_forget(g, id);	/* nothing refers to it */
-	} else if (s.action == KATLS_ACT_REQUIRE) {
-		unsigned int n = live_covered(g);
+	} else {
+		unsigned int n = s.action == KATLS_ACT_REQUIRE ? live_covered(g) : 0;
 
+		prefix_notes(&s);
 		if (n)
 			fprintf(stderr, "katls policy add: %u established connection%s covered by "
 				"require rules now: refused from the next read or write until "
