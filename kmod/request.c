@@ -293,20 +293,18 @@ static bool is_daemon(const struct sock *nlsk)
 /* The daemon_exe pin, if the operator set one.  Return: 0 or -EPERM. */
 static int check_exe(struct netlink_ext_ack *extack)
 {
-	char *pin = NULL;
-	bool pinned;
-	int ret;
+	char *pin, *path;
+	int ret = 0;
 
 	kernel_param_lock(THIS_MODULE);
-	pinned = daemon_exe[0];
-	if (pinned)
-		pin = kstrdup(daemon_exe, GFP_KERNEL);
+	pin = kstrdup(daemon_exe, GFP_KERNEL);
 	kernel_param_unlock(THIS_MODULE);
-	if (!pinned)
-		return 0;
 	if (!pin)
 		return -ENOMEM;
-	ret = katls_workload_exe_is(strim(pin));
+	/* "echo > daemon_exe" (a lone newline) unpins. */
+	path = strim(pin);
+	if (*path)
+		ret = katls_workload_exe_is(path);
 	kfree(pin);
 	if (ret) {
 		NL_SET_ERR_MSG(extack, "not the executable the daemon_exe parameter pins");
