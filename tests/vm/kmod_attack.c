@@ -10,9 +10,10 @@
  *       never accept either (requests stay queued).  --ktls-hold: accept each
  *       request and install kTLS on its fd as katlsd does before it verifies,
  *       print "held id=N timeout=T".  Until SIGTERM.
- *   attest --timeout MS --expect ERR
+ *   attest --timeout MS --expect ERR [--deadline MS]
  *       one attestation on a loopback pair: must end with ERR; on failure the
  *       status must be FAILED with that result.  "attest=ERR state=S ms=T".
+ *       --deadline: SIGALRM ends a wait that lasts longer (EINTR).
  *   nl register|accept|done [ID] --expect ERR
  *       one netlink op (DONE: status 0, "attested") from this process.
  *   listen-after-fail N
@@ -213,21 +214,28 @@ static int cmd_attest(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
-		{ "expect", required_argument, NULL, 'e' }, { 0 }
+		{ "expect", required_argument, NULL, 'e' },
+		{ "deadline", required_argument, NULL, 'd' }, { 0 }
 	};
+	struct sigaction sa = { .sa_handler = on_signal };
 	struct katls_status st = { 0 };
-	uint32_t timeout_ms = 0;
+	uint32_t timeout_ms = 0, deadline_ms = 0;
 	int app, peer, c, ret, want = 0;
 	int64_t t0;
 
-	while ((c = getopt_long(argc, argv, "t:e:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:e:d:", opts, NULL)) != -1) {
 		if (c == 't')
 			timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
 		else if (c == 'e')
 			want = eparse(optarg);
+		else if (c == 'd')
+			deadline_ms = (uint32_t)strtoul(optarg, NULL, 10);
 		else
 			return 2;
 	}
+	sigaction(SIGALRM, &sa, NULL);
+	if (deadline_ms)
+		alarm((deadline_ms + 999) / 1000);
 	if ((ret = tcp_pair(0, &app, &peer)))
 		return fprintf(stderr, "kmod_attack: pair: %s\n", strerror(-ret)), 1;
 	t0 = now_ms();
