@@ -16,7 +16,7 @@
  *       --deadline: SIGALRM ends a wait that lasts longer (EINTR).
  *   nl register|accept|done [ID] --expect ERR
  *       one netlink op (DONE: status 0, "attested") from this process.
- *   listen-after-fail N
+ *   listen-after-fail N [v6]
  *       attestation with timeout_ms 1 fails, then connect(AF_UNSPEC) and
  *       listen(): must fail (EINVAL).  If it does not, N children are
  *       accepted as in listen-while-pending (and the exit status is 1).
@@ -108,6 +108,8 @@ static void setup_signals(void)
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
+static int opt_v6;
+
 /* setsockopt(KATLS_SO_ATTEST) as a client verifying its peer: 0 or errno. */
 static int attest(int fd, uint32_t timeout_ms)
 {
@@ -119,14 +121,16 @@ static int attest(int fd, uint32_t timeout_ms)
 	r.mode = KATLS_MODE_VERIFY_PEER;
 	r.timeout_ms = timeout_ms;
 	strcpy(r.server_name, "server.test");
-	return setsockopt(fd, SOL_IP, KATLS_SO_ATTEST, &r, sizeof(r)) < 0 ? errno : 0;
+	return setsockopt(fd, opt_v6 ? SOL_IPV6 : SOL_IP, KATLS_SO_ATTEST, &r, sizeof(r)) < 0 ?
+	       errno : 0;
 }
 
 static int status(int fd, struct katls_status *st)
 {
 	socklen_t len = sizeof(*st);
 
-	return getsockopt(fd, SOL_IP, KATLS_SO_STATUS, st, &len) < 0 ? errno : 0;
+	return getsockopt(fd, opt_v6 ? SOL_IPV6 : SOL_IP, KATLS_SO_STATUS, st, &len) < 0 ?
+	       errno : 0;
 }
 
 /* Waits up to @ms for @fd's status to be PENDING.  0 or ETIMEDOUT. */
@@ -326,7 +330,7 @@ static void raise_nofile(void)
 /* Connects and accepts up to @n children of listener @lfd.  Returns how many. */
 static int make_children(int lfd, struct child *ch, int n)
 {
-	struct sockaddr_in a;
+	struct sockaddr_storage a;
 	socklen_t len = sizeof(a);
 	char data[1000];
 	int i;
@@ -334,10 +338,13 @@ static int make_children(int lfd, struct child *ch, int n)
 	memset(data, 'c', sizeof(data));
 	if (getsockname(lfd, (struct sockaddr *)&a, &len) < 0)
 		return 0;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (a.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
+	else
+		((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	for (i = 0; i < n; i++) {
-		ch[i].cli = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (ch[i].cli < 0 || connect(ch[i].cli, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		ch[i].cli = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (ch[i].cli < 0 || connect(ch[i].cli, (struct sockaddr *)&a, len) < 0) {
 			fprintf(stderr, "kmod_attack: child %d: connect: %s\n", i, strerror(errno));
 			break;
 		}
@@ -376,10 +383,10 @@ static void hold_children(struct child *ch, int n)
 
 static int cmd_listen_after_fail(int n)
 {
-	struct child *ch = calloc(n, sizeof(*ch));
+	struct child *ch = calloc(n + 1, sizeof(*ch));
 	int app, peer, ret = -ENOMEM, err_a, err_d, err_l, got = 0;
 
-	if (!ch || (ret = tcp_pair(0, &app, &peer)))
+	if (!ch || (ret = tcp_pair(opt_v6, &app, &peer)))
 		return fprintf(stderr, "kmod_attack: pair: %s\n", strerror(-ret)), 1;
 	err_a = attest(app, 1);
 	err_d = disconnect(app);
@@ -637,8 +644,10 @@ int main(int argc, char **argv)
 		return cmd_attest(argc - 1, argv + 1);
 	if (!strcmp(cmd, "nl"))
 		return cmd_nl(argc - 1, argv + 1);
-	if (!strcmp(cmd, "listen-after-fail") && argc == 3)
+	if (!strcmp(cmd, "listen-after-fail") && (argc == 3 || argc == 4)) {
+		opt_v6 = argc == 4 && !strcmp(argv[3], "v6");
 		return cmd_listen_after_fail(atoi(argv[2]));
+	}
 	if (!strcmp(cmd, "listen-while-pending") && argc == 3)
 		return cmd_listen_while_pending(atoi(argv[2]));
 	if (!strcmp(cmd, "hold"))

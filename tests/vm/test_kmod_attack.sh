@@ -18,7 +18,7 @@
 #     open succeeds, closing them afterwards does not oops, and TCP socket and
 #     memory accounting return to the baseline.
 . "$(dirname "$0")/lib.sh"
-need jq; need objdump; need setpriv; need unshare; need openssl; need sysctl
+need jq; need objdump; need setpriv; need unshare; need openssl; need sysctl; need python3
 . "$top/tests/vm/daemon_lib.sh"
 load_tls_crypto
 probe=$tools/kmod_attack
@@ -191,6 +191,17 @@ check "failed attestation, then listen(): EINVAL (ULP katls, no children)" \
 	grep -q "^attest=ETIMEDOUT disconnect=ok listen=EINVAL ulp=katls children=0$" "$work/l1.out"
 echo close >&7; exec 7>&-
 check "listen-after-fail probe" wait $l1
+out=$(nobody $probe listen-after-fail 0 v6 </dev/null) || true
+head -n1 <<<"  $out"
+check "IPv6: failed attestation, then listen(): EINVAL (ULP katls)" \
+	grep -q "^attest=ETIMEDOUT disconnect=ok listen=EINVAL ulp=katls children=0$" <<<"$out"
+check "an application cannot put the katls ULP on its own socket (EPERM)" nobody python3 -c '
+import errno, socket
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+try: c.setsockopt(socket.IPPROTO_TCP, 31, b"katls")
+except OSError as e: raise SystemExit(0 if e.errno == errno.EPERM else 1)
+raise SystemExit(1)'
 
 nobody $probe listen-while-pending 1000 <"$pub/ctl2" >"$work/l2.out" 2>&1 & l2=$!
 exec 7>"$pub/ctl2"
