@@ -4,12 +4,14 @@
  * every op and attribute).  Policies are static const and validation is strict
  * for every op (resv_start_op is the first op): unknown attributes, wrong
  * lengths and reserved mask bits are rejected by the core with an extack
- * message before a handler runs.
+ * message before a handler runs.  Capabilities are declared per op
+ * (GENL_ADMIN_PERM) and per multicast group; who the daemon is (DAEMON_REGISTER,
+ * and which socket may REQUEST_ACCEPT and REQUEST_DONE) is request.c's.
  */
 #include <linux/limits.h>
 #include <linux/rcupdate.h>
-#include <linux/user_namespace.h>
 #include <linux/slab.h>
+#include <linux/user_namespace.h>
 #include <linux/utsname.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
