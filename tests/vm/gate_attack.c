@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "gate.h"
+#include "sockaddr.h"
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -108,30 +109,10 @@ static const char *err_name(ssize_t rc, int err)
 	}
 }
 
-static socklen_t make_addr(const char *a, uint16_t port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		return sizeof(*s4);
-	}
-	if (inet_pton(AF_INET6, a, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		return sizeof(*s6);
-	}
-	fprintf(stderr, "gate_attack: bad address '%s'\n", a);
-	exit(2);
-}
-
 static int listener(const char *addr, uint16_t port, int proto, int backlog)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	int l = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, proto), one = 1;
 
 	if (l < 0)
@@ -231,7 +212,7 @@ static void must_refuse_recv(int fd, const char *what)
 static void mptcp_out(const char *addr, uint16_t port)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	int l = listener(addr, port, IPPROTO_MPTCP, 8);
 	pid_t pid = fork();
 	size_t got;
@@ -259,7 +240,7 @@ static void mptcp_out(const char *addr, uint16_t port)
 static void mptcp_in(const char *addr, uint16_t port, int client_proto)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	int ready[2], c;
 	pid_t pid;
 	char x;
@@ -313,7 +294,7 @@ static void mptcp_in(const char *addr, uint16_t port, int client_proto)
 static void self_connect(const char *addr, uint16_t port)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	pid_t pid = fork();
 	int status;
 
@@ -367,7 +348,7 @@ static int md5_fill(int fd)
 static void md5_scenario(const char *addr, uint16_t port)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	int l = listener(addr, port, 0, 8);
 	pid_t pid = fork();
 	size_t got;
@@ -417,7 +398,7 @@ static int big_filter(int fd, unsigned int n)
 static void filter_scenario(const char *addr, uint16_t port)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	int l = listener(addr, port, 0, 8), c, s;
 	unsigned int n = BPF_MAXINSNS;
 	size_t got;
@@ -458,9 +439,9 @@ static void filter_scenario(const char *addr, uint16_t port)
 static void unspec(const char *addr, uint16_t port)
 {
 	struct sockaddr_storage ss, any;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	bool v6 = ss.ss_family == AF_INET6;
-	socklen_t alen = make_addr(v6 ? "::" : "0.0.0.0", port, &any);
+	socklen_t alen = test_sockaddr(v6 ? "::" : "0.0.0.0", port, &any);
 	/* backlog 0: one queued connection fills the accept queue, the next SYN waits */
 	int l = listener(addr, port, 0, 0), filler;
 	pid_t pid;
@@ -511,7 +492,7 @@ static void unspec(const char *addr, uint16_t port)
 static void reconnect(const char *addr, uint16_t port, uint16_t port2)
 {
 	struct sockaddr_storage ss, ss2, un = { .ss_family = AF_UNSPEC };
-	socklen_t len = make_addr(addr, port, &ss), len2 = make_addr(addr, port2, &ss2);
+	socklen_t len = test_sockaddr(addr, port, &ss), len2 = test_sockaddr(addr, port2, &ss2);
 	int l = listener(addr, port, 0, 8), l2 = listener(addr, port2, 0, 8), c, s, ret;
 	struct katls_gate *g;
 	size_t got;
@@ -578,7 +559,7 @@ static void *busy_writer(void *arg)
 static void race_reconnect(const char *addr, uint16_t port, uint16_t port2)
 {
 	struct sockaddr_storage ss, ss2;
-	socklen_t len = make_addr(addr, port, &ss), len2 = make_addr(addr, port2, &ss2);
+	socklen_t len = test_sockaddr(addr, port, &ss), len2 = test_sockaddr(addr, port2, &ss2);
 	/* port: an unruled peer that accepts and drains; port2: the ruled peer */
 	int l = listener(addr, port, 0, 256), l2 = listener(addr, port2, 0, 256);
 	size_t got, drained = 0;

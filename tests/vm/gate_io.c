@@ -75,6 +75,7 @@
 #include <bpf/bpf.h>
 
 #include "gate.h"
+#include "sockaddr.h"
 
 #define CHUNK 16
 
@@ -459,12 +460,10 @@ static void fill_policies(void)
 static const char *g_addr = "127.0.0.1";
 static uint16_t g_port;
 
-static socklen_t make_addr(const char *a, uint16_t port, struct sockaddr_storage *ss);
-
 static int listener(const char *addr, uint16_t port, int backlog)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	int l = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0;
 
 	if (l < 0)
@@ -490,7 +489,7 @@ static void report(const char *what, const char *got, const char *want)
 static void syn_sent(const char *expect)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(g_addr, g_port, &ss);
+	socklen_t len = test_sockaddr(g_addr, g_port, &ss);
 	struct timeval tv = { 3, 0 };
 	struct katls_sk_state_v v;
 	struct tcp_info ti;
@@ -533,7 +532,7 @@ static void syn_sent(const char *expect)
 static void tfo(const char *expect)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(g_addr, g_port, &ss);
+	socklen_t len = test_sockaddr(g_addr, g_port, &ss);
 	int l = listener(g_addr, g_port, 4);
 	int c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	char tmp[64];
@@ -552,7 +551,7 @@ static void tfo(const char *expect)
 static void refused_then(uint16_t port2)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(g_addr, g_port, &ss);
+	socklen_t len = test_sockaddr(g_addr, g_port, &ss);
 	struct katls_sk_state_v v;
 	int l, c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	char tmp[64];
@@ -564,7 +563,7 @@ static void refused_then(uint16_t port2)
 	}
 	report("refused connect: gate state", state_of(c, &v), "required");
 	l = listener(g_addr, port2, 4);
-	len = make_addr(g_addr, port2, &ss);
+	len = test_sockaddr(g_addr, port2, &ss);
 	if (l < 0 || connect(c, (struct sockaddr *)&ss, len)) {
 		perror("gate_io: refused-then: second connect");
 		exit(2);
@@ -578,30 +577,10 @@ static void refused_then(uint16_t port2)
 
 /* ---- setup ------------------------------------------------------------------- */
 
-static socklen_t make_addr(const char *a, uint16_t port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		return sizeof(*s4);
-	}
-	if (inet_pton(AF_INET6, a, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		return sizeof(*s6);
-	}
-	fprintf(stderr, "gate_io: bad address '%s'\n", a);
-	exit(2);
-}
-
 static void make_pair(const char *addr, const char *listen_addr, uint16_t port, bool server_side)
 {
 	struct sockaddr_storage ss, ls;
-	socklen_t len = make_addr(addr, port, &ss), llen = make_addr(listen_addr, port, &ls);
+	socklen_t len = test_sockaddr(addr, port, &ss), llen = test_sockaddr(listen_addr, port, &ls);
 	int l, c, s, one = 1, zero = 0;
 
 	l = socket(ls.ss_family, SOCK_STREAM, 0);

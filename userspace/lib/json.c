@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "hex.h"
 #include "ima.h"		/* KATLS_IMA_MAX_DIGEST */
 #include "json.h"
 
@@ -154,17 +155,6 @@ int jget_int(struct jctx *j, struct json_object *v, int64_t min, int64_t max,
 	return 0;
 }
 
-static int unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Hex text of @len chars into @out; @want = expected bytes, 0 = 1..64. */
 int jparse_hex(struct jctx *j, const char *s, size_t len, size_t want_bytes,
 	       uint8_t *out, size_t *out_len)
@@ -176,7 +166,7 @@ int jparse_hex(struct jctx *j, const char *s, size_t len, size_t want_bytes,
 		return jerr(j, "expected an even number (2..128) of hex digits, got %zu", len);
 	}
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = unhex(s[i]), lo = unhex(s[i + 1]);
+		int hi = katls_hex_digit(s[i]), lo = katls_hex_digit(s[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return jerr(j, "invalid hex digit at position %zu", hi < 0 ? i : i + 1);
