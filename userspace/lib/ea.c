@@ -20,7 +20,9 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "algs.h"
 #include "ea.h"
+#include "ima.h"
 
 #define HS_HDR_LEN	4
 #define EXT_SIG_ALGS_CERT	0x0032	/* signature_algorithms_cert */
@@ -83,23 +85,25 @@ struct scheme {
 	uint16_t id;
 	const char *key_type;		/* EVP_PKEY_is_a() name */
 	int curve;			/* NID for ECDSA, else 0 */
-	const EVP_MD *(*md)(void);	/* NULL for EdDSA */
+	unsigned int md;		/* enum katls_ima_hash; NO_MD for EdDSA */
 	bool pss;
 };
 
+#define NO_MD	KATLS_IMA_NUM_HASHES	/* katls_md() gives NULL */
+
 /* TLS 1.3 CertificateVerify schemes only: no PKCS#1 v1.5, no SHA-1. */
 static const struct scheme schemes[] = {
-	{ KATLS_SIG_ECDSA_P256_SHA256, "EC", NID_X9_62_prime256v1, EVP_sha256, false },
-	{ KATLS_SIG_ECDSA_P384_SHA384, "EC", NID_secp384r1, EVP_sha384, false },
-	{ KATLS_SIG_ECDSA_P521_SHA512, "EC", NID_secp521r1, EVP_sha512, false },
-	{ KATLS_SIG_ED25519, "ED25519", 0, NULL, false },
-	{ KATLS_SIG_ED448, "ED448", 0, NULL, false },
-	{ KATLS_SIG_RSA_PSS_RSAE_SHA256, "RSA", 0, EVP_sha256, true },
-	{ KATLS_SIG_RSA_PSS_RSAE_SHA384, "RSA", 0, EVP_sha384, true },
-	{ KATLS_SIG_RSA_PSS_RSAE_SHA512, "RSA", 0, EVP_sha512, true },
-	{ KATLS_SIG_RSA_PSS_PSS_SHA256, "RSA-PSS", 0, EVP_sha256, true },
-	{ KATLS_SIG_RSA_PSS_PSS_SHA384, "RSA-PSS", 0, EVP_sha384, true },
-	{ KATLS_SIG_RSA_PSS_PSS_SHA512, "RSA-PSS", 0, EVP_sha512, true },
+	{ KATLS_SIG_ECDSA_P256_SHA256, "EC", NID_X9_62_prime256v1, KATLS_IMA_SHA256, false },
+	{ KATLS_SIG_ECDSA_P384_SHA384, "EC", NID_secp384r1, KATLS_IMA_SHA384, false },
+	{ KATLS_SIG_ECDSA_P521_SHA512, "EC", NID_secp521r1, KATLS_IMA_SHA512, false },
+	{ KATLS_SIG_ED25519, "ED25519", 0, NO_MD, false },
+	{ KATLS_SIG_ED448, "ED448", 0, NO_MD, false },
+	{ KATLS_SIG_RSA_PSS_RSAE_SHA256, "RSA", 0, KATLS_IMA_SHA256, true },
+	{ KATLS_SIG_RSA_PSS_RSAE_SHA384, "RSA", 0, KATLS_IMA_SHA384, true },
+	{ KATLS_SIG_RSA_PSS_RSAE_SHA512, "RSA", 0, KATLS_IMA_SHA512, true },
+	{ KATLS_SIG_RSA_PSS_PSS_SHA256, "RSA-PSS", 0, KATLS_IMA_SHA256, true },
+	{ KATLS_SIG_RSA_PSS_PSS_SHA384, "RSA-PSS", 0, KATLS_IMA_SHA384, true },
+	{ KATLS_SIG_RSA_PSS_PSS_SHA512, "RSA-PSS", 0, KATLS_IMA_SHA512, true },
 };
 
 #define NUM_SCHEMES	(sizeof(schemes) / sizeof(schemes[0]))
@@ -689,7 +693,7 @@ static size_t signed_content(uint8_t *out, const uint8_t *th, size_t th_len)
 static int scheme_ctx_init(EVP_MD_CTX *mctx, const struct scheme *s,
 			   EVP_PKEY *key, bool sign)
 {
-	const EVP_MD *md = s->md ? s->md() : NULL;
+	const EVP_MD *md = katls_md(s->md);
 	EVP_PKEY_CTX *pctx = NULL;
 	int ok;
 
@@ -859,10 +863,8 @@ int katls_ea_authenticator_build(struct katls_buf *out,
 		return -EOPNOTSUPP;
 	start = out->len;
 	ret = put_authenticator(out, ex, sender, req, id, s);
-	if (ret && out->len > start) {
-		OPENSSL_cleanse(out->data + start, out->len - start);
-		out->len = start;
-	}
+	if (ret)
+		out->len = start;	/* what we would have sent: nothing secret */
 	return ret;
 }
 
@@ -940,21 +942,32 @@ static int split_msgs(const uint8_t *in, size_t in_len, struct ea_msgs *m)
 }
 
 /* Structure of one CertificateEntry; the certificate joins @chain. */
+static X509 *d2i_exact(void *arg, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+
+	if (x && p == der + len)
+		return x;
+	X509_free(x);
+	ERR_clear_error();
+	return NULL;
+}
+
+static const struct katls_ea_x509_parser plain_d2i = { d2i_exact, NULL };
+
 static int parse_entry(struct katls_cursor *list, STACK_OF(X509) *chain,
-		       struct ext_seen *seen)
+		       struct ext_seen *seen, const struct katls_ea_x509_parser *parser)
 {
 	struct katls_cursor der, exts;
-	const unsigned char *p;
 	X509 *x;
 
 	if (katls_get_vec(list, 3, &der) || !der.len ||
 	    katls_get_vec(list, 2, &exts) || check_ext_block(exts, seen))
 		return -EBADMSG;
-	p = der.p;
-	x = d2i_X509(NULL, &p, (long)der.len);
-	if (!x || p != der.p + der.len || !sk_X509_push(chain, x)) {
+	x = parser->parse(parser->arg, der.p, der.len);
+	if (!x || !sk_X509_push(chain, x)) {
 		X509_free(x);
-		ERR_clear_error();
 		return -EBADMSG;
 	}
 	return 0;
@@ -962,7 +975,8 @@ static int parse_entry(struct katls_cursor *list, STACK_OF(X509) *chain,
 
 /* Certificate structure: crc, at least one entry, each a DER certificate. */
 static int parse_certificate(struct katls_cursor body, struct katls_cursor *crc,
-			     struct katls_cursor *list, struct katls_ea_result *out)
+			     struct katls_cursor *list, struct katls_ea_result *out,
+			     const struct katls_ea_x509_parser *parser)
 {
 	struct katls_cursor l;
 	struct ext_seen *seen;
@@ -979,7 +993,7 @@ static int parse_certificate(struct katls_cursor body, struct katls_cursor *crc,
 	}
 	l = *list;
 	while (!ret && l.len)
-		ret = parse_entry(&l, out->chain, seen);
+		ret = parse_entry(&l, out->chain, seen, parser);
 	free(seen);
 	if (ret)
 		return ret;
@@ -1149,7 +1163,8 @@ static int validate_empty(const struct katls_exporter *ex, enum katls_role sende
 static int validate_full(const struct katls_exporter *ex, enum katls_role sender,
 			 const struct katls_ea_request *req,
 			 struct katls_ea_crc_set *used, const struct ea_msgs *m,
-			 struct katls_ea_result *out, enum katls_reason *reason)
+			 struct katls_ea_result *out, enum katls_reason *reason,
+			 const struct katls_ea_x509_parser *parser)
 {
 	struct katls_cursor crc, list, sig;
 	struct hs_keys k;
@@ -1157,7 +1172,7 @@ static int validate_full(const struct katls_exporter *ex, enum katls_role sender
 	int ret;
 
 	/* 1. structure: all three messages parse */
-	ret = parse_certificate(m->cert_body, &crc, &list, out);
+	ret = parse_certificate(m->cert_body, &crc, &list, out, parser);
 	if (!ret)
 		ret = parse_cv(m->cv_body, &scheme, &sig);
 	if (!ret && m->fin_body.len != (size_t)EVP_MD_get_size(ex->md))
@@ -1215,6 +1230,19 @@ int katls_ea_authenticator_validate(struct katls_ea_result *out,
 				    struct katls_ea_crc_set *used,
 				    const uint8_t *in, size_t in_len)
 {
+	return katls_ea_authenticator_validate_with(out, reason, ex, sender, req, used, in,
+						    in_len, NULL);
+}
+
+int katls_ea_authenticator_validate_with(struct katls_ea_result *out,
+					 enum katls_reason *reason,
+					 const struct katls_exporter *ex,
+					 enum katls_role sender,
+					 const struct katls_ea_request *req,
+					 struct katls_ea_crc_set *used,
+					 const uint8_t *in, size_t in_len,
+					 const struct katls_ea_x509_parser *parser)
+{
 	struct ea_msgs m;
 	int ret;
 
@@ -1232,7 +1260,8 @@ int katls_ea_authenticator_validate(struct katls_ea_result *out,
 	if (!m.cert.p)
 		ret = validate_empty(ex, sender, req, used, &m, reason);
 	else
-		ret = validate_full(ex, sender, req, used, &m, out, reason);
+		ret = validate_full(ex, sender, req, used, &m, out, reason,
+				    parser ? parser : &plain_d2i);
 	if (ret)
 		katls_ea_result_cleanup(out);
 	return ret;
@@ -1248,8 +1277,6 @@ void katls_ea_result_cleanup(struct katls_ea_result *res)
 		return;
 	X509_free(res->leaf);
 	sk_X509_pop_free(res->chain, X509_free);
-	if (res->cmw)
-		OPENSSL_cleanse(res->cmw, res->cmw_len);
-	free(res->cmw);
+	free(res->cmw);		/* Evidence: public, not wiped */
 	memset(res, 0, sizeof(*res));
 }

@@ -172,6 +172,26 @@ int katls_ea_authenticator_validate(struct katls_ea_result *out,
 				    const struct katls_ea_request *req,
 				    struct katls_ea_crc_set *used,
 				    const uint8_t *in, size_t in_len);
+
+/*
+ * How an authenticator's certificates are parsed: @parse returns a new
+ * reference to the X509 of exactly @len bytes of DER, or NULL.  A verifier
+ * passes its cache of parsed certificates (verify_cache.h).
+ */
+struct katls_ea_x509_parser {
+	X509 *(*parse)(void *arg, const uint8_t *der, size_t len);
+	void *arg;
+};
+
+/** katls_ea_authenticator_validate_with() - the same, parsing with @parser (NULL: d2i_X509). */
+int katls_ea_authenticator_validate_with(struct katls_ea_result *out,
+					 enum katls_reason *reason,
+					 const struct katls_exporter *ex,
+					 enum katls_role sender,
+					 const struct katls_ea_request *req,
+					 struct katls_ea_crc_set *used,
+					 const uint8_t *in, size_t in_len,
+					 const struct katls_ea_x509_parser *parser);
 void katls_ea_result_cleanup(struct katls_ea_result *res);
 
 #endif /* KATLS_EA_H */

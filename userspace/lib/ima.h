@@ -176,8 +176,8 @@ struct katls_ima_replay {
 	uint8_t pcr[KATLS_IMA_NUM_PCRS][KATLS_IMA_MAX_DIGEST];
 	uint32_t num_extends[KATLS_IMA_NUM_PCRS];
 	struct evp_md_ctx_st *ctx;
-	struct evp_md_st *md_bank;	/* fetched once */
-	struct evp_md_st *md_check;	/* hash of size D, NULL if == bank */
+	const struct evp_md_st *md_bank;	/* pre-fetched (algs.h) */
+	const struct evp_md_st *md_check;	/* hash of size D, NULL if == bank */
 };
 
 /**
