@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <openssl/x509_vfy.h>
+
 #include "ima.h"
 #include "policy.h"
 #include "testutil.h"
@@ -73,7 +75,14 @@ static void test_full_policy(void **state)
 	assert_int_equal(p->num_trust_anchors, 2);
 	snprintf(want, sizeof(want), "%s/ca.pem", dir);
 	assert_string_equal(p->trust_anchors[0], want);
-	assert_string_equal(p->trust_anchors[1], "/etc/katls/extra-ca.pem");
+	snprintf(want, sizeof(want), "%s/extra-ca.pem", dir);
+	assert_string_equal(p->trust_anchors[1], want);
+	/* compiled: both anchors in the store, both pins as DER public keys */
+	assert_non_null(p->trust_store);
+	assert_int_equal(sk_X509_OBJECT_num(X509_STORE_get0_objects(p->trust_store)), 2);
+	assert_non_null(p->ak_pin_spki);
+	assert_int_equal(p->ak_pin_spki[0].len, 91);	/* P-256 SubjectPublicKeyInfo */
+	assert_int_equal(p->ak_pin_spki[1].len, 91);
 	assert_int_equal(p->num_peer_names, 2);
 	assert_string_equal(p->peer_names[1], "*.svc.example");
 	assert_int_equal(p->num_ak_pins, 2);
@@ -160,16 +169,22 @@ static void test_policy_set(void **state)
 
 static void test_single_policy_defaults_and_paths(void **state)
 {
-	static const char json[] = "{\"trust_anchors\": [\"ca.pem\", \"/abs/ca.pem\"]}";
+	char *rel = dir_of(vector_path("policy/ca.pem")), *dir = realpath(rel, NULL);
+	char json[2 * PATH_MAX], want[PATH_MAX + 16], cwd[PATH_MAX], err[256];
 	struct katls_policy_set *set;
-	char err[256];
 
-	assert_int_equal(katls_policy_parse(json, strlen(json), "/etc/katls", &set, err,
-					    sizeof(err)), 0);
+	assert_non_null(dir);
+	free(rel);
+	/* a relative and an absolute anchor */
+	snprintf(json, sizeof(json), "{\"trust_anchors\": [\"ca.pem\", \"%s/extra-ca.pem\"]}",
+		 dir);
+	assert_int_equal(katls_policy_parse(json, strlen(json), dir, &set, err, sizeof(err)), 0);
 	assert_int_equal(set->num_policies, 1);
 	assert_string_equal(set->policies[0].name, "default");
-	assert_string_equal(set->policies[0].trust_anchors[0], "/etc/katls/ca.pem");
-	assert_string_equal(set->policies[0].trust_anchors[1], "/abs/ca.pem");
+	snprintf(want, sizeof(want), "%s/ca.pem", dir);
+	assert_string_equal(set->policies[0].trust_anchors[0], want);
+	snprintf(want, sizeof(want), "%s/extra-ca.pem", dir);
+	assert_string_equal(set->policies[0].trust_anchors[1], want);
 	assert_int_equal(set->policies[0].max_age_s, 3600);
 	assert_false(set->policies[0].ima.present);
 	assert_false(set->policies[0].kernel.present);
@@ -177,12 +192,16 @@ static void test_single_policy_defaults_and_paths(void **state)
 	assert_non_null(katls_policy_set_find(set, "default"));
 	katls_policy_set_free(set);
 
-	/* No base directory: relative paths stay relative. Not NUL-terminated input. */
+	/* No base directory: relative paths stay relative (to the working directory). */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
 	assert_int_equal(katls_policy_parse(json, strlen(json), NULL, &set, err,
 					    sizeof(err)), 0);
+	assert_int_equal(chdir(cwd), 0);
 	assert_string_equal(set->policies[0].trust_anchors[0], "ca.pem");
 	katls_policy_set_free(set);
 	katls_policy_set_free(NULL);
+	free(dir);
 }
 
 static void test_keylime_runtime_policy(void **state)
@@ -399,6 +418,44 @@ static void test_load_errors_name_the_file(void **state)
 				    "/nonexistent/missing-rp.json"));
 }
 
+/*
+ * Loading compiles: the trust anchors and AK pins are read then (and
+ * verification reads nothing).  A file that cannot be read, or holds the
+ * wrong kind of PEM, fails the load with its JSON path and file name.
+ */
+static void test_compile_errors(void **state)
+{
+	char *rel = dir_of(vector_path("policy/ca.pem")), *dir = realpath(rel, NULL);
+	static const struct {
+		const char *json, *msg, *file;	/* want: msg, then dir/file if any */
+	} cases[] = {
+		{ "{\"trust_anchors\": [\"ca.pem\", \"missing.pem\"]}",
+		  "$.trust_anchors[1]: cannot load trust anchor ", "missing.pem" },
+		{ "{\"trust_anchors\": [\"ak.pub.pem\"]}",
+		  "$.trust_anchors[0]: cannot load trust anchor ", "ak.pub.pem" },
+		{ "{\"trust_anchors\": [\"ca.pem\"], \"ak_pins\": [\"ak.pub.pem\", \"ca.pem\"]}",
+		  "$.ak_pins[1]: cannot read a PEM public key from ", "ca.pem" },
+		{ "{\"trust_anchors\": [\"ca.pem\"], \"ak_pins\": [\"-----BEGIN PUBLIC KEY-----\\nAA\"]}",
+		  "$.ak_pins[0]: cannot read a PEM public key from the inline PEM", NULL },
+	};
+
+	assert_non_null(dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct katls_policy_set *set = (void *)1;
+		char err[512] = "", want[PATH_MAX + 128];
+
+		snprintf(want, sizeof(want), "%s%s%s%s", cases[i].msg, cases[i].file ? dir : "",
+			 cases[i].file ? "/" : "", cases[i].file ? cases[i].file : "");
+		assert_int_equal(katls_policy_parse(cases[i].json, strlen(cases[i].json), dir, &set,
+						    err, sizeof(err)), -EINVAL);
+		assert_null(set);
+		if (!strstr(err, want))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, want);
+	}
+	free(rel);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_policy_rejections),
 		cmocka_unit_test(test_runtime_policy_rejections),
 		cmocka_unit_test(test_load_errors_name_the_file),
+		cmocka_unit_test(test_compile_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -117,6 +118,7 @@ static void write_pem(const char *name, X509 *x, EVP_PKEY *key, EVP_PKEY *pub)
 
 static int setup(void **state)
 {
+	memcpy(dir + sizeof(dir) - 7, "XXXXXX", 6);	/* main() runs the group twice */
 	assert_non_null(mkdtemp(dir));
 	ca_key = ec_key();
 	rogue_key = ec_key();
@@ -169,13 +171,33 @@ static int teardown(void **state)
 #define POLICY_HEAD	"{\"trust_anchors\": [\"ca.pem\"], \"peer_names\": [\"server.test\"], "
 
 /* The policy document @json, its files relative to the fixture directory. */
+/*
+ * main() runs every test twice: with a policy compiled afresh for each
+ * verification, then with one compiled policy per document, shared by all
+ * the tests that use it, so that every verdict is also checked against the
+ * caches the earlier verifications warmed (verify_cache.h, ima_cache.h).
+ */
+static bool share_policies;
+static struct {
+	char *json;
+	struct katls_policy_set *set;
+} shared[64];
+static size_t num_shared;
+
 static struct katls_policy_set *policy_doc(const char *json)
 {
 	struct katls_policy_set *set = NULL;
 	char err[256];
 
+	for (size_t i = 0; share_policies && i < num_shared; i++)
+		if (!strcmp(shared[i].json, json))
+			return katls_policy_set_up_ref(shared[i].set);
 	if (katls_policy_parse(json, strlen(json), dir, &set, err, sizeof(err)))
 		fail_msg("policy: %s", err);
+	if (share_policies && num_shared < sizeof(shared) / sizeof(shared[0])) {
+		shared[num_shared].json = strdup(json);
+		shared[num_shared++].set = katls_policy_set_up_ref(set);
+	}
 	return set;
 }
 
@@ -1589,6 +1611,226 @@ static void test_session_not_katls(void **state)
 	conn_close(&t);
 }
 
+/* ---- compiled policies (issue 12) ------------------------------------------ */
+
+/* Writes @text to @name in the fixture directory. */
+static void write_text(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void remove_file(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(unlink(path), 0);
+}
+
+/*
+ * A policy verifies with no file: everything it names is read when it is
+ * loaded.  Its trust anchor, AK pin and runtime policy are deleted (with
+ * their directory) before the first verification; Evidence with an IMA log
+ * is still accepted, twice, and a certificate from another CA is still
+ * refused.  Guards: policy.c compile() (an X509_STORE_load_file() or a pin
+ * read at verification time would find no file).
+ */
+static void test_policy_files_deleted_after_load(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, auth = KATLS_BUF_INIT;
+	struct katls_policy_set *set;
+	struct katls_ea_request req;
+	struct fake f = { .ima = &log };
+	uint8_t pcr10[32], fd[32];
+	char json[1024], rp[512], hex[65], path[300];
+	struct conn t;
+
+	(void)state;
+	ima_boot(&log, &f);
+	ima_append(&log, "/usr/bin/a");
+	ima_pcr10(&log, pcr10);
+	f.pcr10 = pcr10;
+	assert_int_equal(EVP_Digest("/usr/bin/a", 10, fd, NULL, EVP_sha256(), NULL), 1);
+	snprintf(path, sizeof(path), "%s/gone", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	write_pem("gone/ca.pem", ca_cert, NULL, NULL);
+	write_pem("gone/ak.pem", NULL, NULL, ak_key);
+	snprintf(rp, sizeof(rp), "{\"meta\": {\"version\": 1}, \"digests\": {\"/usr/bin/a\": "
+		 "[\"%s\"]}}", katls_ima_format_hex(hex, sizeof(hex), fd, 32));
+	write_text("gone/rp.json", rp);
+	snprintf(json, sizeof(json), "{\"trust_anchors\": [\"gone/ca.pem\"], \"peer_names\": "
+		 "[\"server.test\"], \"ak_pins\": [\"gone/ak.pem\"], \"ima\": "
+		 "{\"runtime_policy\": \"gone/rp.json\"}}");
+	set = policy_doc(json);
+	remove_file("gone/ca.pem");
+	remove_file("gone/ak.pem");
+	remove_file("gone/rp.json");
+	assert_int_equal(rmdir(path), 0);
+
+	conn_open(&t, NULL);
+	for (int round = 0; round < 2; round++) {
+		client_request(&req);
+		make_auth(&auth, &t.sex, &req, srv_cert, srv_key, &f);
+		assert_int_equal(verify_set(&t, &req, NULL, &auth, katls_policy_set_up_ref(set),
+					    NULL, NULL, NULL, 0), KATLS_R_OK);
+		katls_buf_cleanup(&auth);
+		katls_ea_request_cleanup(&req);
+	}
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, untrusted_cert, srv_key, &f);
+	assert_int_equal(verify_set(&t, &req, NULL, &auth, set, NULL, NULL, NULL, 0),
+			 KATLS_R_PKI_CHAIN);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&log);
+	conn_close(&t);
+}
+
+/* ---- a reload during concurrent verifications ---- */
+
+#define RELOAD_THREADS	50
+#define RELOAD_ROUNDS	20
+
+/*
+ * Two policies that differ in every part a mix could take: "gen-a" trusts
+ * ca.pem and pins ak.pem, "gen-b" trusts rogue.pem and pins ak2.pem.  Of
+ * the exchanges below, A (a ca.pem leaf, Evidence from ak) passes only
+ * gen-a and B (a rogue leaf, Evidence from ak2) only gen-b; under a mix of
+ * the two both would fail.
+ */
+static const char *const reload_json[2] = {
+	"{\"name\": \"gen-a\", \"trust_anchors\": [\"ca.pem\"], \"peer_names\": "
+	"[\"server.test\"], \"ak_pins\": [\"ak.pem\"]}",
+	"{\"name\": \"gen-b\", \"trust_anchors\": [\"rogue.pem\"], \"peer_names\": "
+	"[\"server.test\"], \"ak_pins\": [\"ak2.pem\"]}",
+};
+
+struct reload {
+	pthread_mutex_t lock;
+	struct katls_policy_set *cur;	/* published: take a reference under lock */
+	struct katls_saved *ex[2];	/* exchanges A and B */
+	int verdicts[2];		/* verifications under gen-a, gen-b (atomic) */
+	int wrong;			/* verdicts that fit neither policy (atomic) */
+};
+
+static void *reload_worker(void *arg)
+{
+	struct reload *r = arg;
+
+	for (int round = 0; round < RELOAD_ROUNDS; round++) {
+		struct katls_verify_params vp = { 0 };
+		struct katls_policy_set *set;
+		enum katls_reason got[2];
+		int gen;
+
+		pthread_mutex_lock(&r->lock);
+		set = katls_policy_set_up_ref(r->cur);
+		pthread_mutex_unlock(&r->lock);
+		vp.policy = &set->policies[0];
+		gen = !strcmp(vp.policy->name, "gen-b");
+		for (int e = 0; e < 2; e++) {
+			struct katls_verify_result res;
+
+			katls_saved_verify(r->ex[e], &vp, &res);
+			got[e] = res.reason;
+			katls_verify_result_cleanup(&res);
+		}
+		/* its own exchange accepted, the other one refused for its chain */
+		if (got[gen] != KATLS_R_OK || got[!gen] != KATLS_R_PKI_CHAIN)
+			__atomic_add_fetch(&r->wrong, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->verdicts[gen], 2, __ATOMIC_RELAXED);
+		katls_policy_set_free(set);
+	}
+	return NULL;
+}
+
+/* Saves an exchange: @cert/@key's authenticator carrying Evidence of @ak. */
+static struct katls_saved *saved_exchange(const char *name, X509 *cert, EVP_PKEY *ak)
+{
+	struct katls_buf auth = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT;
+	struct fake f = { .ak = ak };
+	struct katls_ea_request req;
+	struct katls_saved *s;
+	char sdir[256], cmd[300], err[256];
+	struct conn t;
+
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, &f);
+	auth_carrying(&auth, &t.sex, &req, cert, srv_key, &cmw);
+	snprintf(sdir, sizeof(sdir), "%s/%s", dir, name);
+	assert_int_equal(katls_verify_save(sdir, &t.cex, KATLS_ROLE_SERVER, &req, auth.data,
+					   auth.len, cmw.data, cmw.len, "server.test", NULL), 0);
+	if (katls_saved_load(sdir, &s, err, sizeof(err)))
+		fail_msg("%s", err);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sdir);
+	assert_int_equal(system(cmd), 0);
+	katls_buf_cleanup(&auth);
+	katls_buf_cleanup(&cmw);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+	return s;
+}
+
+/*
+ * 50 threads verify while the main thread reloads (publishes a freshly
+ * loaded policy, dropping its reference to the old one) 40 times.  Each
+ * verification finishes on the policy it took: none fails for the swap,
+ * none sees a mix of the two (both exchanges would fail), and ASan sees no
+ * use of a freed policy.  Guards: the reference count of
+ * struct katls_policy_set and the immutability of a compiled policy.
+ */
+static void test_reload_during_concurrent_verifications(void **state)
+{
+	struct reload r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t th[RELOAD_THREADS];
+
+	(void)state;
+	write_pem("rogue.pem", rogue_cert, NULL, NULL);
+	r.ex[0] = saved_exchange("saved-a", srv_cert, ak_key);
+	r.ex[1] = saved_exchange("saved-b", untrusted_cert, ak2_key);
+	r.cur = policy_doc(reload_json[0]);
+	for (int i = 0; i < RELOAD_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reload_worker, &r), 0);
+	for (int i = 1; i <= 40; i++) {
+		struct katls_policy_set *next = policy_doc(reload_json[i % 2]), *old;
+
+		pthread_mutex_lock(&r.lock);
+		old = r.cur;
+		r.cur = next;
+		pthread_mutex_unlock(&r.lock);
+		katls_policy_set_free(old);
+		usleep(2000);
+	}
+	for (int i = 0; i < RELOAD_THREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	print_message("    %d verifications under gen-a, %d under gen-b\n", r.verdicts[0],
+		      r.verdicts[1]);
+	assert_int_equal(r.wrong, 0);
+	assert_int_equal(r.verdicts[0] + r.verdicts[1], 2 * RELOAD_THREADS * RELOAD_ROUNDS);
+	katls_policy_set_free(r.cur);
+	katls_saved_free(r.ex[0]);
+	katls_saved_free(r.ex[1]);
+	remove_file("rogue.pem");
+}
+
+static int teardown_shared(void **state)
+{
+	for (size_t i = 0; i < num_shared; i++) {
+		free(shared[i].json);
+		katls_policy_set_free(shared[i].set);
+	}
+	num_shared = 0;
+	return teardown(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1615,7 +1857,14 @@ int main(void)
 		cmocka_unit_test(test_session_refused),
 		cmocka_unit_test(test_session_server_wont_attest),
 		cmocka_unit_test(test_session_not_katls),
+		cmocka_unit_test(test_policy_files_deleted_after_load),
+		cmocka_unit_test(test_reload_during_concurrent_verifications),
 	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed = cmocka_run_group_tests_name("fresh policies", tests, setup, teardown);
+	share_policies = true;
+	failed += cmocka_run_group_tests_name("shared policies, caches warmed by earlier tests",
+					      tests, setup, teardown_shared);
+	return failed;
 }

@@ -20,7 +20,9 @@
  * (HC, FK, TLS-Exporter("Attestation", crc)); it re-checks everything except
  * the TLS binding itself, which it takes from those saved values.
  *
- * No global state; one verification per call.
+ * Verification reads no file: the policy was compiled when it was loaded
+ * (policy.h).  Many threads may verify at once on one policy; its caches
+ * (verify_cache.h) take their own lock.  No global state.
  */
 #ifndef KATLS_VERIFY_H
 #define KATLS_VERIFY_H
@@ -127,5 +129,24 @@ int katls_verify_save(const char *dir, const struct katls_exporter *ex,
  */
 int katls_verify_dir(const char *dir, const struct katls_verify_params *p,
 		     struct katls_verify_result *out);
+
+/* A saved exchange read into memory once (saved.c), to re-verify it often. */
+struct katls_saved;
+
+/**
+ * katls_saved_load() - read a directory written by katls_verify_save().
+ * Return: 0 and *@out (katls_saved_free()), or -errno with "<file>: <why>"
+ * in @err.
+ */
+int katls_saved_load(const char *dir, struct katls_saved **out, char *err, size_t err_len);
+/** katls_saved_free() - wipes the session secrets; NULL-safe. */
+void katls_saved_free(struct katls_saved *s);
+/**
+ * katls_saved_verify() - katls_verify_dir() of a loaded exchange: reads no
+ * file.  @s is not modified (each call starts with no crc consumed), so one
+ * loaded exchange may be verified any number of times, from any thread.
+ */
+int katls_saved_verify(const struct katls_saved *s, const struct katls_verify_params *p,
+		       struct katls_verify_result *out);
 
 #endif /* KATLS_VERIFY_H */
