@@ -237,6 +237,39 @@ static void test_keylime_runtime_policy(void **state)
 	katls_runtime_policy_free(NULL);
 }
 
+/*
+ * The streaming reader decodes every JSON string form: escapes, \\u with
+ * surrogate pairs, raw UTF-8, DEL; and takes any whitespace.
+ */
+static void test_runtime_policy_string_forms(void **state)
+{
+	static const char json[] =
+		" {\r\n\t\"meta\" : { \"version\" : 1 } ,\"digests\":{"
+		"\"\\/usr\\/bin\\/a\\u00e9\\ud83d\\ude00\\\"\\\\\\b\\f\\n\\r\\t\": [\"aa\"],"
+		"\"/d\xc3\xa9\xf0\x9f\x98\x80\x7f\": [\"bb\", \"BB\"]}} \n";
+	static const uint8_t aa = 0xaa, bb = 0xbb;
+	struct katls_runtime_policy *rp;
+	char err[512] = "";
+
+	if (katls_runtime_policy_parse(json, strlen(json), &rp, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(katls_runtime_policy_num_paths(rp, KATLS_RP_DIGESTS), 2);
+	assert_int_equal(check_path(rp, "/usr/bin/a\xc3\xa9\xf0\x9f\x98\x80\"\\\b\f\n\r\t",
+				    &aa, 1), KATLS_RP_MATCH);
+	assert_int_equal(check_path(rp, "/d\xc3\xa9\xf0\x9f\x98\x80\x7f", &bb, 1),
+			 KATLS_RP_MATCH);
+	katls_runtime_policy_free(rp);
+	/* repetition characters that repeat nothing twice */
+	assert_int_equal(katls_runtime_policy_new(&rp), 0);
+	assert_int_equal(katls_runtime_policy_add_exclude(rp, "/[+*]+x", err, sizeof(err)), 0);
+	assert_int_equal(katls_runtime_policy_add_exclude(rp, "/[]+]*y", err, sizeof(err)), 0);
+	assert_int_equal(katls_runtime_policy_add_exclude(rp, "/a{2}b+\\++", err, sizeof(err)), 0);
+	assert_int_equal(check_path(rp, "/+*+x", &aa, 1), KATLS_RP_EXCLUDED);
+	assert_int_equal(check_path(rp, "/]+y", &aa, 1), KATLS_RP_EXCLUDED);
+	assert_int_equal(check_path(rp, "/aabb++", &aa, 1), KATLS_RP_EXCLUDED);
+	katls_runtime_policy_free(rp);
+}
+
 struct reject {
 	const char *json;
 	const char *msg;		/* expected substring of the error */
@@ -376,6 +409,40 @@ static void test_runtime_policy_rejections(void **state)
 		  "$.verification-keys: expected string" },
 		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"ima\": {\"ignored_keyrings\": [1]}}",
 		  "$.ima.ignored_keyrings[0]: expected string" },
+		/* the streaming reader: JSON syntax, strictly */
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"digests\": {}}",
+		  "$: key \"digests\" appears twice" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/x\": [\"aa\"], \"/x\": [\"bb\"]}}",
+		  "$.digests[\"/x\"]: listed twice" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/x\": [\"aa\",]}}",
+		  "$.digests[\"/x\"][1]: invalid JSON at byte 49: unexpected character" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {},}", "invalid JSON at byte 39: expected a key" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"release\": 01}",
+		  "$: invalid JSON at byte 52: expected ',' or '}'" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"release\": 1.0}",
+		  "$.release: expected int, got double" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"release\": 99999999999999999999}",
+		  "$.release: integer out of range" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\\ud800\": []}}",
+		  "invalid JSON at byte 45: lone high surrogate" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\\udc00\": []}}", "lone low surrogate" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\x01\": []}}", "control character" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\xc3\x28\": []}}", "invalid UTF-8" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\xed\xa0\x80\": []}}", "invalid UTF-8" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\\u0000x\": []}}",
+		  "$.digests: key contains a NUL character" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"rules\": \"a\\u0000\"}",
+		  "$.rules: string contains a NUL character" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/x\": [\"a", "truncated" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}} {}", "$: trailing data at byte 40" },
+		{ "", "truncated" },
+		/* regexes glibc would blow up on, which Python's re refuses too */
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"excludes\": [\"/a++\"]}",
+		  "$.excludes[0]: exclude regex \"/a++\" is refused: a repetition of a repetition" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"excludes\": [\"x*{3}\"]}",
+		  "is refused: a repetition of a repetition" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"excludes\": [\"a{2}?\"]}",
+		  "is refused: a repetition of a repetition" },
 	};
 
 	for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++) {
@@ -463,6 +530,7 @@ int main(void)
 		cmocka_unit_test(test_policy_set),
 		cmocka_unit_test(test_single_policy_defaults_and_paths),
 		cmocka_unit_test(test_keylime_runtime_policy),
+		cmocka_unit_test(test_runtime_policy_string_forms),
 		cmocka_unit_test(test_policy_rejections),
 		cmocka_unit_test(test_runtime_policy_rejections),
 		cmocka_unit_test(test_load_errors_name_the_file),
