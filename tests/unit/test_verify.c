@@ -36,6 +36,8 @@
 #include "cmw.h"
 #include "ea.h"
 #include "ima.h"
+#include "ima_cache.h"
+#include "ima_prefix.h"
 #include "katls.h"
 #include "policy.h"
 #include "quote.h"
@@ -310,6 +312,8 @@ struct fake {
 	uint32_t claimed_attrs;		/* attributes in the "ak" record; 0 = attrs */
 	const struct katls_tpm_name *signer;	/* qualifiedSigner; NULL = the key's QN */
 	const struct katls_cmw_workload *workload;	/* NULL = none */
+	uint64_t ima_start;		/* @ima holds the log from this entry on */
+	uint8_t boot;			/* PCRs 0-9 of another boot: PCR i = i + boot */
 };
 
 /* The quoted PCR values of make_cmw(): PCR i = i repeated, PCR 10 = @pcr10. */
@@ -318,7 +322,7 @@ static void fake_pcrs(struct katls_pcrs *pcrs, const struct fake *f)
 	memset(pcrs, 0, sizeof(*pcrs));
 	pcrs->mask = f && f->pcr_mask ? f->pcr_mask : 0x7ff;
 	for (int i = 0; i < 11; i++)
-		memset(pcrs->digest[i], i, 32);
+		memset(pcrs->digest[i], i + (f && i < 10 ? f->boot : 0), 32);
 	if (f && f->pcr10)
 		memcpy(pcrs->digest[10], f->pcr10, 32);
 	for (int i = 0; i < 11; i++)
@@ -442,6 +446,7 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	ev.aik.len = aik_len;
 	if (f && f->ima) {
 		ev.has_ima = true;
+		ev.ima_start = f->ima_start;
 		assert_int_equal(katls_put_bytes(&ev.ima, f->ima->data, f->ima->len), 0);
 	}
 	if (f && f->workload)
@@ -1424,12 +1429,15 @@ static int fd_write(void *arg, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+static unsigned int gathered;	/* Evidence made by fake_gather() */
+
 /* Software-TPM Evidence through the session's gather hook. */
 static int fake_gather(void *arg, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
 		       const uint8_t *crc, size_t crc_len, struct katls_buf *out, char *err,
 		       size_t err_len)
 {
 	make_cmw(out, ex, leaf_key, crc, crc_len, arg);
+	gathered++;
 	return 0;
 }
 
@@ -1821,6 +1829,500 @@ static void test_reload_during_concurrent_verifications(void **state)
 	remove_file("rogue.pem");
 }
 
+/* ---- incremental IMA (issue 12) --------------------------------------------- */
+
+/* Appends entries @from..@to-1 named /usr/bin/<name><i>. */
+static void ima_entries(struct katls_buf *log, const char *name, int from, int to)
+{
+	char path[64];
+
+	for (int i = from; i < to; i++) {
+		snprintf(path, sizeof(path), "/usr/bin/%s%d", name, i);
+		ima_append(log, path);
+	}
+}
+
+/* Byte offset of entry @n of @log (D = 32). */
+static size_t ima_offset(const struct katls_buf *log, unsigned int n)
+{
+	struct katls_ima_record rec;
+	struct katls_ima_iter it;
+
+	katls_ima_iter_init(&it, log->data, log->len, 32, 0);
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(katls_ima_iter_next(&it, &rec, NULL, 0), 1);
+	return (size_t)(it.c.p - it.base);
+}
+
+/* The entries of @log from @n on, as an attester answering a prefix of @n sends them. */
+static void ima_tail(struct katls_buf *tail, const struct katls_buf *log, unsigned int n)
+{
+	size_t off = ima_offset(log, n);
+
+	tail->len = 0;
+	assert_int_equal(katls_put_bytes(tail, log->data + off, log->len - off), 0);
+}
+
+/*
+ * Verdict on Evidence made as @f says, carrying @log (from @f->ima_start on)
+ * quoted with PCR 10 = @pcr10, under @set with the IMA prefix @offered;
+ * *@again tells whether the verifier asks for the whole log.
+ */
+static enum katls_reason attest_tail(struct fake *f, const struct katls_buf *log,
+				     const uint8_t *pcr10, struct katls_policy_set *set,
+				     struct katls_ima_prefix *offered, bool *again,
+				     struct katls_verify_summary *sum, char *msg, size_t msg_len)
+{
+	struct katls_verify_params vp = { .policy = &set->policies[0], .peer_name = "server.test",
+					  .ima_prefix = offered };
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_verify_result res;
+	struct katls_ea_crc_set used;
+	struct katls_ea_request req;
+	enum katls_reason r;
+	struct conn t;
+
+	f->ima = log;
+	f->pcr10 = pcr10;
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, f);
+	katls_ea_crc_set_init(&used);
+	katls_verify_authenticator(&vp, &t.cex, KATLS_ROLE_SERVER, &req, &used, auth.data,
+				   auth.len, &res);
+	r = res.reason;
+	if (r != KATLS_R_OK)
+		print_message("    refused%s: %s: %s\n", res.ima_retry_full ? " (asks again)" : "",
+			      katls_reason_name(r), res.msg);
+	if (again)
+		*again = res.ima_retry_full;
+	if (sum)
+		*sum = res.sum;
+	if (msg)
+		snprintf(msg, msg_len, "%s", res.msg);
+	katls_verify_result_cleanup(&res);
+	katls_ea_crc_set_cleanup(&used);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+	f->ima = NULL;
+	f->pcr10 = NULL;
+	f->ima_start = 0;
+	return r;
+}
+
+static struct katls_ima_prefix *prefix_of_server(struct katls_policy_set *set)
+{
+	uint8_t tag[32];
+
+	assert_true(katls_ima_cache_tag(NULL, 0, "server.test", tag));
+	return katls_ima_cache_by_peer(set->policies[0].ima_cache, tag);
+}
+
+/*
+ * The verifier's side of incremental IMA: after a whole log of 6 entries is
+ * accepted, the prefix is cached; a tail of 3 new entries resumes from it
+ * and is accepted covering 9.  Then every way a tail can be wrong, each
+ * refused or sent back for the whole log, never accepted: a tail that does
+ * not extend the prefix, a reordered tail, one the verifier did not offer a
+ * prefix for, one from another entry N, one for another AK's prefix, one
+ * from another boot, and a tail entry the runtime policy does not allow.
+ * Guards: ima_resume.c plan_tail() (each check), katls_ima_verify() from the
+ * prefix's PCR 10, and the appraisal of the tail.
+ */
+static void test_ima_incremental_verifier(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, other = KATLS_BUF_INIT, tail = KATLS_BUF_INIT;
+	struct katls_policy_set *set = ima_policy(NULL);
+	struct katls_ima_prefix *p, *foreign;
+	struct katls_verify_summary sum;
+	uint8_t pcr[32], pcr_other[32];
+	struct fake f = { 0 };
+	char msg[512];
+	bool again;
+
+	(void)state;
+	ima_boot(&log, &f);
+	ima_entries(&log, "e", 1, 6);
+	ima_pcr10(&log, pcr);
+	expect(attest_tail(&f, &log, pcr, set, NULL, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_int_equal(sum.ima_covered, 6);
+	p = prefix_of_server(set);
+	assert_non_null(p);
+	assert_int_equal(p->num_entries, 6);
+	assert_memory_equal(p->pcr10, pcr, 32);
+
+	/* control: the 3 new entries, from entry 6 */
+	ima_entries(&log, "e", 6, 9);
+	ima_pcr10(&log, pcr);
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_int_equal(sum.ima_covered, 9);
+	assert_int_equal(sum.ima_records, 9);
+
+	/* a tail of another log: it does not extend the prefix */
+	ima_boot(&other, &f);
+	ima_entries(&other, "x", 1, 9);
+	ima_pcr10(&other, pcr_other);
+	ima_tail(&tail, &other, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr_other, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "do not extend the verified prefix");
+	assert_true(again);
+	/* ... and the verifier dropped its prefix of this AK */
+	assert_null(prefix_of_server(set));
+
+	/* the right entries, reordered (the quote covers them in log order) */
+	ima_tail(&tail, &log, 6);
+	{
+		size_t a = ima_offset(&log, 7) - ima_offset(&log, 6);
+		size_t b = ima_offset(&log, 8) - ima_offset(&log, 7);
+		uint8_t *tmp = malloc(a + b);
+
+		assert_non_null(tmp);
+		memcpy(tmp, tail.data + a, b);		/* entry 7 first, then 6 */
+		memcpy(tmp + b, tail.data, a);
+		memcpy(tail.data, tmp, a + b);
+		free(tmp);
+	}
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "do not extend the verified prefix");
+	assert_true(again);
+
+	/* a tail for a prefix this verifier did not offer */
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, NULL, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "request offered no prefix of it");
+	assert_false(again);
+	/* from another entry than the prefix offered ends at */
+	ima_tail(&tail, &log, 7);
+	f.ima_start = 7;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "not where the prefix this verifier offered ends (entry 6");
+	assert_false(again);
+	/* the prefix offered was another AK's */
+	foreign = katls_ima_prefix_new();
+	assert_non_null(foreign);
+	*foreign = *p;
+	foreign->refs = 1;
+	fake_names(ak2_key, AK_ATTRS, &foreign->ak, NULL);
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, foreign, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "for another AK");
+	assert_false(again);
+	katls_ima_prefix_unref(foreign);
+
+	/* another boot (other PCRs 0-9): the prefix is not this boot's log */
+	f.boot = 1;
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "not those of the boot");
+	assert_true(again);
+	f.boot = 0;
+	katls_ima_prefix_unref(p);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&other);
+	katls_buf_cleanup(&tail);
+}
+
+/*
+ * The tail is appraised: a runtime policy that allows the prefix's entries
+ * but not a new one refuses the tail for it (ima-allowlist, not a retry).
+ */
+static void test_ima_incremental_appraises_the_tail(void **state)
+{
+	static const char rp_head[] = "{\"runtime_policy\": {\"meta\": {\"version\": 1}, "
+				      "\"digests\": {";
+	struct katls_buf log = KATLS_BUF_INIT, tail = KATLS_BUF_INIT, rp = KATLS_BUF_INIT;
+	struct katls_policy_set *set;
+	struct katls_ima_prefix *p;
+	uint8_t pcr[32], fd[32];
+	struct fake f = { 0 };
+	char msg[512], hex[65], path[32];
+	bool again;
+
+	(void)state;
+	katls_put_bytes(&rp, rp_head, sizeof(rp_head) - 1);
+	for (int i = 1; i < 6; i++) {
+		char line[160];
+
+		snprintf(path, sizeof(path), "/usr/bin/e%d", i);
+		assert_int_equal(EVP_Digest(path, strlen(path), fd, NULL, EVP_sha256(), NULL), 1);
+		snprintf(line, sizeof(line), "%s\"%s\": [\"%s\"]", i > 1 ? ", " : "", path,
+			 katls_ima_format_hex(hex, sizeof(hex), fd, 32));
+		katls_put_bytes(&rp, line, strlen(line));
+	}
+	katls_put_bytes(&rp, "}}}", 4);	/* with its NUL */
+	{
+		char json[2048];
+
+		snprintf(json, sizeof(json), POLICY_HEAD "\"ak_pins\": [\"ak.pem\"], \"ima\": %s}",
+			 (const char *)rp.data);
+		set = policy_doc(json);
+	}
+	ima_boot(&log, &f);
+	ima_entries(&log, "e", 1, 6);
+	ima_pcr10(&log, pcr);
+	expect(attest_tail(&f, &log, pcr, set, NULL, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	p = prefix_of_server(set);
+	assert_non_null(p);
+	ima_entries(&log, "unlisted", 6, 7);
+	ima_pcr10(&log, pcr);
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_ALLOWLIST, "IMA entry 6 /usr/bin/unlisted6");
+	assert_false(again);
+	katls_ima_prefix_unref(p);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&tail);
+	katls_buf_cleanup(&rp);
+}
+
+/*
+ * A whole log resumes from the bytes of the cached prefix only if they are
+ * the same bytes: the same log is accepted again, and one changed inside
+ * the cached range is replayed from entry 0 and refused.  Guards:
+ * ima_resume.c plan_whole() (the SHA-256 of the prefix's bytes).
+ */
+static void test_ima_incremental_whole_log(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT;
+	struct katls_policy_set *set = ima_policy(NULL);
+	struct katls_verify_summary sum;
+	struct fake f = { 0 };
+	uint8_t pcr[32];
+	char msg[512];
+	size_t off;
+
+	(void)state;
+	ima_boot(&log, &f);
+	ima_entries(&log, "e", 1, 6);
+	ima_pcr10(&log, pcr);
+	expect(attest_tail(&f, &log, pcr, set, NULL, NULL, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	ima_entries(&log, "e", 6, 8);
+	ima_pcr10(&log, pcr);
+	expect(attest_tail(&f, &log, pcr, set, NULL, NULL, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_int_equal(sum.ima_covered, 8);
+	/* one byte of entry 3's path changed: not the cached bytes, replayed, refused */
+	off = ima_offset(&log, 4) - 2;		/* the path's last character, before its NUL */
+	log.data[off] ^= 1;
+	expect(attest_tail(&f, &log, pcr, set, NULL, NULL, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "IMA entry 3 /usr/bin/e");
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+}
+
+/*
+ * The workload of a tail: found in the tail, or in the prefix by a lookup
+ * remembered from earlier; one the prefix was never searched for sends
+ * the verifier back to the whole log.  Guards: katls_ima_resume_workload().
+ */
+static void test_ima_incremental_workload(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, tail = KATLS_BUF_INIT;
+	struct katls_policy_set *set = ima_policy(APP_RULE);
+	struct katls_cmw_workload w, other;
+	struct katls_verify_summary sum;
+	struct katls_ima_prefix *p;
+	struct fake f = { .workload = &w };
+	uint8_t pcr[32];
+	char msg[512];
+	bool again;
+
+	(void)state;
+	app_workload(&w);
+	other = w;
+	snprintf(other.exe_path, sizeof(other.exe_path), "/usr/bin/other");
+	ima_boot(&log, &f);
+	ima_entry(&log, "/usr/bin/app", "sha256", w.exe_digest, 32, false);
+	ima_entries(&log, "e", 2, 6);
+	ima_pcr10(&log, pcr);
+	expect(attest_tail(&f, &log, pcr, set, NULL, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_true(sum.workload_verified);
+	p = prefix_of_server(set);
+	assert_non_null(p);
+	/* measured in the prefix, remembered from the lookup above */
+	ima_entries(&log, "e", 6, 8);
+	ima_pcr10(&log, pcr);
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_true(sum.workload_verified);
+	assert_int_equal(sum.workload_ima_index, 1);
+	/* a workload the prefix was never searched for: the whole log decides */
+	f.workload = &other;
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "was never searched for it");
+	assert_true(again);
+	assert_false(sum.workload_verified);
+	katls_ima_prefix_unref(p);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&tail);
+}
+
+/* One exchange, server attesting with @f, client verifying under @set. */
+static void ima_exchange(struct side *c, struct side *s, struct katls_policy_set *set,
+			 struct fake *f, int fd[2])
+{
+	struct conn t;
+	pthread_t th;
+
+	conn_open(&t, NULL);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+	side_init(c, KATLS_ROLE_CLIENT, KATLS_MODE_VERIFY_PEER, &t.cex, fd[0], NULL, "server.test");
+	side_init(s, KATLS_ROLE_SERVER, KATLS_MODE_ATTEST_SELF, &t.sex, fd[1], NULL, NULL);
+	katls_policy_set_free(c->set);
+	c->set = katls_policy_set_up_ref(set);
+	c->vp.policy = &c->set->policies[0];
+	s->p.gather_arg = f;
+	assert_int_equal(pthread_create(&th, NULL, side_run, s), 0);
+	side_run(c);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+}
+
+/* The ima-start of the Evidence the client verified. */
+static uint64_t sent_start(const struct side *c)
+{
+	struct katls_evidence ev;
+	uint64_t start;
+
+	assert_int_equal(katls_cmw_decode(c->r.peer.cmw, c->r.peer.cmw_len, &ev), 0);
+	start = ev.ima_start;
+	katls_cmw_cleanup(&ev);
+	return start;
+}
+
+/*
+ * Both ends of incremental IMA over a session: the second connection's
+ * request names the prefix of the first, and the attester sends only the
+ * new entries.  Then the attester's log is another one (a reboot into the
+ * same firmware, PCRs 0-9 unchanged) but long enough: the attester still
+ * sends a tail, the verifier cannot replay it and asks again, once, and the
+ * whole log is accepted.  Guards: session.c ima_offer(), ima_answer(),
+ * ima_ask_again() and ima_verdict_or_again().
+ */
+static void test_ima_incremental_session(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, other = KATLS_BUF_INIT;
+	struct katls_policy_set *set = ima_policy(NULL);
+	struct fake f = { 0 };
+	struct side c, s;
+	uint8_t pcr[32];
+	int fd[2];
+
+	(void)state;
+	ima_boot(&log, &f);
+	ima_entries(&log, "e", 1, 6);
+	ima_pcr10(&log, pcr);
+	f.ima = &log;
+	f.pcr10 = pcr;
+	ima_exchange(&c, &s, set, &f, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_int_equal(sent_start(&c), 0);
+	assert_int_equal(c.r.peer.sum.ima_covered, 6);
+	side_cleanup(&c);
+	side_cleanup(&s);
+
+	ima_entries(&log, "e", 6, 9);
+	ima_pcr10(&log, pcr);
+	gathered = 0;
+	ima_exchange(&c, &s, set, &f, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_int_equal(sent_start(&c), 6);		/* a tail */
+	assert_int_equal(c.r.peer.sum.ima_covered, 9);
+	assert_int_equal(gathered, 1);
+	side_cleanup(&c);
+	side_cleanup(&s);
+
+	ima_boot(&other, &f);
+	ima_entries(&other, "r", 1, 12);
+	ima_pcr10(&other, pcr);
+	f.ima = &other;
+	gathered = 0;
+	ima_exchange(&c, &s, set, &f, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_int_equal(gathered, 2);			/* asked again */
+	assert_int_equal(sent_start(&c), 0);		/* the whole log */
+	assert_int_equal(c.r.peer.sum.ima_covered, 12);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&other);
+}
+
+/*
+ * The attester's side: it answers a hint only for its own AK and a log of
+ * at least N entries; otherwise it sends the whole log.  Guards:
+ * katls_ima_hint_answer().
+ */
+static void test_ima_incremental_attester(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT, ext = KATLS_BUF_INIT;
+	struct katls_ea_request_params rp = { .type = KATLS_HS_CLIENT_CERTIFICATE_REQUEST };
+	struct katls_ea_request req;
+	struct katls_ima_hint h = { .num_entries = 4 };
+	struct katls_evidence ev;
+	struct fake f = { .ima = &log };
+	size_t len;
+	struct conn t;
+
+	(void)state;
+	conn_open(&t, NULL);
+	ima_boot(&log, &f);
+	ima_entries(&log, "e", 1, 6);
+	fake_names(ak_key, AK_ATTRS, &h.ak, NULL);
+	for (int round = 0; round < 3; round++) {
+		ext.len = 0;
+		if (round == 1)
+			h.num_entries = 7;			/* beyond the log */
+		if (round == 2) {
+			h.num_entries = 4;
+			fake_names(ak2_key, AK_ATTRS, &h.ak, NULL);	/* another AK */
+		}
+		assert_int_equal(katls_ima_hint_encode(&h, &ext), 0);
+		rp.extra_exts = ext.data;
+		rp.extra_exts_len = ext.len;
+		assert_int_equal(katls_ea_request_build(&req, &rp), 0);
+		make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, &f);
+		len = cmw.len;
+		assert_int_equal(katls_ima_hint_answer(&req, &cmw), round == 0);
+		assert_int_equal(katls_cmw_decode(cmw.data, cmw.len, &ev), 0);
+		assert_int_equal(ev.ima_start, round == 0 ? 4 : 0);
+		assert_int_equal(ev.ima.len, round == 0 ? log.len - ima_offset(&log, 4) : log.len);
+		if (round)
+			assert_int_equal(cmw.len, len);
+		katls_cmw_cleanup(&ev);
+		katls_buf_cleanup(&cmw);
+		katls_ea_request_cleanup(&req);
+	}
+	katls_buf_cleanup(&ext);
+	katls_buf_cleanup(&log);
+	conn_close(&t);
+}
+
 static int teardown_shared(void **state)
 {
 	for (size_t i = 0; i < num_shared; i++) {
@@ -1859,6 +2361,12 @@ int main(void)
 		cmocka_unit_test(test_session_not_katls),
 		cmocka_unit_test(test_policy_files_deleted_after_load),
 		cmocka_unit_test(test_reload_during_concurrent_verifications),
+		cmocka_unit_test(test_ima_incremental_verifier),
+		cmocka_unit_test(test_ima_incremental_appraises_the_tail),
+		cmocka_unit_test(test_ima_incremental_whole_log),
+		cmocka_unit_test(test_ima_incremental_workload),
+		cmocka_unit_test(test_ima_incremental_session),
+		cmocka_unit_test(test_ima_incremental_attester),
 	};
 	int failed;
 

@@ -185,7 +185,7 @@ static int put_sigalgs_ext(struct katls_buf *b, const uint16_t *algs, size_t n)
 
 static int put_request(struct katls_buf *b, uint8_t type, const uint8_t *crc,
 		       size_t crc_len, const uint16_t *algs, size_t num_algs,
-		       int cmw_ext)
+		       int cmw_ext, const struct katls_ea_request_params *p)
 {
 	size_t msg, exts;
 	int ret;
@@ -199,6 +199,8 @@ static int put_request(struct katls_buf *b, uint8_t type, const uint8_t *crc,
 		ret = katls_put_be16(b, (uint16_t)cmw_ext);
 	if (!ret && cmw_ext >= 0)
 		ret = katls_put_be16(b, 0);
+	if (!ret && p->extra_exts_len)
+		ret = katls_put_bytes(b, p->extra_exts, p->extra_exts_len);
 	if (!ret)
 		ret = katls_vec_end(b, 2, exts);
 	if (!ret)
@@ -253,7 +255,7 @@ int katls_ea_request_build(struct katls_ea_request *out,
 		crc_len = sizeof(rnd);
 	}
 	ret = put_request(&b, type, crc, crc_len, algs, num_algs,
-			  p->no_cmw ? -1 : cmw);
+			  p->no_cmw ? -1 : cmw, p);
 	if (!ret)
 		ret = katls_ea_request_parse(out, b.data, b.len, cmw);
 	katls_buf_cleanup(&b);
@@ -375,6 +377,32 @@ bool katls_ea_request_offers(const struct katls_ea_request *req,
 		return false;
 	katls_cursor_init(&exts, req->exts, req->exts_len);
 	return ext_block_has(exts, ext_type);
+}
+
+/**
+ * katls_ea_request_find_ext() - The data of one extension of a request.
+ * @req: a parsed request (its extension block is well-formed, types unique).
+ * @ext_type: the extension.
+ * @data, @len: receive its extension_data.
+ *
+ * Return: 0, or -ENOENT if the request does not carry it.
+ */
+int katls_ea_request_find_ext(const struct katls_ea_request *req, uint16_t ext_type,
+			      const uint8_t **data, size_t *len)
+{
+	struct katls_cursor exts, d;
+	uint16_t t;
+
+	if (!req || !req->exts)
+		return -ENOENT;
+	katls_cursor_init(&exts, req->exts, req->exts_len);
+	while (exts.len && !next_ext(&exts, &t, &d))
+		if (t == ext_type) {
+			*data = d.p;
+			*len = d.len;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 /**

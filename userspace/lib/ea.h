@@ -97,6 +97,8 @@ struct katls_ea_request_params {
 	size_t num_sigalgs;
 	uint16_t cmw_ext;		/* 0 = KATLS_EXT_CMW_ATTESTATION */
 	bool no_cmw;			/* leave out cmw_attestation */
+	const uint8_t *extra_exts;	/* more extensions, encoded (type, len, data)... */
+	size_t extra_exts_len;		/* ... appended after cmw_attestation */
 };
 
 int katls_ea_request_build(struct katls_ea_request *out,
@@ -108,6 +110,8 @@ bool katls_ea_request_offers(const struct katls_ea_request *req,
 			     uint16_t ext_type);
 bool katls_ea_request_has_sigalg(const struct katls_ea_request *req,
 				 uint16_t scheme);
+int katls_ea_request_find_ext(const struct katls_ea_request *req, uint16_t ext_type,
+			      const uint8_t **data, size_t *len);
 
 /* ---- single-use registry of crcs (one per connection) --------------------- */
 

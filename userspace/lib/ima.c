@@ -606,6 +606,7 @@ struct vstate {
 	bool appraisal_failed;
 	bool boot_failed;
 	uint32_t processed;		/* records replayed before the match */
+	size_t consumed;		/* bytes of the log up to the record at hand */
 	uint32_t fail_index;
 	char fail_msg[sizeof(((struct katls_ima_verify_out *)0)->msg)];
 	char boot_msg[sizeof(((struct katls_ima_verify_out *)0)->msg)];
@@ -772,7 +773,19 @@ static void mark_covered(struct vstate *s)
 {
 	s->matched = true;
 	s->out->num_covered = s->processed;
+	s->out->covered_len = s->consumed;
 	memcpy(s->out->pcr, s->r.pcr[s->in->pcr_index], s->r.bank_size);
+}
+
+/* After each record replayed: the IMA PCR at the caller's checkpoint. */
+static void at_checkpoint(struct vstate *s)
+{
+	const struct katls_ima_verify_in *in = s->in;
+
+	if (in->checkpoint && in->checkpoint == in->start_index + s->processed) {
+		s->out->has_checkpoint = true;
+		memcpy(s->out->checkpoint_pcr, s->r.pcr[in->pcr_index], s->r.bank_size);
+	}
 }
 
 static int step(struct vstate *s, const struct katls_ima_record *rec)
@@ -803,6 +816,7 @@ static int step(struct vstate *s, const struct katls_ima_record *rec)
 		check_boot_aggregate(s, rec);
 	if (rec->pcr == in->pcr_index && !s->appraisal_failed)
 		appraise(s, rec);
+	at_checkpoint(s);
 	if (at_quote(s))
 		mark_covered(s);
 	return 0;
@@ -864,10 +878,12 @@ int katls_ima_verify(const struct katls_ima_verify_in *in, struct katls_ima_veri
 			    hashes[in->bank].name);
 	if (in->start_pcr)
 		memcpy(s.r.pcr[in->pcr_index], in->start_pcr, s.r.bank_size);
+	at_checkpoint(&s);
 	if (at_quote(&s))
 		mark_covered(&s);
 	katls_ima_iter_init(&it, in->log, in->log_len, in->digest_size, in->start_index);
 	while ((ret = katls_ima_iter_next(&it, &rec, out->msg, sizeof(out->msg))) > 0) {
+		s.consumed = (size_t)(it.c.p - it.base);
 		ret = step(&s, &rec);
 		if (ret)
 			goto out;
@@ -885,15 +901,22 @@ out:
 
 /* ---- lookups in a verified log ---------------------------------------- */
 
-static bool measures(const struct katls_ima_verify_in *in, const struct katls_ima_record *rec,
-		     const char *path, size_t path_len, unsigned int alg, const uint8_t *digest,
-		     size_t digest_len)
+bool katls_ima_measures_digest(const struct katls_ima_verify_in *in,
+			       const struct katls_ima_record *rec, unsigned int alg,
+			       const uint8_t *digest, size_t digest_len)
 {
 	return rec->pcr == in->pcr_index && !rec->violation && rec->tpl != KATLS_IMA_TPL_BUF &&
 	       (!rec->digest_type || (rec->digest_type_len == 3 &&
 				      !memcmp(rec->digest_type, "ima", 3))) &&
 	       rec->hash == (int)alg && rec->file_digest_len == digest_len &&
-	       !memcmp(rec->file_digest, digest, digest_len) &&
+	       !memcmp(rec->file_digest, digest, digest_len);
+}
+
+static bool measures(const struct katls_ima_verify_in *in, const struct katls_ima_record *rec,
+		     const char *path, size_t path_len, unsigned int alg, const uint8_t *digest,
+		     size_t digest_len)
+{
+	return katls_ima_measures_digest(in, rec, alg, digest, digest_len) &&
 	       rec->path_len == path_len && !memcmp(rec->path, path, path_len);
 }
 

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "ima_cache.h"
 #include "json.h"
 #include "policy.h"
 #include "spki.h"
@@ -23,6 +24,7 @@
 
 #define DEFAULT_MAX_AGE	3600
 #define MAX_TAINT_MASK	0xffffffffu
+#define MAX_CACHE_ATTESTERS	65536
 
 /* Appends @elem to the array @arr of @n elements: 0 or -ENOMEM. */
 #define APPEND(arr, n, elem) ({						\
@@ -281,16 +283,28 @@ static int ima_allow_violations(struct jctx *j, struct json_object *v)
 	return jget_bool(j, v, &cur_pol(j)->ima.allow_violations);
 }
 
+static int ima_cache_attesters(struct jctx *j, struct json_object *v)
+{
+	int64_t n = 0;
+	int ret = jget_int(j, v, 0, MAX_CACHE_ATTESTERS, &n);
+
+	if (!ret)
+		cur_pol(j)->ima.cache_attesters = (uint32_t)n;
+	return ret;
+}
+
 static int pol_ima(struct jctx *j, struct json_object *v)
 {
 	static const struct jkey keys[] = {
 		{ "runtime_policy", ima_runtime_policy, false },
 		{ "required", ima_required, false },
 		{ "allow_violations", ima_allow_violations, false },
+		{ "cache_attesters", ima_cache_attesters, false },
 	};
 
 	cur_pol(j)->ima.present = true;
 	cur_pol(j)->ima.required = true;
+	cur_pol(j)->ima.cache_attesters = KATLS_IMA_CACHE_DEFAULT;
 	return JWALK(j, v, keys);
 }
 
@@ -494,8 +508,12 @@ static int compile_ak_pins(struct jctx *j, struct katls_policy *p)
 
 static int compile(struct jctx *j, struct katls_policy *p)
 {
-	return compile_trust_store(j, p) ?: compile_ak_pins(j, p) ?:
-	       katls_verify_cache_new(&p->verify_cache);
+	int ret = compile_trust_store(j, p) ?: compile_ak_pins(j, p) ?:
+		  katls_verify_cache_new(&p->verify_cache);
+
+	if (!ret && p->ima.present && p->ima.cache_attesters)
+		ret = katls_ima_cache_new(p->ima.cache_attesters, &p->ima_cache);
+	return ret;
 }
 
 static void policy_cleanup(struct katls_policy *p)
@@ -520,6 +538,7 @@ static void policy_cleanup(struct katls_policy *p)
 	free_strs(p->workload.exe_paths, p->workload.num_exe_paths);
 	free(p->workload.exe_digests);
 	katls_verify_cache_free(p->verify_cache);
+	katls_ima_cache_free(p->ima_cache);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -29,7 +29,9 @@
  *                      { "<0..23>": "<hex of the bank size>", ... } }
  *   "ima":           { "runtime_policy": path or inline Keylime object,
  *                      "required": bool (default true),
- *                      "allow_violations": bool (default false) }
+ *                      "allow_violations": bool (default false),
+ *                      "cache_attesters": 0..65536 (default 1024): verified
+ *                      log prefixes kept for incremental IMA, 0: none }
  *   "kernel":        { "allow_taint_mask": integer >= 0 (default 0),
  *                      "min_lockdown": "none"|"integrity"|"confidentiality"
  *                                      (default "none"),
@@ -60,6 +62,7 @@
 
 struct x509_store_st;
 struct katls_verify_cache;
+struct katls_ima_cache;
 
 /* ---- katls policy -------------------------------------------------------- */
 
@@ -105,6 +108,7 @@ struct katls_policy {
 		bool allow_violations;
 		char *runtime_policy_path;	/* NULL if inline or absent */
 		struct katls_runtime_policy *runtime_policy;	/* NULL: replay only */
+		uint32_t cache_attesters;	/* incremental IMA: prefixes kept, 0: none */
 	} ima;
 	struct {
 		bool present;		/* "kernel" given: kernel rules apply */
@@ -121,6 +125,8 @@ struct katls_policy {
 	uint32_t max_age_s;
 	/* compiled: memoized parsing and chain verdicts (verify_cache.h) */
 	struct katls_verify_cache *verify_cache;
+	/* the attesters' verified IMA prefixes (ima_cache.h), NULL: none kept */
+	struct katls_ima_cache *ima_cache;
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "algs.h"
 #include "cmw.h"
 #include "evidence.h"
+#include "ima_prefix.h"
 #include "quote.h"
 #include "verify.h"
 
@@ -302,11 +303,33 @@ void katls_saved_free(struct katls_saved *s)
 	free(s);
 }
 
+/*
+ * The IMA prefix the saved request offered, if this verifier holds exactly
+ * it (an earlier exchange of the same attester was verified under the same
+ * policy object): a saved tail can then be re-verified.  NULL otherwise.
+ */
+static struct katls_ima_prefix *held_prefix(const struct katls_saved *s,
+					    const struct katls_policy *pol)
+{
+	struct katls_ima_prefix *held;
+	struct katls_ima_hint h;
+
+	if (!pol->ima_cache || katls_ima_hint_of_request(&s->req, &h))
+		return NULL;
+	held = katls_ima_cache_by_ak(pol->ima_cache, h.ak.name, h.ak.len);
+	if (held && !katls_ima_hint_names(&h, held)) {
+		katls_ima_prefix_unref(held);
+		held = NULL;
+	}
+	return held;
+}
+
 int katls_saved_verify(const struct katls_saved *s, const struct katls_verify_params *p,
 		       struct katls_verify_result *out)
 {
 	struct katls_verify_params vp = *p;
 	struct katls_exporter ex = { s->md, saved_export, (void *)s };
+	struct katls_ima_prefix *held = NULL;
 	struct katls_ea_crc_set used;
 	int ret;
 
@@ -314,8 +337,11 @@ int katls_saved_verify(const struct katls_saved *s, const struct katls_verify_pa
 	if (!vp.peer_name && *s->peer)
 		vp.peer_name = s->peer;
 	vp.binder_label = s->label;
+	if (!vp.ima_prefix && vp.policy)
+		vp.ima_prefix = held = held_prefix(s, vp.policy);
 	ret = katls_verify_authenticator(&vp, &ex, s->sender, &s->req, &used, s->auth.data,
 					 s->auth.len, out);
+	katls_ima_prefix_unref(held);
 	katls_ea_crc_set_cleanup(&used);
 	return ret;
 }

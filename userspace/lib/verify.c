@@ -23,6 +23,8 @@
 #include "algs.h"
 #include "cmw.h"
 #include "ima.h"
+#include "ima_cache.h"
+#include "ima_resume.h"
 #include "quote.h"
 #include "spki.h"
 #include "verify.h"
@@ -146,8 +148,11 @@ struct appraisal {
 	uint8_t nonce[KATLS_QUOTE_NONCE_MAX];
 	size_t nonce_len;
 	bool ima_replayed;		/* ima_in describes a log the quote covers ... */
-	struct katls_ima_verify_in ima_in;
-	uint32_t ima_covered;		/* ... up to this many entries */
+	struct katls_ima_verify_in ima_in;	/* (the part replayed) */
+	struct katls_ima_verify_out ima_res;
+	uint64_t ima_covered;		/* ... up to this many entries from entry 0 */
+	struct katls_ima_resume resume;	/* incremental IMA (ima_resume.h) */
+	bool workload_again;		/* the workload needs the whole log */
 };
 
 static int check_aik(const struct katls_exporter *ex, X509 *leaf, struct appraisal *a,
@@ -335,19 +340,71 @@ static int check_pcr_refs(const struct katls_policy *pol, struct appraisal *a,
 #define BOOT_PCRS	0x3ffu		/* PCRs 0-9: what boot_aggregate covers */
 #define IMA_PCRS	(BOOT_PCRS | 1u << KATLS_IMA_PCR)
 
+/* The IMA log cannot be decided from the cache: ask for the whole log. */
+__attribute__((format(printf, 4, 5)))
+static int again(const struct katls_policy *pol, struct appraisal *a,
+		 struct katls_verify_result *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (pol->ima_cache)
+		katls_ima_cache_drop(pol->ima_cache, a->ak_name.name, a->ak_name.len);
+	out->ima_retry_full = true;
+	out->reason = KATLS_R_IMA_REPLAY;
+	va_start(ap, fmt);
+	vsnprintf(out->msg, sizeof(out->msg), fmt, ap);
+	va_end(ap);
+	return -EACCES;
+}
+
+/* The IMA log as sent: its records, their digest size, the quote, the policy. */
+static int ima_input(const struct katls_policy *pol, struct appraisal *a,
+		     struct katls_verify_result *out)
+{
+	struct katls_ima_verify_in *in = &a->ima_in;
+	int ret;
+
+	memset(in, 0, sizeof(*in));
+	in->log = a->ev.ima.data;
+	in->log_len = a->ev.ima.len;
+	/*
+	 * The Evidence does not say which securityfs file (which D) the log was
+	 * copied from; a wrong guess cannot pass, since replay recomputes every
+	 * template digest and must reach the quoted PCR 10.  An empty log has
+	 * no boot_aggregate and is refused by katls_ima_verify() (a tail may be
+	 * empty: no entry since the prefix).
+	 */
+	ret = a->ev.ima.len ? katls_ima_detect_digest_size(a->ev.ima.data, a->ev.ima.len) : 32;
+	if (ret < 0)
+		return refuse(out, KATLS_R_EVIDENCE_MALFORMED,
+			      "the IMA log's first record does not parse");
+	in->digest_size = (size_t)ret;
+	in->bank = KATLS_IMA_SHA256;
+	in->pcr_index = KATLS_IMA_PCR;
+	in->quoted_pcr = a->pcrs.digest[KATLS_IMA_PCR];
+	in->policy = pol->ima.runtime_policy;
+	in->flags = pol->ima.allow_violations ? KATLS_IMA_ALLOW_VIOLATIONS : 0;
+	return 0;
+}
+
 /*
  * With an "ima" section the log is tied to the quote at both ends: entry 0,
  * boot_aggregate, must be the hash of the quoted PCRs 0-9 (the measured
  * boot), and the replay must reach the quoted PCR 10.  The quote must cover
  * all eleven; the pcrs record carries exactly the quoted values (checked by
  * katls_quote_verify()).  Nothing the attester leaves out skips a check.
+ * Incremental IMA (ima_resume.h) replays only what the verifier has not
+ * verified before, from a prefix it holds for this AK: entry 0 is then
+ * the prefix's, still checked against the quoted PCRs 0-9.
  */
-static int check_ima(const struct katls_policy *pol, struct appraisal *a,
+static int check_ima(const struct katls_verify_params *p, struct appraisal *a,
 		     struct katls_verify_result *out)
 {
+	const struct katls_policy *pol = p->policy;
 	uint8_t boot[10 * KATLS_PCR_DIGEST_LEN], agg[KATLS_PCR_DIGEST_LEN];
+	struct katls_ima_verify_out *res = &a->ima_res;
 	struct katls_ima_verify_in *in = &a->ima_in;
-	struct katls_ima_verify_out res;
+	char why[sizeof(out->msg)];
 	int ret;
 
 	if (!pol->ima.present)
@@ -360,50 +417,37 @@ static int check_ima(const struct katls_policy *pol, struct appraisal *a,
 		return refuse(out, KATLS_R_IMA_REPLAY, "IMA: the quote covers sha256 PCRs 0x%06x, "
 			      "not all of PCRs 0-9 (the boot_aggregate) and %u (the log)",
 			      a->pcrs.mask, KATLS_IMA_PCR);
-	if (a->ev.ima_start)
-		return refuse(out, KATLS_R_IMA_REPLAY, "IMA log starts at entry %llu; this "
-			      "verifier replays whole logs only",
-			      (unsigned long long)a->ev.ima_start);
-	memset(in, 0, sizeof(*in));
-	in->log = a->ev.ima.data;
-	in->log_len = a->ev.ima.len;
-	/*
-	 * The Evidence does not say which securityfs file (which D) the log was
-	 * copied from; a wrong guess cannot pass, since replay recomputes every
-	 * template digest and must reach the quoted PCR 10.  An empty log has
-	 * no boot_aggregate and is refused by katls_ima_verify().
-	 */
-	ret = a->ev.ima.len ? katls_ima_detect_digest_size(a->ev.ima.data, a->ev.ima.len) : 32;
-	if (ret < 0)
-		return refuse(out, KATLS_R_EVIDENCE_MALFORMED,
-			      "the IMA log's first record does not parse");
-	in->digest_size = (size_t)ret;
-	in->bank = KATLS_IMA_SHA256;
-	in->pcr_index = KATLS_IMA_PCR;
-	in->quoted_pcr = a->pcrs.digest[KATLS_IMA_PCR];
-	in->policy = pol->ima.runtime_policy;
-	in->flags = pol->ima.allow_violations ? KATLS_IMA_ALLOW_VIOLATIONS : 0;
+	ret = ima_input(pol, a, out);
+	if (ret)
+		return ret;
 	for (unsigned int i = 0; i < 10; i++)
 		memcpy(boot + i * KATLS_PCR_DIGEST_LEN, a->pcrs.digest[i], KATLS_PCR_DIGEST_LEN);
 	if (katls_ima_boot_aggregate(KATLS_IMA_SHA256, boot, 10, agg))
 		return refuse(out, KATLS_R_INTERNAL, "cannot hash the quoted PCRs 0-9");
-	in->boot_aggregate = agg;
-	in->boot_aggregate_len = sizeof(agg);
-	memset(&res, 0, sizeof(res));
-	ret = katls_ima_verify(in, &res);
-	in->boot_aggregate = NULL;	/* agg is about to go out of scope */
+	ret = katls_ima_resume_plan(&a->resume, in, a->ev.ima_start, p->ima_prefix,
+				    pol->ima_cache, &a->ak_name, agg, why, sizeof(why));
+	if (ret == KATLS_IMA_RESUME_AGAIN)
+		return again(pol, a, out, "%s", why);
+	if (ret)
+		return refuse(out, KATLS_R_IMA_REPLAY, "%s", why);
+	ret = katls_ima_verify(in, res);
 	out->sum.has_ima = true;
-	out->sum.ima_records = res.num_records;
-	out->sum.ima_covered = res.num_covered;
+	out->sum.ima_records = (uint32_t)(in->start_index + res->num_records);
+	out->sum.ima_covered = (uint32_t)(in->start_index + res->num_covered);
 	if (!ret) {
 		a->ima_replayed = true;
-		a->ima_covered = res.num_covered;
+		a->ima_covered = in->start_index + res->num_covered;
 		return 0;
 	}
+	/* a tail that does not extend the prefix: a reboot, or a lie; the whole log decides */
+	if (a->resume.kind == KATLS_IMA_TAIL && res->reason == KATLS_R_IMA_REPLAY)
+		return again(pol, a, out, "IMA: the %u entries from entry %llu do not extend the "
+			     "verified prefix to the quoted PCR 10: %s", res->num_records,
+			     (unsigned long long)in->start_index, res->msg);
 	if (ret == -EACCES || ret == -EBADMSG || ret == -EOPNOTSUPP)
-		return refuse(out, res.reason ? res.reason : KATLS_R_EVIDENCE_MALFORMED,
-			      "%s", res.msg);
-	return refuse(out, KATLS_R_INTERNAL, "IMA verification failed: %s", res.msg);
+		return refuse(out, res->reason ? res->reason : KATLS_R_EVIDENCE_MALFORMED,
+			      "%s", res->msg);
+	return refuse(out, KATLS_R_INTERNAL, "IMA verification failed: %s", res->msg);
 }
 
 static int check_kernel(const struct katls_policy *pol, struct appraisal *a,
@@ -443,7 +487,7 @@ static int check_kernel(const struct katls_policy *pol, struct appraisal *a,
  * and cgroup cannot be checked against anything the TPM covers: advisory.
  * Return: true if verified, else false with the reason in @why.
  */
-static bool workload_in_ima(const struct appraisal *a, const struct katls_cmw_workload *w,
+static bool workload_in_ima(struct appraisal *a, const struct katls_cmw_workload *w,
 			    uint32_t *index, char *why, size_t why_len)
 {
 	int alg = katls_ima_hash_from_kernel_algo(w->exe_digest_alg), ret;
@@ -466,15 +510,20 @@ static bool workload_in_ima(const struct appraisal *a, const struct katls_cmw_wo
 			 "\"ima\", or Evidence without a log)");
 		return false;
 	}
-	ret = katls_ima_find_measurement(&a->ima_in, a->ima_covered, w->exe_path,
-					 (unsigned int)alg, w->exe_digest, w->exe_digest_len,
-					 index);
+	ret = katls_ima_resume_workload(&a->resume, a->ima_covered, w->exe_path,
+					(unsigned int)alg, w->exe_digest, w->exe_digest_len, index);
 	if (!ret)
 		return true;
-	snprintf(why, why_len, ret == -ENOENT ?
-		 "no IMA measurement of that path with that digest among the %u entries the "
-		 "quote covers" : "the IMA log could not be searched (%u entries covered)",
-		 a->ima_covered);
+	if (ret == KATLS_IMA_RESUME_AGAIN)
+		snprintf(why, why_len, "not measured in the IMA entries from %llu, and this "
+			 "verifier's prefix of the log was never searched for it",
+			 (unsigned long long)a->resume.whole.start_index);
+	else
+		snprintf(why, why_len, ret == -ENOENT ?
+			 "no IMA measurement of that path with that digest among the %llu entries "
+			 "the quote covers" : "the IMA log could not be searched (%llu entries "
+			 "covered)", (unsigned long long)a->ima_covered);
+	a->workload_again = ret == KATLS_IMA_RESUME_AGAIN;
 	return false;
 }
 
@@ -536,6 +585,11 @@ static int check_workload(const struct katls_policy *pol, struct appraisal *a,
 	sum->workload_verified = workload_in_ima(a, w, &sum->workload_ima_index,
 						 sum->workload_unverified,
 						 sizeof(sum->workload_unverified));
+	if (a->workload_again) {
+		ret = again(pol, a, out, "workload %s: %s", w->exe_path,
+			    sum->workload_unverified);
+		goto out;
+	}
 	if (!rules)
 		goto out;
 	if (!sum->workload_verified)
@@ -550,6 +604,17 @@ static int check_workload(const struct katls_policy *pol, struct appraisal *a,
 out:
 	free(w);
 	return ret;
+}
+
+/* Accepted: the covered IMA prefix is this verifier's to resume from next time. */
+static void remember_ima(const struct katls_verify_params *p, struct appraisal *a)
+{
+	uint8_t tag[32];
+	bool has_tag = katls_ima_cache_tag(p->peer_id, p->peer_id_len, p->peer_name, tag);
+
+	if (a->ima_replayed && p->policy->ima_cache)
+		katls_ima_resume_commit(&a->resume, p->policy->ima_cache, &a->ak_name,
+					has_tag ? tag : NULL, &a->ima_in, &a->ima_res);
 }
 
 /* ---- coordinators --------------------------------------------------------- */
@@ -598,7 +663,7 @@ int katls_verify_evidence(const struct katls_verify_params *p,
 	if (!ret)
 		ret = check_pcr_refs(p->policy, &a, out);
 	if (!ret)
-		ret = check_ima(p->policy, &a, out);
+		ret = check_ima(p, &a, out);
 	if (!ret)
 		ret = check_kernel(p->policy, &a, out);
 	if (!ret)
@@ -607,7 +672,9 @@ int katls_verify_evidence(const struct katls_verify_params *p,
 		out->reason = KATLS_R_OK;
 		snprintf(out->msg, sizeof(out->msg), "accepted '%s' under policy '%s'",
 			 out->sum.peer_subject, p->policy->name);
+		remember_ima(p, &a);
 	}
+	katls_ima_resume_cleanup(&a.resume);
 	OPENSSL_cleanse(a.nonce, sizeof(a.nonce));
 	EVP_PKEY_free(a.ak);
 	OPENSSL_free(a.ak_spki);

@@ -34,6 +34,7 @@
 #include <openssl/x509.h>
 
 #include "ea.h"
+#include "ima_cache.h"
 #include "katls.h"
 #include "policy.h"
 
@@ -73,6 +74,12 @@ struct katls_verify_summary {
 struct katls_verify_result {
 	enum katls_reason reason;	/* KATLS_R_OK when accepted */
 	char msg[512];			/* one line: what failed (or passed) */
+	/*
+	 * Refused because an IMA tail (incremental IMA) could not be decided
+	 * from the verifier's cached prefix: a request without the prefix may
+	 * get the whole log, which decides (session.c asks once).
+	 */
+	bool ima_retry_full;
 	struct katls_verify_summary sum;
 	uint8_t *cmw;			/* copy of the CMW (for saving), may be NULL */
 	size_t cmw_len;
@@ -82,6 +89,16 @@ struct katls_verify_params {
 	const struct katls_policy *policy;
 	const char *peer_name;		/* expected name (connect target), or NULL */
 	const char *binder_label;	/* NULL = KATLS_BINDER_LABEL */
+	/*
+	 * Incremental IMA (ima_cache.h): who the peer is across connections
+	 * (an address, say; NULL: @peer_name), and the prefix of its log the
+	 * request offered (session.c sets it), or NULL: a log from entry N > 0
+	 * is then refused unless the policy's cache holds exactly the prefix
+	 * the request names (a saved exchange re-verified).
+	 */
+	const uint8_t *peer_id;
+	size_t peer_id_len;
+	struct katls_ima_prefix *ima_prefix;
 };
 
 /**
