@@ -1997,7 +1997,7 @@ static void test_ima_incremental_verifier(void **state)
 	ima_tail(&tail, &log, 6);
 	f.ima_start = 6;
 	expect(attest_tail(&f, &tail, pcr, set, NULL, &again, NULL, msg, sizeof(msg)), msg,
-	       KATLS_R_IMA_REPLAY, "request offered no prefix of it");
+	       KATLS_R_IMA_REPLAY, "after a prefix this verifier does not hold");
 	assert_false(again);
 	/* from another entry than the prefix offered ends at */
 	ima_tail(&tail, &log, 7);

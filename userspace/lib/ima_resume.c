@@ -25,8 +25,9 @@ static int plan_tail(struct katls_ima_resume *r, struct katls_ima_verify_in *in,
 		     const struct katls_tpm_name *ak, char *why, size_t why_len)
 {
 	if (!offered) {
-		snprintf(why, why_len, "IMA: the log starts at entry %llu, but this verifier's "
-			 "request offered no prefix of it", (unsigned long long)start);
+		snprintf(why, why_len, "IMA: the log starts at entry %llu, after a prefix this "
+			 "verifier does not hold (its request offered none)",
+			 (unsigned long long)start);
 		return KATLS_IMA_RESUME_REFUSE;
 	}
 	if (start != offered->num_entries || !same_name(ak, &offered->ak)) {
