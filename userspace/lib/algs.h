@@ -8,7 +8,8 @@
  * A verification hashes hundreds of times, on many threads at once, so the
  * verifier's hot paths take their EVP_MDs from here: fetched from the
  * default library context on first use, immutable, shared by every thread,
- * and kept for the life of the process.
+ * and kept for the life of the process.  So are the HMAC contexts katls_hmac()
+ * starts from (one per digest, copied for each use).
  */
 #ifndef KATLS_ALGS_H
 #define KATLS_ALGS_H
@@ -31,5 +32,14 @@ const EVP_MD *katls_md_tpm(uint16_t tpm_alg);
  * cipher suite, a saved exchange).
  */
 const EVP_MD *katls_md_prefetched(const EVP_MD *md);
+
+/**
+ * katls_hmac() - HMAC-@md(@key, @data) into @out (EVP_MAX_MD_SIZE bytes of
+ * room), *@out_len its length.  HMAC() looks up the MAC and the digest by
+ * name on every call; this starts from an HMAC context made once per digest.
+ * Return: 0 or -EIO.
+ */
+int katls_hmac(const EVP_MD *md, const uint8_t *key, size_t key_len, const uint8_t *data,
+	       size_t data_len, uint8_t *out, unsigned int *out_len);
 
 #endif /* KATLS_ALGS_H */

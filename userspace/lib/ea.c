@@ -15,7 +15,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/hmac.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -553,6 +552,37 @@ static void request_bytes(const struct katls_ea_request *req,
 	}
 }
 
+/*
+ * H(HC || request || Certificate) into @before_cv (if not NULL) and, with
+ * the CertificateVerify @cv (if not NULL) appended, into @out: one pass over
+ * the Certificate, which carries the Evidence (an IMA log of megabytes).
+ */
+static int transcript(const EVP_MD *md, const struct hs_keys *k,
+		      const struct katls_ea_request *req, const uint8_t *cert, size_t cert_len,
+		      uint8_t *before_cv, const uint8_t *cv, size_t cv_len,
+		      uint8_t *out, unsigned int *out_len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new(), *fork = before_cv ? EVP_MD_CTX_new() : NULL;
+	const uint8_t *r;
+	size_t r_len;
+	int ok;
+
+	request_bytes(req, &r, &r_len);
+	ok = ctx && (!before_cv || fork) &&
+	     EVP_DigestInit_ex(ctx, katls_md_prefetched(md), NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, k->hc, k->len) == 1 &&
+	     EVP_DigestUpdate(ctx, r, r_len) == 1 &&
+	     EVP_DigestUpdate(ctx, cert, cert_len) == 1;
+	if (ok && before_cv)
+		ok = EVP_MD_CTX_copy_ex(fork, ctx) == 1 &&
+		     EVP_DigestFinal_ex(fork, before_cv, NULL) == 1;
+	ok = ok && (!cv || EVP_DigestUpdate(ctx, cv, cv_len) == 1) &&
+	     EVP_DigestFinal_ex(ctx, out, out_len) == 1;
+	EVP_MD_CTX_free(ctx);
+	EVP_MD_CTX_free(fork);
+	return ok ? 0 : -EIO;
+}
+
 /* H(HC || request || Certificate [|| CertificateVerify]) */
 static int transcript_hash(const EVP_MD *md, const struct hs_keys *k,
 			   const struct katls_ea_request *req,
@@ -560,22 +590,23 @@ static int transcript_hash(const EVP_MD *md, const struct hs_keys *k,
 			   const uint8_t *cv, size_t cv_len,
 			   uint8_t *out, unsigned int *out_len)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const uint8_t *r;
-	size_t r_len;
-	int ok;
+	return transcript(md, k, req, cert, cert_len, NULL, cv, cv_len, out, out_len);
+}
 
-	if (!ctx)
-		return -ENOMEM;
-	request_bytes(req, &r, &r_len);
-	ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
-	     EVP_DigestUpdate(ctx, k->hc, k->len) == 1 &&
-	     EVP_DigestUpdate(ctx, r, r_len) == 1 &&
-	     EVP_DigestUpdate(ctx, cert, cert_len) == 1 &&
-	     (!cv || EVP_DigestUpdate(ctx, cv, cv_len) == 1) &&
-	     EVP_DigestFinal_ex(ctx, out, out_len) == 1;
-	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : -EIO;
+/* Finished: HMAC-H(FK, transcript), in constant time against @fin. */
+static int finished_ok(const EVP_MD *md, const struct hs_keys *k, const uint8_t *th,
+		       unsigned int th_len, const struct katls_cursor *fin)
+{
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	int ret = 0;
+
+	if (katls_hmac(md, k->fk, k->len, th, th_len, mac, &mac_len))
+		ret = -EIO;
+	else if (fin->len != mac_len || CRYPTO_memcmp(mac, fin->p, mac_len))
+		ret = -EACCES;
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return ret;
 }
 
 /**
@@ -617,7 +648,7 @@ int katls_ea_finished_compute(const struct katls_exporter *ex,
 	}
 	ret = transcript_hash(ex->md, &k, req, cert, cert_len, cv, cv_len,
 			      th, &th_len);
-	if (!ret && !HMAC(ex->md, k.fk, (int)k.len, th, th_len, out, &mac_len))
+	if (!ret && katls_hmac(ex->md, k.fk, k.len, th, th_len, out, &mac_len))
 		ret = -EIO;
 	if (!ret)
 		*out_len = mac_len;
@@ -1107,15 +1138,13 @@ static int fail(enum katls_reason *reason, int err, enum katls_reason why)
 }
 
 /* Scheme offered, TLS 1.3 and fitting the leaf key; signature verifies. */
-static int check_cv(const struct katls_exporter *ex, const struct hs_keys *k,
-		    const struct katls_ea_request *req, const struct ea_msgs *m,
-		    uint16_t scheme, struct katls_cursor sig, X509 *leaf,
-		    enum katls_reason *reason)
+/* 4. CertificateVerify over @th (the transcript up to the Certificate). */
+static int check_cv(const struct katls_ea_request *req, uint16_t scheme,
+		    struct katls_cursor sig, X509 *leaf, const uint8_t *th,
+		    unsigned int th_len, enum katls_reason *reason)
 {
 	EVP_PKEY *key = X509_get0_pubkey(leaf);
-	uint8_t th[EVP_MAX_MD_SIZE];
 	const struct scheme *s;
-	unsigned int th_len;
 	int ret;
 
 	ERR_clear_error();
@@ -1123,30 +1152,36 @@ static int check_cv(const struct katls_exporter *ex, const struct hs_keys *k,
 	if (!s || !katls_ea_request_has_sigalg(req, scheme) ||
 	    !scheme_fits_key(s, key))
 		return fail(reason, -EACCES, KATLS_R_EA_SIGALG);
-	ret = transcript_hash(ex->md, k, req, m->cert.p, m->cert.len, NULL, 0,
-			      th, &th_len);
-	if (!ret)
-		ret = verify_sig(s, key, th, th_len, sig);
+	ret = verify_sig(s, key, th, th_len, sig);
 	return ret ? fail(reason, ret, KATLS_R_EA_SIGNATURE) : 0;
 }
 
-static int check_finished(const struct katls_exporter *ex, enum katls_role sender,
-			  const struct katls_ea_request *req,
-			  const struct katls_cursor *cert,
-			  const struct katls_cursor *cv,
-			  const struct katls_cursor *fin, enum katls_reason *reason)
+/* 4 and 5: CertificateVerify, then Finished, the Certificate hashed once. */
+static int check_cv_finished(const struct katls_exporter *ex, enum katls_role sender,
+			     const struct katls_ea_request *req, const struct ea_msgs *m,
+			     uint16_t scheme, struct katls_cursor sig, X509 *leaf,
+			     enum katls_reason *reason)
 {
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	size_t mac_len = sizeof(mac);
-	int ret;
+	uint8_t th_cv[EVP_MAX_MD_SIZE], th[EVP_MAX_MD_SIZE];
+	unsigned int th_len = 0;
+	struct hs_keys k;
+	int ret = derive_keys(ex, sender, &k);
 
-	ret = katls_ea_finished_compute(ex, sender, req, cert->p, cert->len,
-					cv ? cv->p : NULL, cv ? cv->len : 0,
-					mac, &mac_len);
-	if (!ret && (fin->len != mac_len || CRYPTO_memcmp(mac, fin->p, mac_len)))
-		ret = -EACCES;
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return ret ? fail(reason, ret, KATLS_R_EA_FINISHED) : 0;
+	if (ret)
+		return fail(reason, ret, 0);
+	ret = transcript(ex->md, &k, req, m->cert.p, m->cert.len, th_cv, m->cv.p, m->cv.len,
+			 th, &th_len);
+	if (ret)
+		ret = fail(reason, ret, 0);
+	else
+		ret = check_cv(req, scheme, sig, leaf, th_cv, th_len, reason);
+	if (!ret) {
+		ret = finished_ok(ex->md, &k, th, th_len, &m->fin_body);
+		if (ret)
+			ret = fail(reason, ret, KATLS_R_EA_FINISHED);
+	}
+	OPENSSL_cleanse(&k, sizeof(k));
+	return ret;
 }
 
 static int consume_crc(struct katls_ea_crc_set *used,
@@ -1166,20 +1201,26 @@ static int validate_empty(const struct katls_exporter *ex, enum katls_role sende
 			  enum katls_reason *reason)
 {
 	struct katls_buf cert = KATLS_BUF_INIT;
-	struct katls_cursor c;
+	uint8_t th[EVP_MAX_MD_SIZE];
+	unsigned int th_len = 0;
+	struct hs_keys k;
 	int ret;
 
 	if (m->fin_body.len != (size_t)EVP_MD_get_size(ex->md))
 		return fail(reason, -EBADMSG, 0);
 	if (katls_ea_crc_set_contains(used, req->crc, req->crc_len))
 		return fail(reason, -EACCES, KATLS_R_EA_CRC);
-	ret = put_certificate_empty(&cert, req);
+	ret = put_certificate_empty(&cert, req) ?: derive_keys(ex, sender, &k);
 	if (ret) {
 		katls_buf_cleanup(&cert);
 		return fail(reason, ret, 0);
 	}
-	katls_cursor_init(&c, cert.data, cert.len);
-	ret = check_finished(ex, sender, req, &c, NULL, &m->fin_body, reason);
+	ret = transcript_hash(ex->md, &k, req, cert.data, cert.len, NULL, 0, th, &th_len);
+	if (!ret)
+		ret = finished_ok(ex->md, &k, th, th_len, &m->fin_body);
+	if (ret)
+		ret = fail(reason, ret, KATLS_R_EA_FINISHED);
+	OPENSSL_cleanse(&k, sizeof(k));
 	katls_buf_cleanup(&cert);
 	if (!ret)
 		ret = consume_crc(used, req, reason);
@@ -1195,7 +1236,6 @@ static int validate_full(const struct katls_exporter *ex, enum katls_role sender
 			 const struct katls_ea_x509_parser *parser)
 {
 	struct katls_cursor crc, list, sig;
-	struct hs_keys k;
 	uint16_t scheme;
 	int ret;
 
@@ -1216,15 +1256,8 @@ static int validate_full(const struct katls_exporter *ex, enum katls_role sender
 	if (ret)
 		return fail(reason, ret, KATLS_R_EA_EXTENSION);
 	/* 4. CertificateVerify, 5. Finished */
-	ret = derive_keys(ex, sender, &k);
-	if (ret)
-		return fail(reason, ret, 0);
 	out->sigalg = scheme;
-	ret = check_cv(ex, &k, req, m, scheme, sig, out->leaf, reason);
-	OPENSSL_cleanse(&k, sizeof(k));
-	if (!ret)
-		ret = check_finished(ex, sender, req, &m->cert, &m->cv,
-				     &m->fin_body, reason);
+	ret = check_cv_finished(ex, sender, req, m, scheme, sig, out->leaf, reason);
 	/* 7. single use */
 	if (!ret)
 		ret = consume_crc(used, req, reason);

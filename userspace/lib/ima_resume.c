@@ -52,6 +52,26 @@ static int plan_tail(struct katls_ima_resume *r, struct katls_ima_verify_in *in,
 	return 0;
 }
 
+/*
+ * SHA-256 of the first @len bytes of the log as sent, its context kept in
+ * @r for the commit, which hashes on to the end of the new prefix.
+ */
+static bool hash_prefix(struct katls_ima_resume *r, uint64_t len, uint8_t out[32])
+{
+	EVP_MD_CTX *fork = EVP_MD_CTX_new();
+	bool ok;
+
+	r->bytes_ctx = EVP_MD_CTX_new();
+	ok = r->bytes_ctx && fork &&
+	     EVP_DigestInit_ex(r->bytes_ctx, katls_md(KATLS_IMA_SHA256), NULL) == 1 &&
+	     EVP_DigestUpdate(r->bytes_ctx, r->whole.log, len) == 1 &&
+	     EVP_MD_CTX_copy_ex(fork, r->bytes_ctx) == 1 &&
+	     EVP_DigestFinal_ex(fork, out, NULL) == 1;
+	EVP_MD_CTX_free(fork);
+	r->hashed_len = ok ? len : 0;
+	return ok;
+}
+
 /* A whole log: skip the bytes of the AK's cached prefix if they are the same. */
 static int plan_whole(struct katls_ima_resume *r, struct katls_ima_verify_in *in,
 		      struct katls_ima_cache *cache, const struct katls_tpm_name *ak,
@@ -70,7 +90,7 @@ static int plan_whole(struct katls_ima_resume *r, struct katls_ima_verify_in *in
 		return 0;
 	in->checkpoint = p->num_entries;	/* does this log extend the cached one? */
 	if (!p->bytes_entries || p->bytes_digest_size != in->digest_size ||
-	    in->log_len < p->bytes_len || !sha256(in->log, p->bytes_len, h) ||
+	    in->log_len < p->bytes_len || !hash_prefix(r, p->bytes_len, h) ||
 	    memcmp(h, p->bytes_sha256, 32))
 		return 0;
 	/* the same records: entry 0 is the cached boot_aggregate */
@@ -207,6 +227,16 @@ static void workloads(struct katls_ima_resume *r, struct katls_ima_prefix *p,
 	p->num_workloads = n;
 }
 
+/* SHA-256 of the first @len bytes of the log, on from what the plan hashed. */
+static bool hash_on(struct katls_ima_resume *r, uint64_t len, uint8_t out[32])
+{
+	if (!r->bytes_ctx || len < r->hashed_len)
+		return sha256(r->whole.log, len, out);
+	return EVP_DigestUpdate(r->bytes_ctx, r->whole.log + r->hashed_len,
+				len - r->hashed_len) == 1 &&
+	       EVP_DigestFinal_ex(r->bytes_ctx, out, NULL) == 1;
+}
+
 int katls_ima_resume_commit(struct katls_ima_resume *r, struct katls_ima_cache *cache,
 			    const struct katls_tpm_name *ak, const uint8_t *peer_tag,
 			    const struct katls_ima_verify_in *in,
@@ -237,7 +267,7 @@ int katls_ima_resume_commit(struct katls_ima_resume *r, struct katls_ima_cache *
 		memcpy(p->bytes_pcr10, res->pcr, 32);
 		p->bytes_len = (uint64_t)(in->log - r->whole.log) + res->covered_len;
 		p->bytes_digest_size = (uint32_t)in->digest_size;
-		if (!sha256(r->whole.log, p->bytes_len, p->bytes_sha256))
+		if (!hash_on(r, p->bytes_len, p->bytes_sha256))
 			p->bytes_entries = 0;
 	}
 	workloads(r, p, in, res);
@@ -248,5 +278,7 @@ int katls_ima_resume_commit(struct katls_ima_resume *r, struct katls_ima_cache *
 void katls_ima_resume_cleanup(struct katls_ima_resume *r)
 {
 	katls_ima_prefix_unref(r->from);
+	EVP_MD_CTX_free(r->bytes_ctx);
 	r->from = NULL;
+	r->bytes_ctx = NULL;
 }

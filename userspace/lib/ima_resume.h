@@ -30,6 +30,8 @@
 #include "ima.h"
 #include "ima_cache.h"
 
+struct evp_md_ctx_st;
+
 /* Outcomes of katls_ima_resume_plan() and _workload() besides 0. */
 #define KATLS_IMA_RESUME_REFUSE	1	/* a tail the verifier did not ask for: refuse */
 #define KATLS_IMA_RESUME_AGAIN	2	/* cannot decide from the cache: ask for the whole log */
@@ -47,6 +49,8 @@ struct katls_ima_resume {
 	uint8_t boot_aggregate[32];	/* SHA-256 of the quoted PCRs 0-9 */
 	bool has_workload;		/* the workload looked up, for the commit */
 	struct katls_ima_prefix_workload workload;
+	struct evp_md_ctx_st *bytes_ctx;	/* SHA-256 of the log's first ... */
+	uint64_t hashed_len;		/* ... bytes, carried on by the commit */
 };
 
 /**

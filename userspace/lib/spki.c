@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* DER SubjectPublicKeyInfo without the provider encoder; see spki.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -70,13 +71,72 @@ static int ec_named_spki(EVP_PKEY *key, uint8_t **der, size_t *len)
 	return katls_spki_der_ec(nid, point, point_len, der, len);
 }
 
+/* ---- remembered encodings (katls_spki_remember) ---- */
+
+struct memo {
+	size_t len;
+	uint8_t der[];
+};
+
+static int memo_index = -1;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+
+static void memo_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+		      void *argp)
+{
+	OPENSSL_free(ptr);
+}
+
+static void memo_init(void)
+{
+	memo_index = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL, memo_free);
+}
+
+void katls_spki_remember(X509 *x)
+{
+	EVP_PKEY *key = X509_get0_pubkey(x);
+	uint8_t *der = NULL, *enc = NULL;
+	size_t len, enc_len;
+	struct memo *m;
+
+	pthread_once(&memo_once, memo_init);
+	if (memo_index < 0 || !key || EVP_PKEY_get_ex_data(key, memo_index) ||
+	    katls_spki_der_x509(x, &der, &len))
+		return;
+	/* only what katls_spki_der() would write anyway: the memo changes no result */
+	if (!katls_spki_der(key, &enc, &enc_len) && enc_len == len && !memcmp(enc, der, len)) {
+		m = OPENSSL_malloc(sizeof(*m) + len);
+		if (m) {
+			m->len = len;
+			memcpy(m->der, der, len);
+			if (!EVP_PKEY_set_ex_data(key, memo_index, m))
+				OPENSSL_free(m);
+		}
+	}
+	OPENSSL_free(enc);
+	OPENSSL_free(der);
+}
+
+static const struct memo *remembered(EVP_PKEY *key)
+{
+	pthread_once(&memo_once, memo_init);
+	return memo_index < 0 ? NULL : EVP_PKEY_get_ex_data(key, memo_index);
+}
+
 int katls_spki_der(EVP_PKEY *key, uint8_t **der, size_t *len)
 {
+	const struct memo *m;
 	int ret;
 
 	*der = NULL;
 	if (!key)
 		return -EINVAL;
+	m = remembered(key);
+	if (m) {
+		*der = OPENSSL_memdup(m->der, m->len);
+		*len = m->len;
+		return *der ? 0 : -EINVAL;
+	}
 	ret = ec_named_spki(key, der, len);
 	if (ret != -ENOENT)
 		return ret;

@@ -31,5 +31,12 @@ int katls_spki_der_ec(int nid, const uint8_t *point, size_t point_len, uint8_t *
 		      size_t *len);
 /** katls_spki_der_x509() - the same for a certificate's key, as the certificate holds it. */
 int katls_spki_der_x509(X509 *x, uint8_t **der, size_t *len);
+/**
+ * katls_spki_remember() - attach to @x's public key its SubjectPublicKeyInfo
+ * as @x holds it, so that katls_spki_der() of that key (the binder of every
+ * verification under a cached certificate) copies it instead of encoding
+ * the key again.  Call before @x is shared between threads.
+ */
+void katls_spki_remember(X509 *x);
 
 #endif /* KATLS_SPKI_H */

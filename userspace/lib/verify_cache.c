@@ -15,6 +15,7 @@
 
 #include "algs.h"
 #include "ima.h"
+#include "spki.h"
 #include "verify_cache.h"
 
 #define N	KATLS_VERIFY_CACHE_SLOTS
@@ -117,6 +118,7 @@ X509 *katls_verify_cache_x509(struct katls_verify_cache *c, const uint8_t *der, 
 		ERR_clear_error();
 		return NULL;
 	}
+	katls_spki_remember(x);		/* before any other thread can see it */
 	pthread_mutex_lock(&c->lock);
 	if (!find(c, c->certs, key) && X509_up_ref(x) == 1)
 		claim(c, c->certs, key)->x509 = x;
