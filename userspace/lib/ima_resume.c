@@ -48,6 +48,9 @@ static int plan_tail(struct katls_ima_resume *r, struct katls_ima_verify_in *in,
 	in->start_index = start;
 	in->start_pcr = offered->pcr10;
 	in->boot_aggregate = NULL;
+	/* the attester's log file, so its digest size, is the prefix's (a tail may be empty) */
+	if (offered->bytes_digest_size)
+		in->digest_size = offered->bytes_digest_size;
 	r->whole = *in;
 	return 0;
 }
