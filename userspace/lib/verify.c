@@ -345,16 +345,16 @@ __attribute__((format(printf, 4, 5)))
 static int again(const struct katls_policy *pol, struct appraisal *a,
 		 struct katls_verify_result *out, const char *fmt, ...)
 {
+	char msg[sizeof(out->msg)];
 	va_list ap;
 
 	if (pol->ima_cache)
 		katls_ima_cache_drop(pol->ima_cache, a->ak_name.name, a->ak_name.len);
 	out->ima_retry_full = true;
-	out->reason = KATLS_R_IMA_REPLAY;
 	va_start(ap, fmt);
-	vsnprintf(out->msg, sizeof(out->msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return -EACCES;
+	return refuse(out, KATLS_R_IMA_REPLAY, "%s", msg);
 }
 
 /* The IMA log as sent: its records, their digest size, the quote, the policy. */

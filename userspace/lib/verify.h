@@ -13,7 +13,11 @@
  *   PCR reference values → IMA: PCRs 0-10 quoted, entry 0 boot_aggregate ==
  *   H(quoted PCRs 0-9), replay to the quoted PCR 10 (replay until match),
  *   allowlist → kernel rules (advisory data) → workload: exe path and digest
- *   measured in the quoted IMA log, then the workload rules.
+ *   measured in the quoted IMA log, then the workload rules.  With
+ *   incremental IMA (ima_resume.h) the replay starts from a prefix of the
+ *   log this verifier accepted before, whose entry 0 is checked against the
+ *   quoted PCRs 0-9 all the same; what the prefix cannot decide sets
+ *   ima_retry_full (the whole log decides).
  *
  * Offline re-verification (katls verify --dir) uses a saved exchange: the
  * messages as on the wire plus the exporter OUTPUTS the live verifier used
@@ -22,7 +26,8 @@
  *
  * Verification reads no file: the policy was compiled when it was loaded
  * (policy.h).  Many threads may verify at once on one policy; its caches
- * (verify_cache.h) take their own lock.  No global state.
+ * (verify_cache.h, ima_cache.h) take their own locks.  The only global state
+ * is the pre-fetched algorithms (algs.h).
  */
 #ifndef KATLS_VERIFY_H
 #define KATLS_VERIFY_H
