@@ -97,6 +97,8 @@ struct katls_ea_request_params {
 	size_t num_sigalgs;
 	uint16_t cmw_ext;		/* 0 = KATLS_EXT_CMW_ATTESTATION */
 	bool no_cmw;			/* leave out cmw_attestation */
+	const uint8_t *extra_exts;	/* more extensions, encoded (type, len, data)... */
+	size_t extra_exts_len;		/* ... appended after cmw_attestation */
 };
 
 int katls_ea_request_build(struct katls_ea_request *out,
@@ -108,6 +110,8 @@ bool katls_ea_request_offers(const struct katls_ea_request *req,
 			     uint16_t ext_type);
 bool katls_ea_request_has_sigalg(const struct katls_ea_request *req,
 				 uint16_t scheme);
+int katls_ea_request_find_ext(const struct katls_ea_request *req, uint16_t ext_type,
+			      const uint8_t **data, size_t *len);
 
 /* ---- single-use registry of crcs (one per connection) --------------------- */
 
@@ -172,6 +176,26 @@ int katls_ea_authenticator_validate(struct katls_ea_result *out,
 				    const struct katls_ea_request *req,
 				    struct katls_ea_crc_set *used,
 				    const uint8_t *in, size_t in_len);
+
+/*
+ * How an authenticator's certificates are parsed: @parse returns a new
+ * reference to the X509 of exactly @len bytes of DER, or NULL.  A verifier
+ * passes its cache of parsed certificates (verify_cache.h).
+ */
+struct katls_ea_x509_parser {
+	X509 *(*parse)(void *arg, const uint8_t *der, size_t len);
+	void *arg;
+};
+
+/** katls_ea_authenticator_validate_with() - the same, parsing with @parser (NULL: d2i_X509). */
+int katls_ea_authenticator_validate_with(struct katls_ea_result *out,
+					 enum katls_reason *reason,
+					 const struct katls_exporter *ex,
+					 enum katls_role sender,
+					 const struct katls_ea_request *req,
+					 struct katls_ea_crc_set *used,
+					 const uint8_t *in, size_t in_len,
+					 const struct katls_ea_x509_parser *parser);
 void katls_ea_result_cleanup(struct katls_ea_result *res);
 
 #endif /* KATLS_EA_H */

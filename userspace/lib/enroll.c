@@ -747,7 +747,7 @@ int katls_enroll_response_write(const char *dir, const struct katls_enroll_respo
 int katls_enroll_response_read(const char *dir, struct katls_enroll_response *r,
 			       char *err, size_t err_len)
 {
-	struct katls_buf b = KATLS_BUF_INIT;
+	struct katls_buf b = KATLS_BUF_SECRET_INIT;	/* the activated credential */
 	int ret;
 
 	memset(r, 0, sizeof(*r));

@@ -10,16 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The digit's value + 1 (0: not a hex digit): a table, since runtime policies are megabytes of hex. */
+static const uint8_t katls_hex_val[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+	['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 /* 0..15 for a hex digit of either case, else -1. */
 static inline int katls_hex_digit(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return katls_hex_val[(unsigned char)c] - 1;
 }
 
 /* The same for lower case only: canonical forms that are also compared as text. */
