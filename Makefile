@@ -132,6 +132,8 @@ $(BUILD)/katlsd: $(DAEMON_OBJS) $(LIB)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+# test_buf records the library's wipes
+$(BUILD)/tests/unit/test_buf: LDLIBS += -Wl,--wrap=OPENSSL_cleanse
 
 $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(call msg,LD,$@)

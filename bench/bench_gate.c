@@ -12,6 +12,13 @@
  *    pair in one thread (16 KiB and 64 B).  Conditions alternate over ROUNDS
  *    rounds and the medians are compared.  Needs BPF-LSM (run it in the VM:
  *    bench/gate_vm.sh); elsewhere part 2 says why it is skipped.
+ * 3. The programs' own run time per call (the kernel's BPF statistics) on a
+ *    socket the gate does not cover at all (a Unix socket: the storage lookup
+ *    misses, as it did for every unruled TCP socket before the gate kept a
+ *    state on each), on an unruled TCP socket (state NONE: lookup hit and the
+ *    rules-generation check) and on an ATTESTED one (the expiry check); and
+ *    the cost of setting up a connection (connect+accept+close) with the gate
+ *    not loaded vs loaded with 10 rules none of which matches.
  *
  * The gate is loaded under its own pin directory (/sys/fs/bpf/katls-bench),
  * so a gate already loaded by the operator is left alone.  Target: <= 3 %
@@ -269,7 +276,7 @@ static int prog_run(const char *name, uint64_t *ns, uint64_t *cnt)
  * (kernel.bpf_stats_enabled), in a separate untimed pass: the stats add two
  * clock reads per run.  Excludes the trampoline around the programs.
  */
-static void prog_stats(int cli, int srv)
+static void prog_stats(int cli, int srv, const char *what)
 {
 	static const char *const names[] = {
 		"katls_socket_sendmsg", "katls_socket_recvmsg", "katls_file_permission",
@@ -290,13 +297,12 @@ static void prog_stats(int cli, int srv)
 	for (int i = 0; i < 5000; i++)
 		if (write(cli, buf, sizeof(buf)) != sizeof(buf) || read(srv, buf, sizeof(buf)) <= 0)
 			break;
-	printf("  program run time per call (BPF stats, ATTESTED socket; file_permission "
-	       "averages all files):\n   ");
+	printf("  program run time per call, %-38s", what);
 	for (int i = 0; i < 3; i++) {
 		if (prog_run(names[i], &ns1, &n1) || n1 == n0[i])
 			continue;
 		per = (double)(ns1 - ns0[i]) / (double)(n1 - n0[i]);
-		if (i < 2)
+		if (i < 2 && !strcmp(what, "ATTESTED TCP socket:"))
 			prog_ns[i] = per;
 		printf(" %s %.0f ns", names[i] + 6, per);
 	}
@@ -322,8 +328,22 @@ static int measure(struct katls_gate *g, bool stats, struct sample *s)
 	pair_cost(cli, srv, 64, 2000);	/* warm-up */
 	s->ns64 = pair_cost(cli, srv, 64, 20000);
 	s->ns16k = pair_cost(cli, srv, WRITE_SIZE, 5000);
-	if (g && stats)
-		prog_stats(cli, srv);
+	if (g && stats) {
+		int u[2];
+
+		printf("  (BPF stats; file_permission averages every file read and written)\n");
+		if (!socketpair(AF_UNIX, SOCK_STREAM, 0, u)) {
+			prog_stats(u[0], u[1], "a Unix socket (no state):");
+			close(u[0]);
+			close(u[1]);
+		}
+		if (!tcp_pair(&u[0], &u[1])) {
+			prog_stats(u[0], u[1], "an unruled TCP socket (NONE):");
+			close(u[0]);
+			close(u[1]);
+		}
+		prog_stats(cli, srv, "ATTESTED TCP socket:");
+	}
 	s->mbps = throughput(cli, srv);
 	if (!s->mbps || !s->ns64 || !s->ns16k)
 		ret = -EIO;
@@ -383,6 +403,68 @@ fail:
 	printf("  failed: %s\n", strerror(-ret));
 }
 
+/* ns per connect()+accept()+close() of both ends over loopback. */
+static double conn_cost(int iters)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	double t0;
+
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 64) ||
+	    getsockname(l, (struct sockaddr *)&a, &len))
+		return 0;
+	t0 = now_s();
+	for (int i = 0; i < iters; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0), s;
+
+		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)))
+			return 0;
+		s = accept(l, NULL, NULL);
+		close(c);
+		if (s < 0)
+			return 0;
+		close(s);
+	}
+	close(l);
+	return (now_s() - t0) * 1e9 / iters;
+}
+
+static void bench_connect(void)
+{
+	struct katls_gate_opts opts = { .pin_dir = BENCH_PIN_DIR };
+	struct katls_gate_rule r = { .dir = KATLS_DIR_OUT, .family = KATLS_FAM_V4,
+				     .prefix_len = 32, .action = KATLS_ACT_REQUIRE, .port = 1 };
+	double c[2][ROUNDS];
+	struct katls_gate *g;
+
+	printf("connection setup (connect+accept+close over loopback, %d rounds, medians)\n",
+	       ROUNDS);
+	katls_gate_unload(BENCH_PIN_DIR);
+	for (int k = 0; k < ROUNDS; k++) {
+		c[0][k] = conn_cost(500);
+		if (katls_gate_load(&opts, &g)) {
+			printf("  skipped: %s\n", katls_gate_errmsg());
+			return;
+		}
+		for (uint32_t i = 0; i < 10; i++) {
+			uint32_t addr = htonl(0x0a000001U + i);
+
+			memcpy(r.addr, &addr, 4);
+			katls_gate_rules_add(g, &r, 1, false);
+		}
+		c[1][k] = conn_cost(500);
+		katls_gate_free(g);
+		katls_gate_unload(BENCH_PIN_DIR);
+	}
+	double a = median(c[0], ROUNDS), b = median(c[1], ROUNDS);
+
+	printf("  gate not loaded        %10.0f ns per connection\n", a);
+	printf("  gate loaded, 10 rules  %10.0f ns per connection (%+.0f ns, %.2fx; each end's "
+	       "state is created and decided)\n", b, b - a, b / a);
+}
+
 int main(void)
 {
 	char cs[64] = "?";
@@ -398,5 +480,6 @@ int main(void)
 	       getenv("KATLS_BENCH_WHERE") : "this machine", cs);
 	bench_lookup();
 	bench_tcp();
+	bench_connect();
 	return 0;
 }

@@ -4,7 +4,8 @@
 #   1. attested connect (connect + setsockopt(KATLS_SO_ATTEST) on both ends,
 #      server attests, client verifies, one katlsd) against plain TLS 1.3 +
 #      kTLS handover in process, p50/p99, katlsd's timing breakdown, and the
-#      floor: loopback round trip + TPM quote + verification (bench_connect);
+#      floor: loopback round trip + TPM quote + the verifier's CPU for a known
+#      attester (bench_connect);
 #   2. kTLS against OpenSSL's userspace record layer, AES-128-GCM, 16 KiB
 #      writes over loopback (ktls_throughput).
 # On the host it boots the VM (scripts/vm.sh) and runs itself there, with the
@@ -37,14 +38,20 @@ start_katlsd
 echo "where: QEMU/TCG guest, $(uname -r), $(nproc) vCPU(s), clocksource" \
 	"$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), swtpm"
 
-# A saved exchange for the verification floor: katls connect against a
-# setsockopt server (attested through katlsd), saving what it verified.
-port=7499
-start_server -p $port -n 1 -m attest
-$katls connect 127.0.0.1:$port --ca "$work/ca.pem" --name server.test \
-	--policy "$work/policies.json" --policy-name vm --save-evidence "$work/saved" \
-	>"$work/conn.out" 2>&1 || { echo "connect_vm.sh: katls connect failed:"; cat "$work/conn.out"; exit 1; }
-wait "$srv_pid" 2>/dev/null || true
+# Saved exchanges for the verification floor: katls connect against a
+# setsockopt server (attested through katlsd), saving what it verified; the
+# second connection resumes from the first (incremental IMA), as katlsd's
+# client does for every connection after its first to a server.
+port=7499 resume=
+for save in saved saved-tail; do
+	start_server -p $port -n 1 -m attest
+	$katls connect 127.0.0.1:$port --ca "$work/ca.pem" --name server.test \
+		--policy "$work/policies.json" --policy-name vm --save-evidence "$work/$save" \
+		${resume:+--resume-from "$resume"} >"$work/conn.out" 2>&1 ||
+		{ echo "connect_vm.sh: katls connect failed:"; cat "$work/conn.out"; exit 1; }
+	wait "$srv_pid" 2>/dev/null || true
+	resume=$work/saved port=$((port - 1))
+done
 
 echo
 echo "== attested connect vs plain TLS 1.3 + kTLS"

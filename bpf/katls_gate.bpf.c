@@ -72,6 +72,7 @@
 #include "katls_gate.h"
 #include "katls_rules.bpf.h"
 
+#define AF_UNSPEC		0
 #define AF_INET			2
 #define AF_INET6		10
 #define EACCES			13
@@ -81,7 +82,11 @@
 #define SOL_TCP			6
 #define TCP_ZEROCOPY_RECEIVE	35
 #define IPPROTO_TCP		6
+#define IPPROTO_MPTCP		262
 #define SOCK_STREAM		1
+#define TCP_SYN_SENT		2
+#define TCP_CLOSE		7
+#define TCP_LISTEN		10
 #define MSG_FASTOPEN		0x20000000
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -116,6 +121,13 @@ struct {
 } katls_daemon SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct katls_config_v);
+} katls_config SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, __KATLS_CNT_MAX);
 	__type(key, __u32);
@@ -135,7 +147,15 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
-/* ---- sockops: mark matching connections REQUIRED ---------------------------- */
+static __always_inline __u32 rules_gen(void)
+{
+	__u32 zero = 0;
+	struct katls_config_v *c = bpf_map_lookup_elem(&katls_config, &zero);
+
+	return c ? c->rules_gen : 0;
+}
+
+/* ---- deciding a socket from the rules ----------------------------------------- */
 
 /* key->family/addr from an IPv6 address, IPv4-mapped ones as IPv4. */
 static __always_inline void key_addr6(struct katls_rule_key *key, const __u32 w[4])
@@ -171,8 +191,25 @@ static __always_inline bool remote_addr(struct bpf_sock_ops *skops, struct katls
 	return true;
 }
 
-/* An outgoing connection's key from the sockaddr given to connect() or sendto(). */
-static __always_inline bool sockaddr_key(struct sockaddr *sa, int len, struct katls_rule_key *key)
+/* Is @sk a TCP or MPTCP stream socket of an IP family (the only ones the gate covers)? */
+static __always_inline bool stream_sock(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+
+	return (family == AF_INET || family == AF_INET6) &&
+	       (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP) &&
+	       BPF_CORE_READ(sk, sk_type) == SOCK_STREAM;
+}
+
+/*
+ * The key of an outgoing connection from the sockaddr given to connect() or
+ * sendto(), as the kernel will resolve it: the unspecified address means
+ * loopback (tcp_v4_connect/tcp_v6_connect route 0.0.0.0 and :: there; :: on a
+ * socket bound to an IPv4-mapped address becomes 127.0.0.1).
+ */
+static __always_inline bool sockaddr_key(struct sock *sk, struct sockaddr *sa, int len,
+					 struct katls_rule_key *key)
 {
 	__u16 family;
 	__u32 w[4];
@@ -188,118 +225,259 @@ static __always_inline bool sockaddr_key(struct sockaddr *sa, int len, struct ka
 		key->port = BPF_CORE_READ(s4, sin_port);
 		key->family = KATLS_FAM_V4;
 		__builtin_memcpy(key->addr, w, 4);
-		return true;
-	}
-	if (family != AF_INET6 || len < 24)	/* SIN6_LEN_RFC2133 */
-		return false;
-	{
+	} else if (family == AF_INET6 && len >= 24) {	/* SIN6_LEN_RFC2133 */
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
 
 		key->port = BPF_CORE_READ(s6, sin6_port);
 		if (bpf_core_read(w, sizeof(w), &s6->sin6_addr))
 			return false;
+		if (!(w[0] | w[1] | w[2] | w[3])) {
+			__u32 b[4] = {};
+
+			bpf_core_read(b, sizeof(b), &sk->__sk_common.skc_v6_rcv_saddr);
+			if (!b[0] && !b[1] && b[2] == bpf_htonl(0xffff)) {
+				w[2] = bpf_htonl(0xffff);	/* ::ffff:0.0.0.0 */
+			} else {
+				w[3] = bpf_htonl(1);		/* ::1 */
+				key->family = KATLS_FAM_V6;
+				__builtin_memcpy(key->addr, w, 16);
+				return true;
+			}
+		}
 		key_addr6(key, w);
+	} else {
+		return false;
+	}
+	if (key->family == KATLS_FAM_V4) {
+		__u32 a4;
+
+		__builtin_memcpy(&a4, key->addr, 4);
+		if (!a4) {
+			a4 = bpf_htonl(0x7f000001);	/* 127.0.0.1 */
+			__builtin_memcpy(key->addr, &a4, 4);
+		}
 	}
 	return true;
 }
 
-/* Fill a new or early-marked state from @rule. */
-static __always_inline void mark(struct katls_sk_state_v *st, const struct katls_rule_v *rule,
-				 __u8 flags, __u64 cookie)
+/* The REQUIRE rule that wins between two lookups (either may be NULL). */
+static __always_inline struct katls_rule_v *stricter(struct katls_rule_v *a, struct katls_rule_v *b)
 {
-	st->state = KATLS_GATE_REQUIRED;
-	st->flags = flags;
-	st->policy_id = rule->policy_id;
-	st->max_age_s = rule->max_age_s;
-	st->expiry_ns = 0;
-	st->marked_ns = bpf_ktime_get_boot_ns();
-	if (cookie)
-		st->cookie = cookie;
+	if (a && a->action == KATLS_ACT_REQUIRE)
+		return a;
+	if (b && b->action == KATLS_ACT_REQUIRE)
+		return b;
+	return a ? a : b;
 }
+
+/*
+ * The rule for an existing socket, from the addresses it actually has.
+ * @dir: KATLS_DIR_OUT, KATLS_DIR_IN, or 0 when the gate does not know which
+ * end opened the connection: then both directions are looked up and a require
+ * rule of either wins (fail closed).
+ */
+static __always_inline struct katls_rule_v *sock_rule(struct sock *sk, __u8 dir)
+{
+	struct katls_rule_key key = {};
+	struct katls_rule_v *out = NULL, *in = NULL;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 rport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	__u16 lport = bpf_htons(BPF_CORE_READ(sk, __sk_common.skc_num));
+	__u32 w[4] = {};
+
+	if (family == AF_INET) {
+		w[0] = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		key.family = KATLS_FAM_V4;
+		__builtin_memcpy(key.addr, w, 4);
+	} else {
+		bpf_core_read(w, sizeof(w), &sk->__sk_common.skc_v6_daddr);
+		key_addr6(&key, w);
+	}
+	if (dir != KATLS_DIR_IN) {
+		key.dir = KATLS_DIR_OUT;
+		key.port = rport;
+		out = rule_match(&katls_rules, &key);
+	}
+	if (dir != KATLS_DIR_OUT) {
+		key.dir = KATLS_DIR_IN;
+		key.port = lport;
+		in = rule_match(&katls_rules, &key);
+	}
+	return stricter(out, in);
+}
+
+static __always_inline __u8 flags_dir(__u8 flags)
+{
+	return (flags & KATLS_SKF_ACTIVE) ? KATLS_DIR_OUT :
+	       (flags & KATLS_SKF_PASSIVE) ? KATLS_DIR_IN : 0;
+}
+
+/*
+ * Set @st from @rule (NULL: no rule) as the rules decide it: REQUIRED or
+ * NONE, with @flags (direction and EARLY), the rules' generation, and the
+ * userspace flag cleared.  Returns true if the socket became REQUIRED.
+ */
+static __always_inline bool decide(struct katls_sk_state_v *st, const struct katls_rule_v *rule,
+				   __u8 flags, __u32 gen)
+{
+	bool req = rule && rule->action == KATLS_ACT_REQUIRE;
+	bool was = st->state == KATLS_GATE_REQUIRED && !(st->flags & KATLS_SKF_USER);
+
+	st->state = req ? KATLS_GATE_REQUIRED : KATLS_GATE_NONE;
+	st->flags = flags | (st->flags & KATLS_SKF_SELFTEST);
+	st->policy_id = req ? rule->policy_id : 0;
+	st->max_age_s = req ? rule->max_age_s : 0;
+	st->expiry_ns = 0;
+	st->rules_gen = gen;
+	if (req != was || !st->marked_ns)
+		st->marked_ns = bpf_ktime_get_boot_ns();
+	if (req && !was)
+		count(KATLS_CNT_MARK_REQUIRED);
+	return req && !was;
+}
+
+/* ---- sockops: decide connections as they come to exist ------------------------ */
 
 SEC("sockops")
 int katls_sockops(struct bpf_sock_ops *skops)
 {
 	struct katls_rule_key key = {};
-	struct katls_sk_state_v *st;
+	struct katls_sk_state_v *st, *mst;
 	struct katls_rule_v *rule;
+	struct mptcp_sock *msk;
 	struct bpf_sock *sk;
+	bool reset = false;
 	__u8 flags;
 
 	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		/* tcp_connect(): the destination is final, the SYN not sent yet */
+		reset = true;
+		flags = KATLS_SKF_ACTIVE;
+		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		key.dir = KATLS_DIR_OUT;
-		/* sockops keeps the remote port in network order, shifted left by 16. */
-		key.port = (__u16)(skops->remote_port >> 16);
+		count(KATLS_CNT_ESTABLISHED);
 		flags = KATLS_SKF_ACTIVE;
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		key.dir = KATLS_DIR_IN;
-		key.port = bpf_htons((__u16)skops->local_port);
+		count(KATLS_CNT_ESTABLISHED);
 		flags = KATLS_SKF_PASSIVE;
 		break;
 	default:
 		return 1;
 	}
-	count(KATLS_CNT_ESTABLISHED);
-	if (!remote_addr(skops, &key))
-		return 1;
-	rule = rule_match(&katls_rules, &key);
 	sk = skops->sk;
-	if (!rule || rule->action != KATLS_ACT_REQUIRE) {
-		if (rule)
-			count(KATLS_CNT_MARK_EXEMPT);
-		/* connect() marked it for an address it did not end up connected to. */
-		st = sk ? bpf_sk_storage_get(&katls_sk_state, sk, NULL, 0) : NULL;
-		if (st && (st->flags & KATLS_SKF_EARLY) && st->state == KATLS_GATE_REQUIRED)
-			st->state = KATLS_GATE_NONE;
+	if (!sk || !remote_addr(skops, &key))
 		return 1;
+	st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	/*
+	 * Simultaneous open and self-connect complete through SYN_RECV and so
+	 * arrive here as PASSIVE_ESTABLISHED: the socket that called connect()
+	 * still opened the connection.
+	 */
+	if (st && (st->flags & KATLS_SKF_ACTIVE))
+		flags = KATLS_SKF_ACTIVE;
+	if (flags & KATLS_SKF_ACTIVE) {
+		key.dir = KATLS_DIR_OUT;
+		/* sockops keeps the remote port in network order, shifted left by 16. */
+		key.port = (__u16)(skops->remote_port >> 16);
+	} else {
+		key.dir = KATLS_DIR_IN;
+		key.port = bpf_htons((__u16)skops->local_port);
 	}
-	st = sk ? bpf_sk_storage_get(&katls_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE) : NULL;
+	rule = rule_match(&katls_rules, &key);
 	if (!st) {
-		/* Only under memory pressure; counted and reported by "katls gate stats". */
-		count(KATLS_CNT_MARK_FAILED);
+		/* Counted; the LSM programs refuse the socket's I/O from its addresses. */
+		if (rule && rule->action == KATLS_ACT_REQUIRE)
+			count(KATLS_CNT_MARK_FAILED);
+	} else if (reset || !(st->flags & (KATLS_SKF_USER | KATLS_SKF_SELFTEST))) {
+		/* A new connection (reset) is always decided afresh: a verdict is per connection. */
+		decide(st, rule, flags, rules_gen());
+		if (!reset && rule && rule->action == KATLS_ACT_EXEMPT)
+			count(KATLS_CNT_MARK_EXEMPT);
+		if (!st->cookie)
+			st->cookie = bpf_get_socket_cookie(skops);
+	}
+	/*
+	 * An MPTCP subflow: the application reads and writes the MPTCP socket,
+	 * which the LSM programs see.  A subflow a require rule covers makes it
+	 * REQUIRED for good (kTLS and katlsd do not run over MPTCP).
+	 */
+	msk = bpf_skc_to_mptcp_sock(sk);
+	if (!msk)
+		return 1;
+	mst = bpf_sk_storage_get(&katls_sk_state, msk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!mst) {
+		if (rule && rule->action == KATLS_ACT_REQUIRE)
+			count(KATLS_CNT_MARK_FAILED);
 		return 1;
 	}
-	if (st->flags & KATLS_SKF_USER)
-		return 1;	/* userspace decided already */
-	if (!(st->flags & KATLS_SKF_EARLY) || st->state != KATLS_GATE_REQUIRED)
-		count(KATLS_CNT_MARK_REQUIRED);	/* not counted twice for early marks */
-	mark(st, rule, flags, bpf_get_socket_cookie(skops));
+	if (!mst->flags && mst->state == KATLS_GATE_NONE) {
+		/* first sight of the MPTCP socket (the accepted end) */
+		decide(mst, rule, flags, rules_gen());
+	} else if (rule && rule->action == KATLS_ACT_REQUIRE &&
+		   mst->state != KATLS_GATE_REQUIRED) {
+		decide(mst, rule, mst->flags & (KATLS_SKF_ACTIVE | KATLS_SKF_PASSIVE), rules_gen());
+	}
 	return 1;
 }
 
 /*
- * Mark an outgoing connection REQUIRED before it exists: a send() or recv()
- * issued while the handshake is in flight (after a non-blocking connect, or
- * with TCP Fast Open) passes the LSM hooks at entry and then waits for the
- * connection; marking only at establishment would let it through.  sockops
- * confirms or clears the mark once the connection is established.
+ * connect() and sendto(MSG_FASTOPEN) on a socket that is not connected:
+ * decide it from the destination before it exists, so that a send() or
+ * recv() issued during the TCP handshake, or data for the SYN, is refused;
+ * sockops decides it again at tcp_connect() from the address the kernel
+ * resolved.  A verdict is per connection, so two kinds of (re)connect are
+ * refused with EACCES:
+ *   - any connect or disconnect of a socket whose state katlsd wrote
+ *     (PENDING, ATTESTED, FAILED, EXPIRED): it was attested for one peer;
+ *   - a connect to a destination a require rule covers, on a socket that
+ *     already had a connection the gate let through (state NONE): another
+ *     thread's send() may have passed the gate for the old connection and
+ *     be waiting for the socket lock, to complete on the new one.
+ * Returns 0 or -EACCES.
  */
-static __always_inline int mark_early(struct sock *sk, struct sockaddr *sa, int len)
+static __always_inline int on_connect(struct sock *sk, struct sockaddr *sa, int len, bool tfo)
 {
 	struct katls_rule_key key = {};
 	struct katls_sk_state_v *st;
 	struct katls_rule_v *rule;
+	bool req;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+	if (!stream_sock(sk))
 		return 0;
-	if (!sockaddr_key(sa, len, &key))
-		return 0;
-	rule = rule_match(&katls_rules, &key);
-	if (!rule || rule->action != KATLS_ACT_REQUIRE)
-		return 0;
-	st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st) {
-		count(KATLS_CNT_MARK_FAILED);
+	st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, 0);
+	if (!tfo && sa && len >= 2 && BPF_CORE_READ(sa, sa_family) == AF_UNSPEC) {
+		/* disconnect */
+		if (st && (st->flags & KATLS_SKF_USER))
+			return -EACCES;
 		return 0;
 	}
-	if (st->flags & KATLS_SKF_USER)
+	/* Connected or connecting: the kernel refuses a new destination (EISCONN, EALREADY). */
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
 		return 0;
-	if (st->state != KATLS_GATE_REQUIRED)
-		count(KATLS_CNT_MARK_REQUIRED);
-	mark(st, rule, KATLS_SKF_ACTIVE | KATLS_SKF_EARLY, 0);
-	return 1;
+	if (!sockaddr_key(sk, sa, len, &key))
+		return 0;
+	rule = rule_match(&katls_rules, &key);
+	req = rule && rule->action == KATLS_ACT_REQUIRE;
+	if (st && !(st->flags & KATLS_SKF_SELFTEST)) {
+		if (st->flags & KATLS_SKF_USER)
+			return -EACCES;
+		if (req && st->state != KATLS_GATE_REQUIRED)
+			return -EACCES;
+	}
+	if (!st)
+		st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		/* the I/O hooks refuse this socket from its addresses (fail closed) */
+		if (req)
+			count(KATLS_CNT_MARK_FAILED);
+		return 0;
+	}
+	decide(st, rule, KATLS_SKF_ACTIVE | KATLS_SKF_EARLY, rules_gen());
+	if (!st->cookie)
+		st->cookie = bpf_get_socket_cookie(sk);
+	return 0;
 }
 
 /* ---- LSM: deny application I/O on gated sockets ------------------------------ */
@@ -314,8 +492,7 @@ static __always_inline bool is_daemon(void)
 	return d && d->magic == KATLS_DAEMON_MAGIC;
 }
 
-static __always_inline void emit(struct sock *sk, const struct katls_sk_state_v *st,
-				 __u8 op, int err)
+static __always_inline void emit(struct sock *sk, __u8 state, __u16 policy_id, __u8 op, int err)
 {
 	struct katls_gate_event *e;
 	__u16 family;
@@ -327,13 +504,13 @@ static __always_inline void emit(struct sock *sk, const struct katls_sk_state_v 
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = bpf_ktime_get_boot_ns();
-	e->cookie = st->cookie;
+	e->cookie = bpf_get_socket_cookie(sk);
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->err = err;
 	e->op = op;
-	e->state = st->state;
-	e->policy_id = st->policy_id;
+	e->state = state;
+	e->policy_id = policy_id;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->family = family;
 	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -355,35 +532,100 @@ static const __u32 deny_counter[__KATLS_OP_MAX] = {
 	[KATLS_OP_FILE_WRITE] = KATLS_CNT_DENY_FILE_WRITE,
 	[KATLS_OP_FILE_READ] = KATLS_CNT_DENY_FILE_READ,
 	[KATLS_OP_ZEROCOPY] = KATLS_CNT_DENY_ZEROCOPY,
+	[KATLS_OP_CONNECT] = KATLS_CNT_DENY_CONNECT,
 };
 
-static __always_inline void deny(struct sock *sk, struct katls_sk_state_v *st, __u8 op, int err)
+/* Count and report a denial; @st may be NULL (a socket without storage). */
+static __always_inline int deny(struct sock *sk, struct katls_sk_state_v *st, __u8 op, int err)
 {
-	if (st->flags & KATLS_SKF_SELFTEST)
-		return;
-	if (op == KATLS_OP_SEND || op == KATLS_OP_FILE_WRITE)
-		st->denied_send++;
-	else
-		st->denied_recv++;
+	if (st) {
+		if (st->flags & KATLS_SKF_SELFTEST)
+			return err;
+		if (op == KATLS_OP_SEND || op == KATLS_OP_FILE_WRITE)
+			st->denied_send++;
+		else if (op != KATLS_OP_CONNECT)
+			st->denied_recv++;
+	} else {
+		count(KATLS_CNT_DENY_NOSTATE);
+	}
 	if (op < __KATLS_OP_MAX)
 		count(deny_counter[op]);
 	if (err == -EKEYEXPIRED)
 		count(KATLS_CNT_DENY_EXPIRED);
-	emit(sk, st, op, err);
+	emit(sk, st ? st->state : KATLS_GATE_REQUIRED, st ? st->policy_id : 0, op, err);
+	return err;
+}
+
+/*
+ * The state of a TCP/MPTCP socket the gate has not decided yet, or whose rules
+ * changed since: it was connected before the gate was loaded (or its storage
+ * could not be created then), it is an accepted MPTCP socket, or a rule was
+ * added or removed.  Decided now from the addresses it has; NULL when no
+ * storage can be created, with *@required saying what the rules want.
+ */
+static __always_inline struct katls_sk_state_v *late_decide(struct sock *sk,
+							     struct katls_sk_state_v *st,
+							     bool *required)
+{
+	struct katls_rule_v *rule;
+	__u8 dir, flags = st ? st->flags & (KATLS_SKF_ACTIVE | KATLS_SKF_PASSIVE) : 0;
+
+	dir = flags_dir(flags);
+	/* only a socket that called connect() is ever in SYN_SENT */
+	if (!dir && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT)
+		dir = KATLS_DIR_OUT;
+	rule = sock_rule(sk, dir);
+	*required = rule && rule->action == KATLS_ACT_REQUIRE;
+	if (!st)
+		st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		if (*required)
+			count(KATLS_CNT_MARK_FAILED);
+		return NULL;
+	}
+	count(KATLS_CNT_LATE_MARK);
+	decide(st, rule, flags, rules_gen());
+	if (rule && rule->action == KATLS_ACT_EXEMPT)
+		count(KATLS_CNT_MARK_EXEMPT);
+	if (!st->cookie)
+		st->cookie = bpf_get_socket_cookie(sk);
+	return st;
 }
 
 /* 0 to allow the operation @op on @sk, or the errno to fail it with. */
 static __always_inline int gate(struct sock *sk, __u8 op)
 {
 	struct katls_sk_state_v *st;
+	bool required;
 	__u64 now;
 	int err;
 
 	if (!sk)
 		return 0;
 	st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, 0);
-	if (!st)
-		return 0;
+	if (!st) {
+		__u8 tcp_state;
+
+		if (!stream_sock(sk))
+			return 0;
+		tcp_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		if (tcp_state == TCP_LISTEN)
+			return 0;	/* no data moves through a listener */
+		/*
+		 * Not connected, and the gate never saw a connect(): whatever a
+		 * connect() racing this call (another thread) would lead to was
+		 * not decided when this call passed here.  Such a call fails
+		 * anyway (EPIPE, ENOTCONN) unless a connect() is racing it.
+		 */
+		if (tcp_state == TCP_CLOSE)
+			return deny(sk, NULL, op, -EACCES);
+		st = late_decide(sk, NULL, &required);
+		if (!st)
+			return required ? deny(sk, NULL, op, -EACCES) : 0;
+	} else if (!(st->flags & (KATLS_SKF_USER | KATLS_SKF_SELFTEST)) &&
+		   st->rules_gen != rules_gen()) {
+		late_decide(sk, st, &required);
+	}
 	switch (st->state) {
 	case KATLS_GATE_NONE:
 		return 0;
@@ -415,8 +657,17 @@ static __always_inline int gate(struct sock *sk, __u8 op)
 		err = -EACCES;
 		break;
 	}
-	deny(sk, st, op, err);
-	return err;
+	return deny(sk, st, op, err);
+}
+
+/* A refused (re)connect: counted and reported like an I/O denial. */
+static __always_inline int connect_gate(struct sock *sk, struct sockaddr *sa, int len, bool tfo)
+{
+	int err = on_connect(sk, sa, len, tfo);
+
+	if (!err)
+		return 0;
+	return deny(sk, bpf_sk_storage_get(&katls_sk_state, sk, NULL, 0), KATLS_OP_CONNECT, err);
 }
 
 SEC("lsm/socket_sendmsg")
@@ -424,11 +675,15 @@ int BPF_PROG(katls_socket_sendmsg, struct socket *sock, struct msghdr *msg, int 
 {
 	struct sock *sk = sock->sk;
 
-	if (ret)
+	if (ret || !sk)
 		return ret;
 	/* sendto(MSG_FASTOPEN) connects without connect(): its data would ride the SYN. */
-	if (sk && (BPF_CORE_READ(msg, msg_flags) & MSG_FASTOPEN))
-		mark_early(sk, BPF_CORE_READ(msg, msg_name), BPF_CORE_READ(msg, msg_namelen));
+	if (BPF_CORE_READ(msg, msg_flags) & MSG_FASTOPEN) {
+		ret = connect_gate(sk, BPF_CORE_READ(msg, msg_name), BPF_CORE_READ(msg, msg_namelen),
+				   true);
+		if (ret)
+			return ret;
+	}
 	return gate(sk, KATLS_OP_SEND);
 }
 
@@ -466,8 +721,7 @@ int BPF_PROG(katls_socket_connect, struct socket *sock, struct sockaddr *address
 {
 	if (ret || !sock->sk)
 		return ret;
-	mark_early(sock->sk, address, addrlen);
-	return 0;	/* never refuses the connection itself */
+	return connect_gate(sock->sk, address, addrlen, false);
 }
 
 SEC("lsm/socket_getsockopt")

@@ -28,10 +28,15 @@ enum katls_gate_state {
 	__KATLS_GATE_STATE_MAX
 };
 
-/* katls_sk_state_v.flags */
-#define KATLS_SKF_ACTIVE	0x01	/* marked on an outgoing connection (connect) */
-#define KATLS_SKF_PASSIVE	0x02	/* marked on an accepted connection */
-#define KATLS_SKF_USER		0x04	/* state last written from userspace */
+/*
+ * katls_sk_state_v.flags.  Neither ACTIVE nor PASSIVE: the gate met the
+ * socket only at an I/O call (it was connected before the gate was loaded, or
+ * its storage could not be created earlier), so it does not know which end
+ * opened the connection and applies the rules of both directions.
+ */
+#define KATLS_SKF_ACTIVE	0x01	/* this end opened the connection (connect, TFO) */
+#define KATLS_SKF_PASSIVE	0x02	/* this end accepted it */
+#define KATLS_SKF_USER		0x04	/* state last written from userspace (katlsd) */
 #define KATLS_SKF_EARLY		0x08	/* marked at connect(), not yet established */
 #define KATLS_SKF_SELFTEST	0x80	/* the loader's self-test socket: not counted */
 
@@ -45,6 +50,19 @@ struct katls_sk_state_v {
 	__u64 cookie;		/* socket cookie (SO_COOKIE), for events and logs */
 	__u32 denied_send;	/* application writes refused on this socket */
 	__u32 denied_recv;	/* application reads refused on this socket */
+	__u32 rules_gen;	/* katls_config.rules_gen the rule-derived state was computed at */
+	__u32 pad;
+};
+
+/*
+ * katls_config: BPF_MAP_TYPE_ARRAY of one element.  rules_gen changes with
+ * every change of the rules; a state the rules decided (not one katlsd wrote)
+ * is decided again at the socket's next I/O when its rules_gen differs, so a
+ * rule applies to connections that already exist.
+ */
+struct katls_config_v {
+	__u32 rules_gen;
+	__u32 pad;
 };
 
 /*
@@ -55,7 +73,8 @@ struct katls_sk_state_v {
  *   in:  accepted connections from remote address to local (listening) port
  * port 0 means any port; a rule for the exact port is looked up first, then
  * the any-port rule; within one port the longest prefix wins.  IPv4-mapped
- * IPv6 peers (::ffff:a.b.c.d) are matched as IPv4.
+ * IPv6 peers (::ffff:a.b.c.d) are matched as IPv4, so rules never hold a
+ * mapped prefix (the CLI turns one into its IPv4 form).
  */
 enum katls_rule_dir {
 	KATLS_DIR_OUT = 1,
@@ -122,6 +141,9 @@ enum katls_counter {
 	KATLS_CNT_DAEMON_IO,		/* I/O allowed to the daemon on a PENDING socket */
 	KATLS_CNT_EVENTS_LOST,		/* denial events dropped: ring buffer full */
 	KATLS_CNT_DAEMON_EXEC,		/* daemon exemptions dropped at execve */
+	KATLS_CNT_DENY_CONNECT,		/* connect()/TFO/disconnect refused: a verdict is per connection */
+	KATLS_CNT_DENY_NOSTATE,		/* I/O refused on a socket without storage (fail closed) */
+	KATLS_CNT_LATE_MARK,		/* sockets decided at an I/O call: pre-existing, or after a rule change */
 	__KATLS_CNT_MAX
 };
 
@@ -137,6 +159,7 @@ enum katls_gate_op {
 	KATLS_OP_FILE_WRITE = 3,
 	KATLS_OP_FILE_READ = 4,
 	KATLS_OP_ZEROCOPY = 5,		/* getsockopt(TCP_ZEROCOPY_RECEIVE) */
+	KATLS_OP_CONNECT = 6,		/* connect() or sendto(MSG_FASTOPEN): (re)connect refused */
 	__KATLS_OP_MAX
 };
 

@@ -4,12 +4,17 @@
  * every op and attribute).  Policies are static const and validation is strict
  * for every op (resv_start_op is the first op): unknown attributes, wrong
  * lengths and reserved mask bits are rejected by the core with an extack
- * message before a handler runs.
+ * message before a handler runs.  Capabilities are declared per op
+ * (GENL_ADMIN_PERM) and per multicast group; who the daemon is (DAEMON_REGISTER,
+ * and which socket may REQUEST_ACCEPT and REQUEST_DONE) is request.c's.
  */
 #include <linux/limits.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
+#include <linux/user_namespace.h>
 #include <linux/utsname.h>
 #include <net/genetlink.h>
+#include <net/net_namespace.h>
 #include <uapi/linux/katls.h>
 
 #include "genl.h"
@@ -58,7 +63,8 @@ static int put_requests(struct sk_buff *msg)
 	if (nla_put_u32(msg, KATLS_A_STATE_REQ_QUEUED, st.queued) ||
 	    nla_put_u32(msg, KATLS_A_STATE_REQ_ACCEPTED, st.accepted) ||
 	    nla_put_u32(msg, KATLS_A_STATE_SOCKS, st.socks) ||
-	    nla_put_u8(msg, KATLS_A_STATE_DAEMON, st.daemon))
+	    nla_put_u8(msg, KATLS_A_STATE_DAEMON, st.daemon) ||
+	    nla_put_u64_64bit(msg, KATLS_A_STATE_REQ_LIMITED, st.limited, KATLS_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -232,7 +238,7 @@ static const struct nla_policy register_policy[KATLS_A_PAD + 1] = {};
 
 static int katls_nl_daemon_register_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	return katls_request_register(genl_info_net(info), info->snd_portid, info->extack);
+	return katls_request_register(skb, info->snd_portid, info->extack);
 }
 
 static const struct nla_policy accept_policy[KATLS_A_REQ_ID + 1] = {
@@ -253,8 +259,8 @@ static int katls_nl_request_accept_doit(struct sk_buff *skb, struct genl_info *i
 	hdr = genlmsg_put_reply(msg, info, &katls_genl_family, 0, KATLS_CMD_REQUEST_ACCEPT);
 	if (!hdr)
 		goto out_free;
-	ret = katls_request_accept(msg, genl_info_net(info), info->snd_portid,
-				   id_attr ? nla_get_u32(id_attr) : 0, &fd, info->extack);
+	ret = katls_request_accept(msg, NETLINK_CB(skb).sk, id_attr ? nla_get_u32(id_attr) : 0,
+				   &fd, info->extack);
 	if (ret)
 		goto out_free;
 	genlmsg_end(msg, hdr);
@@ -309,7 +315,7 @@ static int katls_nl_request_done_doit(struct sk_buff *skb, struct genl_info *inf
 				    "status must be 0, -EACCES, -EKEYREJECTED, -EKEYEXPIRED, -EPROTO, -ETIMEDOUT or -ECONNRESET");
 		return -EINVAL;
 	}
-	return katls_request_done(nla_get_u32(a[KATLS_A_REQ_ID]), status,
+	return katls_request_done(NETLINK_CB(skb).sk, nla_get_u32(a[KATLS_A_REQ_ID]), status,
 				  a[KATLS_A_REQ_REASON] ? nla_get_u32(a[KATLS_A_REQ_REASON]) : 0,
 				  a[KATLS_A_REQ_PEER_DIGEST] ? nla_data(a[KATLS_A_REQ_PEER_DIGEST]) : NULL,
 				  a[KATLS_A_REQ_EXPIRY] ? nla_get_u64(a[KATLS_A_REQ_EXPIRY]) : 0,
@@ -354,8 +360,14 @@ static const struct genl_ops katls_genl_ops[] = {
 	},
 };
 
+/*
+ * Events carry request ids and IMA counts: joining needs CAP_SYS_ADMIN in the
+ * netns's user namespace (genl_bind()), and katls multicasts only into
+ * network namespaces owned by the initial user namespace, so the owner of a
+ * user namespace gets nothing from joining in a netns of its own.
+ */
 static const struct genl_multicast_group katls_mcgrps[] = {
-	{ .name = KATLS_GENL_MCGRP_EVENTS },
+	{ .name = KATLS_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_SYS_ADMIN },
 };
 
 static struct genl_family katls_genl_family __ro_after_init = {
@@ -414,11 +426,15 @@ void katls_genl_request_ready(struct net *net, u32 id, u8 role, u8 mode)
 }
 
 /**
- * katls_genl_state_changed - multicast STATE_CHANGED in every netns
+ * katls_genl_state_changed - multicast STATE_CHANGED
+ *
+ * Into every network namespace owned by the initial user namespace that has
+ * listeners (see katls_mcgrps).
  */
 void katls_genl_state_changed(u64 generation, u64 ima_count)
 {
-	struct sk_buff *msg;
+	struct sk_buff *msg, *copy;
+	struct net *net;
 	void *hdr;
 
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
@@ -432,5 +448,17 @@ void katls_genl_state_changed(u64 generation, u64 ima_count)
 		return;
 	}
 	genlmsg_end(msg, hdr);
-	genlmsg_multicast_allns(&katls_genl_family, msg, 0, MCGRP_EVENTS);
+	rcu_read_lock();
+	for_each_net_rcu(net) {
+		if (net->user_ns != &init_user_ns ||
+		    !genl_has_listeners(&katls_genl_family, net, MCGRP_EVENTS))
+			continue;
+		copy = skb_clone(msg, GFP_ATOMIC);
+		if (!copy)
+			break;
+		genlmsg_multicast_netns(&katls_genl_family, net, copy, 0, MCGRP_EVENTS,
+					GFP_ATOMIC);
+	}
+	rcu_read_unlock();
+	nlmsg_free(msg);
 }

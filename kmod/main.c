@@ -8,6 +8,7 @@
 #include "ima.h"
 #include "measure.h"
 #include "request.h"
+#include "sock.h"
 #include "sockopt.h"
 
 static int __init katls_mod_init(void)
@@ -20,9 +21,12 @@ static int __init katls_mod_init(void)
 	ret = katls_measure_init();
 	if (ret < 0)
 		goto out_ima_exit;
-	ret = katls_request_init();
+	ret = katls_sock_init();
 	if (ret < 0)
 		goto out_ima_exit;
+	ret = katls_request_init();
+	if (ret < 0)
+		goto out_sock_exit;
 	/* Until a daemon registers, KATLS_SO_ATTEST fails with -ECONNREFUSED. */
 	ret = katls_sockopt_init();
 	if (ret < 0)
@@ -39,6 +43,8 @@ out_sockopt_exit:
 	katls_sockopt_exit();
 out_request_exit:
 	katls_request_exit();
+out_sock_exit:
+	katls_sock_exit();
 out_ima_exit:
 	katls_ima_exit();
 out:
@@ -52,6 +58,7 @@ static void __exit katls_mod_exit(void)
 	katls_genl_exit();
 	katls_sockopt_exit();
 	katls_request_exit();
+	katls_sock_exit();
 	katls_ima_exit();
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Attestation requests: the upcall from KATLS_SO_ATTEST to the helper daemon
- * and back (DESIGN.md §3.1), and the per-socket status that outlives them.
+ * and back (DESIGN.md §3.1), who the daemon is, and how much an application
+ * may ask of it.  The per-socket status that outlives a request is sock.c's.
  *
  * Lifetimes.
  *
@@ -17,43 +18,80 @@
  * until then.  The module cannot go away meanwhile: the waiter sits in an
  * nf_sockopt handler, which holds a module reference (nf_sockopt_ops.owner).
  *
- * A socket that asked for attestation gets a struct katls_sock: its state,
- * verdict, peer digest and expiry for KATLS_SO_STATUS.  It is found through a
- * hash keyed by the struct sock and freed from the socket's destructor, which
- * we chain the way net/handshake does (sk_destruct).  Because a destructor
- * pointer into this module outlives the setsockopt() call, each katls_sock
- * pins the module until the socket is destroyed.  Status fields are written
- * under socks_lock; the destructor can run in softirq context, hence _bh.
+ * The daemon is one netlink socket, not a capability.  DAEMON_REGISTER needs
+ * CAP_SYS_ADMIN besides the op's CAP_NET_ADMIN (both in the initial user
+ * namespace, of the sender and of the socket's opener: netlink_capable()),
+ * a network namespace owned by the initial user namespace, and, when the
+ * operator pinned one with the daemon_exe parameter, that executable.  The
+ * registered socket is held (sock_hold) and compared by address: only it may
+ * REQUEST_ACCEPT, and only the socket that accepted a request may
+ * REQUEST_DONE it, so a CAP_NET_ADMIN task (a CNI plugin, a network manager)
+ * can neither take requests, nor forge a verdict, nor register while katlsd
+ * restarts.  NETLINK_URELEASE of that socket (checked: the held socket is
+ * SOCK_DEAD, so a new socket reusing the portid cannot be mistaken for it)
+ * unregisters the daemon and fails every open request (-ECONNABORTED).
  *
- * The daemon registers with DAEMON_REGISTER; NETLINK_URELEASE of its netlink
- * socket unregisters it and fails every open request (-ECONNABORTED), and the
- * release of any other socket that accepted requests fails those.
+ * Limits (module parameters, read at each request): at most max_requests
+ * open (queued or accepted) requests in all (-ENOBUFS beyond), at most
+ * max_requests_per_uid per requesting real uid unless the requester has
+ * CAP_SYS_RESOURCE (-EAGAIN beyond), and no request waits longer than
+ * max_timeout_ms (a longer timeout_ms is clamped; the daemon sees the clamped
+ * value).  A refused request leaves the socket as it was.
  */
+#include <linux/capability.h>
 #include <linux/errno.h>
 #include <linux/file.h>
 #include <linux/fs.h>
-#include <linux/hashtable.h>
 #include <linux/idr.h>
 #include <linux/jiffies.h>
-#include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
 #include <linux/string.h>
-#include <linux/timekeeping.h>
+#include <linux/uidgid.h>
+#include <linux/user_namespace.h>
 #include <net/genetlink.h>
-#include <net/inet_connection_sock.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
-#include <net/tcp_states.h>
 
 #include "genl.h"
 #include "ktls.h"
 #include "request.h"
+#include "sock.h"
 #include "workload.h"
+
+static const struct kernel_param_ops max_timeout_ops;
+
+static unsigned int max_requests = 1024;
+module_param(max_requests, uint, 0644);
+MODULE_PARM_DESC(max_requests,
+		 "Open attestation requests (queued or accepted), all users; more: ENOBUFS");
+static unsigned int max_requests_per_uid = 64;
+module_param(max_requests_per_uid, uint, 0644);
+MODULE_PARM_DESC(max_requests_per_uid,
+		 "Open attestation requests per uid, unless CAP_SYS_RESOURCE; more: EAGAIN");
+static unsigned int max_timeout_ms = 60000;
+module_param_cb(max_timeout_ms, &max_timeout_ops, &max_timeout_ms, 0644);
+MODULE_PARM_DESC(max_timeout_ms,
+		 "Longest wait for a verdict, 1000.." __stringify(KATLS_TIMEOUT_MAX_MS)
+		 " ms; longer timeout_ms values are clamped");
+static char daemon_exe[256];
+module_param_string(daemon_exe, daemon_exe, sizeof(daemon_exe), 0600);
+MODULE_PARM_DESC(daemon_exe,
+		 "If set, only this executable may register as the daemon (e.g. /usr/sbin/katlsd)");
+
+static int set_max_timeout(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1000, KATLS_TIMEOUT_MAX_MS);
+}
+
+static const struct kernel_param_ops max_timeout_ops = {
+	.set	= set_max_timeout,
+	.get	= param_get_uint,
+};
 
 enum req_state {
 	REQ_QUEUED,
@@ -61,30 +99,18 @@ enum req_state {
 	REQ_DONE,
 };
 
-/* Per-socket status: kept until the socket is destroyed. */
-struct katls_sock {
-	struct hlist_node node;
-	struct sock *sk;
-	void (*odestruct)(struct sock *sk);
-	u64 expiry;
-	s32 result;
-	u32 reason;
-	u8 state;			/* enum katls_sock_state */
-	u8 peer_digest[KATLS_SHA256_LEN];
-};
-
 struct katls_request {
 	struct list_head queue;		/* on req_queue while REQ_QUEUED */
 	struct completion done;
 	struct file *file;		/* the application's socket */
 	struct sock *sk;		/* pinned by file */
-	struct net *acceptor_net;
-	u32 acceptor_portid;
+	const struct sock *acceptor;	/* netlink socket; compared, never used */
 	u32 id;
 	enum req_state state;
 	s32 result;
 	u32 reason;
 	u64 expiry;
+	bool exempt;			/* CAP_SYS_RESOURCE: no per-uid limit */
 	u8 peer_digest[KATLS_SHA256_LEN];
 	struct katls_workload wl;
 	struct katls_attest_req params;
@@ -94,149 +120,13 @@ static DEFINE_MUTEX(req_lock);
 static DEFINE_IDR(req_idr);
 static LIST_HEAD(req_queue);
 static u32 nr_queued, nr_accepted;
+static u64 nr_limited;			/* requests refused by a limit */
 static struct {
-	struct net *net;		/* no reference: valid while registered */
+	struct sock *nlsk;		/* held while registered */
+	struct net *net;		/* nlsk's, alive as long as nlsk */
 	u32 portid;
 	bool registered;
 } daemon;
-
-#define SOCKS_BITS 10
-static DEFINE_SPINLOCK(socks_lock);
-static DEFINE_HASHTABLE(socks, SOCKS_BITS);
-static u32 nr_socks;
-
-/* ---- per-socket status --------------------------------------------------- */
-
-static struct katls_sock *lookup_sock(const struct sock *sk)
-{
-	struct katls_sock *ks;
-
-	lockdep_assert_held(&socks_lock);
-	hash_for_each_possible(socks, ks, node, (unsigned long)sk)
-		if (ks->sk == sk)
-			return ks;
-	return NULL;
-}
-
-static void katls_sk_destruct(struct sock *sk)
-{
-	void (*odestruct)(struct sock *sk) = NULL;
-	struct katls_sock *ks;
-
-	spin_lock_bh(&socks_lock);
-	ks = lookup_sock(sk);
-	if (ks) {
-		hash_del(&ks->node);
-		nr_socks--;
-	}
-	spin_unlock_bh(&socks_lock);
-	/* Only this module installs katls_sk_destruct, always with a katls_sock. */
-	if (WARN_ON_ONCE(!ks))
-		return;
-	odestruct = ks->odestruct;
-	kfree(ks);
-	if (odestruct)
-		odestruct(sk);
-	/* Last: the reference taken when the destructor was chained. */
-	module_put(THIS_MODULE);
-}
-
-/*
- * Validates the socket and attaches a PENDING katls_sock to it.  Under the
- * socket lock, so TCP state, ULP and destructor cannot change meanwhile.  The
- * socket checks come first so that their errors are precise with or without
- * a daemon.
- */
-static int attach_sock(struct sock *sk)
-{
-	struct katls_sock *ks, *old;
-	int ret = 0;
-
-	ks = kzalloc(sizeof(*ks), GFP_KERNEL);
-	if (!ks)
-		return -ENOMEM;
-	lock_sock(sk);
-	if (sk->sk_state != TCP_ESTABLISHED) {
-		ret = -ENOTCONN;
-		goto out_release;
-	}
-	spin_lock_bh(&socks_lock);
-	old = lookup_sock(sk);
-	if (old)
-		ret = old->state == KATLS_STATE_PENDING ? -EALREADY : -EISCONN;
-	spin_unlock_bh(&socks_lock);
-	if (ret)
-		goto out_release;
-	if (inet_csk(sk)->icsk_ulp_ops) {
-		ret = -EBUSY;
-		goto out_release;
-	}
-	/* Fail fast, changing nothing, when nobody could serve the request. */
-	if (!READ_ONCE(daemon.registered)) {
-		ret = -ECONNREFUSED;
-		goto out_release;
-	}
-	ks->sk = sk;
-	ks->state = KATLS_STATE_PENDING;
-	ks->odestruct = sk->sk_destruct;
-	/* We run in an nf_sockopt handler, which holds a module reference. */
-	__module_get(THIS_MODULE);
-	spin_lock_bh(&socks_lock);
-	hash_add(socks, &ks->node, (unsigned long)sk);
-	nr_socks++;
-	spin_unlock_bh(&socks_lock);
-	sk->sk_destruct = katls_sk_destruct;
-	ks = NULL;
-out_release:
-	release_sock(sk);
-	kfree(ks);
-	return ret;
-}
-
-/* Records the outcome; @req may be NULL when the request never existed. */
-static void finish_sock(struct sock *sk, const struct katls_request *req, int result)
-{
-	struct katls_sock *ks;
-
-	spin_lock_bh(&socks_lock);
-	ks = lookup_sock(sk);
-	if (!WARN_ON_ONCE(!ks)) {
-		ks->state = result ? KATLS_STATE_FAILED : KATLS_STATE_ATTESTED;
-		ks->result = result;
-		if (req) {
-			ks->reason = req->reason;
-			ks->expiry = result ? 0 : req->expiry;
-			memcpy(ks->peer_digest, req->peer_digest, KATLS_SHA256_LEN);
-		}
-	}
-	spin_unlock_bh(&socks_lock);
-}
-
-/**
- * katls_request_status - fill @st with @sk's attestation status
- * @sk: any socket; state NONE if it never asked for attestation
- * @st: out, zeroed first
- */
-void katls_request_status(struct sock *sk, struct katls_status *st)
-{
-	struct katls_sock *ks;
-
-	memset(st, 0, sizeof(*st));
-	st->version = KATLS_ATTEST_VERSION;
-	spin_lock_bh(&socks_lock);
-	ks = lookup_sock(sk);
-	if (ks) {
-		st->state = ks->state;
-		st->result = ks->result;
-		st->reason = ks->reason;
-		st->expiry = ks->expiry;
-		memcpy(st->peer_digest, ks->peer_digest, KATLS_SHA256_LEN);
-	}
-	spin_unlock_bh(&socks_lock);
-	if (st->state == KATLS_STATE_ATTESTED && st->expiry &&
-	    (u64)ktime_get_real_seconds() >= st->expiry)
-		st->state = KATLS_STATE_EXPIRED;
-}
 
 /* ---- the request --------------------------------------------------------- */
 
@@ -268,6 +158,8 @@ static struct katls_request *new_request(struct sock *sk, const struct katls_att
 	req->params = *ar;
 	if (!req->params.timeout_ms)
 		req->params.timeout_ms = KATLS_TIMEOUT_DEFAULT_MS;
+	req->params.timeout_ms = min(req->params.timeout_ms, READ_ONCE(max_timeout_ms));
+	req->exempt = ns_capable_noaudit(&init_user_ns, CAP_SYS_RESOURCE);
 	req->file = get_file(sk->sk_socket->file);
 	req->sk = sk;
 	katls_workload_capture(&req->wl);
@@ -281,20 +173,45 @@ static void free_request(struct katls_request *req)
 	kfree(req);
 }
 
+/* Room for @req under the limits?  Under req_lock.  Return: 0 or -errno. */
+static int check_limits(const struct katls_request *req)
+{
+	unsigned int max_uid = READ_ONCE(max_requests_per_uid), mine = 0;
+	struct katls_request *r;
+	int id;
+
+	lockdep_assert_held(&req_lock);
+	if (nr_queued + nr_accepted >= READ_ONCE(max_requests)) {
+		nr_limited++;
+		pr_notice_ratelimited("%u open requests (max_requests): refused with ENOBUFS\n",
+				      nr_queued + nr_accepted);
+		return -ENOBUFS;
+	}
+	if (req->exempt)
+		return 0;
+	idr_for_each_entry(&req_idr, r, id)
+		mine += uid_eq(r->wl.uid, req->wl.uid);
+	if (mine < max_uid)
+		return 0;
+	nr_limited++;
+	pr_notice_ratelimited("uid %u has %u open requests (max_requests_per_uid): refused with EAGAIN\n",
+			      from_kuid(&init_user_ns, req->wl.uid), mine);
+	return -EAGAIN;
+}
+
 /* Queues @req for the daemon and announces it.  Return: 0 or -errno. */
 static int queue_request(struct katls_request *req)
 {
-	int id;
+	int id, ret;
 
 	mutex_lock(&req_lock);
-	if (!daemon.registered) {
-		mutex_unlock(&req_lock);
-		return -ECONNREFUSED;
-	}
+	ret = daemon.registered ? check_limits(req) : -ECONNREFUSED;
+	if (ret)
+		goto out_unlock;
 	id = idr_alloc_cyclic(&req_idr, req, 1, INT_MAX, GFP_KERNEL);
 	if (id < 0) {
-		mutex_unlock(&req_lock);
-		return id;
+		ret = id;
+		goto out_unlock;
 	}
 	req->id = id;
 	req->state = REQ_QUEUED;
@@ -302,8 +219,9 @@ static int queue_request(struct katls_request *req)
 	nr_queued++;
 	/* Under req_lock: the daemon, hence its netns, cannot go away. */
 	katls_genl_request_ready(daemon.net, req->id, req->params.role, req->params.mode);
+out_unlock:
 	mutex_unlock(&req_lock);
-	return 0;
+	return ret;
 }
 
 /* Sleeps until @req completes, times out or is interrupted.  Return: result. */
@@ -330,8 +248,9 @@ static int wait_request(struct katls_request *req)
  *
  * Context: process context of the application; sleeps interruptibly.
  * Return: 0 when the socket is attested and carries kTLS, else -errno as
- * include/uapi/linux/katls.h documents.  On failure after the socket was
- * accepted for attestation it is shut down.
+ * include/uapi/linux/katls.h documents.  Errors before the request is queued
+ * (socket state, no daemon, limits) leave the socket as it was; after it was
+ * queued, a failure shuts the socket down (sock.c).
  */
 int katls_request_attest(struct sock *sk, const struct katls_attest_req *ar)
 {
@@ -342,47 +261,92 @@ int katls_request_attest(struct sock *sk, const struct katls_attest_req *ar)
 		return -EPROTONOSUPPORT;
 	if (!sk->sk_socket || !sk->sk_socket->file)
 		return -EBADF;
-	ret = attach_sock(sk);
+	ret = katls_sock_attach(sk);
 	if (ret)
 		return ret;
-
 	req = new_request(sk, ar);
 	if (!req) {
-		ret = -ENOMEM;
-		goto out_fail;
+		katls_sock_detach(sk);
+		return -ENOMEM;
 	}
 	ret = queue_request(req);
-	if (!ret)
-		ret = wait_request(req);
-	finish_sock(sk, req, ret);
+	if (ret) {
+		free_request(req);
+		katls_sock_detach(sk);
+		return ret;
+	}
+	ret = wait_request(req);
+	ret = katls_sock_finish(sk, ret, req->reason, req->expiry, req->peer_digest);
 	free_request(req);
-	if (!ret)
-		return 0;
-	goto out_shutdown;
-
-out_fail:
-	finish_sock(sk, NULL, ret);
-out_shutdown:
-	kernel_sock_shutdown(sk->sk_socket, SHUT_RDWR);
 	return ret;
 }
 
 /* ---- daemon side --------------------------------------------------------- */
 
-/**
- * katls_request_register - DAEMON_REGISTER from netlink socket @portid
- * Return: 0, or -EBUSY if another socket is registered.
- */
-int katls_request_register(struct net *net, u32 portid, struct netlink_ext_ack *extack)
+/* Is @nlsk the registered daemon's socket?  Under req_lock. */
+static bool is_daemon(const struct sock *nlsk)
 {
+	lockdep_assert_held(&req_lock);
+	return daemon.registered && daemon.nlsk == nlsk;
+}
+
+/* The daemon_exe pin, if the operator set one.  Return: 0 or -EPERM. */
+static int check_exe(struct netlink_ext_ack *extack)
+{
+	char *pin, *path;
 	int ret = 0;
 
+	kernel_param_lock(THIS_MODULE);
+	pin = kstrdup(daemon_exe, GFP_KERNEL);
+	kernel_param_unlock(THIS_MODULE);
+	if (!pin)
+		return -ENOMEM;
+	/* "echo > daemon_exe" (a lone newline) unpins. */
+	path = strim(pin);
+	if (*path)
+		ret = katls_workload_exe_is(path);
+	kfree(pin);
+	if (ret) {
+		NL_SET_ERR_MSG(extack, "not the executable the daemon_exe parameter pins");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/**
+ * katls_request_register - DAEMON_REGISTER
+ * @skb: the request; its sender socket becomes the daemon
+ * @portid: the sender's netlink port
+ * @extack: why it failed
+ *
+ * Return: 0 (also for the registered socket again), -EPERM (privilege,
+ * namespace or daemon_exe), -EBUSY (another socket is registered).
+ */
+int katls_request_register(struct sk_buff *skb, u32 portid, struct netlink_ext_ack *extack)
+{
+	struct sock *nlsk = NETLINK_CB(skb).sk;
+	int ret;
+
+	if (!netlink_capable(skb, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(extack, "registering the katls daemon requires CAP_SYS_ADMIN");
+		return -EPERM;
+	}
+	if (sock_net(nlsk)->user_ns != &init_user_ns) {
+		NL_SET_ERR_MSG(extack,
+			       "the katls daemon must run in a netns of the initial user namespace");
+		return -EPERM;
+	}
+	ret = check_exe(extack);
+	if (ret)
+		return ret;
 	mutex_lock(&req_lock);
-	if (daemon.registered && (daemon.net != net || daemon.portid != portid)) {
+	if (daemon.registered && daemon.nlsk != nlsk) {
 		NL_SET_ERR_MSG(extack, "another katls daemon is registered");
 		ret = -EBUSY;
-	} else {
-		daemon.net = net;
+	} else if (!daemon.registered) {
+		sock_hold(nlsk);
+		daemon.nlsk = nlsk;
+		daemon.net = sock_net(nlsk);
 		daemon.portid = portid;
 		WRITE_ONCE(daemon.registered, true);
 	}
@@ -405,11 +369,16 @@ static int put_params(struct sk_buff *msg, const struct katls_request *req)
 }
 
 /* Picks the request to accept and marks it accepted.  Under req_lock. */
-static struct katls_request *take_request(u32 id, struct net *net, u32 portid,
+static struct katls_request *take_request(u32 id, const struct sock *nlsk,
 					  struct netlink_ext_ack *extack, int *err)
 {
 	struct katls_request *req;
 
+	if (!is_daemon(nlsk)) {
+		NL_SET_ERR_MSG(extack, "only the registered katls daemon may accept requests");
+		*err = -EPERM;
+		return NULL;
+	}
 	if (id)
 		req = idr_find(&req_idr, id);
 	else
@@ -431,16 +400,14 @@ static struct katls_request *take_request(u32 id, struct net *net, u32 portid,
 	nr_queued--;
 	nr_accepted++;
 	req->state = REQ_ACCEPTED;
-	req->acceptor_net = net;
-	req->acceptor_portid = portid;
+	req->acceptor = nlsk;
 	return req;
 }
 
 /**
  * katls_request_accept - REQUEST_ACCEPT: hand a request to the caller
  * @msg: reply, after the genl header; gets the request's attributes
- * @net: caller's netns
- * @portid: caller's netlink port
+ * @nlsk: the caller's netlink socket: must be the registered daemon's
  * @id: request id, 0 for the oldest queued one
  * @out_fd: the fd installed for the socket in the caller
  * @extack: why it failed
@@ -450,9 +417,9 @@ static struct katls_request *take_request(u32 id, struct net *net, u32 portid,
  * queue.
  *
  * Context: the caller's process context (genl doit).
- * Return: 0 or -errno.
+ * Return: 0 or -errno (-EPERM: not the daemon).
  */
-int katls_request_accept(struct sk_buff *msg, struct net *net, u32 portid, u32 id,
+int katls_request_accept(struct sk_buff *msg, const struct sock *nlsk, u32 id,
 			 int *out_fd, struct netlink_ext_ack *extack)
 {
 	struct katls_workload wl = {};
@@ -466,7 +433,7 @@ int katls_request_accept(struct sk_buff *msg, struct net *net, u32 portid, u32 i
 		return fd;
 	}
 	mutex_lock(&req_lock);
-	req = take_request(id, net, portid, extack, &ret);
+	req = take_request(id, nlsk, extack, &ret);
 	if (!req)
 		goto out_unlock;
 	id = req->id;
@@ -502,6 +469,7 @@ out_unlock:
 
 /**
  * katls_request_done - REQUEST_DONE: complete request @id with @status
+ * @nlsk: the caller's netlink socket: must be the one that accepted @id
  * @id: request id
  * @status: 0 or one of the -errno values the uapi header allows
  * @reason: katls reason code
@@ -512,15 +480,20 @@ out_unlock:
  * Success is reported only if the socket carries kTLS both ways; otherwise the
  * request fails with -EPROTO, and so does this call.
  *
- * Return: 0, -ENOENT, -EINVAL or -EPROTO.
+ * Return: 0, -EPERM, -ENOENT, -EINVAL or -EPROTO.
  */
-int katls_request_done(u32 id, s32 status, u32 reason, const u8 *peer_digest,
-		       u64 expiry, struct netlink_ext_ack *extack)
+int katls_request_done(const struct sock *nlsk, u32 id, s32 status, u32 reason,
+		       const u8 *peer_digest, u64 expiry, struct netlink_ext_ack *extack)
 {
 	struct katls_request *req;
 	int ret = 0;
 
 	mutex_lock(&req_lock);
+	if (!is_daemon(nlsk)) {
+		NL_SET_ERR_MSG(extack, "only the registered katls daemon may complete requests");
+		ret = -EPERM;
+		goto out_unlock;
+	}
 	req = idr_find(&req_idr, id);
 	if (!req) {
 		NL_SET_ERR_MSG(extack, "no request with this id (completed or cancelled)");
@@ -530,6 +503,11 @@ int katls_request_done(u32 id, s32 status, u32 reason, const u8 *peer_digest,
 	if (req->state != REQ_ACCEPTED) {
 		NL_SET_ERR_MSG(extack, "request not accepted yet");
 		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (req->acceptor != nlsk) {
+		NL_SET_ERR_MSG(extack, "request accepted by another socket");
+		ret = -EPERM;
 		goto out_unlock;
 	}
 	if (!status && !katls_ktls_active(req->sk)) {
@@ -547,24 +525,30 @@ out_unlock:
 	return ret;
 }
 
-/* Fails requests owned by a netlink socket that is going away. */
+/* The daemon's socket is going away: unregister it, fail every request. */
 static void release_portid(struct net *net, u32 portid)
 {
 	struct katls_request *req;
-	bool is_daemon;
+	struct sock *gone = NULL;
 	int id;
 
 	mutex_lock(&req_lock);
-	is_daemon = daemon.registered && daemon.net == net && daemon.portid == portid;
-	if (is_daemon)
+	/*
+	 * netlink_release() frees the portid before it notifies; the held
+	 * socket being dead tells the daemon's release from that of a new
+	 * socket that reused the portid meanwhile.
+	 */
+	if (daemon.registered && daemon.net == net && daemon.portid == portid &&
+	    sock_flag(daemon.nlsk, SOCK_DEAD)) {
+		gone = daemon.nlsk;
 		WRITE_ONCE(daemon.registered, false);
-	idr_for_each_entry(&req_idr, req, id) {
-		if (is_daemon ||
-		    (req->state == REQ_ACCEPTED && req->acceptor_net == net &&
-		     req->acceptor_portid == portid))
+		daemon.nlsk = NULL;
+		idr_for_each_entry(&req_idr, req, id)
 			complete_request(req, -ECONNABORTED);
 	}
 	mutex_unlock(&req_lock);
+	if (gone)
+		sock_put(gone);
 }
 
 static int netlink_event(struct notifier_block *nb, unsigned long event, void *ptr)
@@ -588,28 +572,28 @@ void katls_request_stats(struct katls_request_stats *st)
 	mutex_lock(&req_lock);
 	st->queued = nr_queued;
 	st->accepted = nr_accepted;
+	st->limited = nr_limited;
 	st->daemon = daemon.registered;
 	mutex_unlock(&req_lock);
-	spin_lock_bh(&socks_lock);
-	st->socks = nr_socks;
-	spin_unlock_bh(&socks_lock);
+	st->socks = katls_sock_count();
 }
 
 int __init katls_request_init(void)
 {
-	pr_info("per-socket state %zu bytes (slab %zu), per-request %zu bytes (slab %zu)\n",
-		sizeof(struct katls_sock), kmalloc_size_roundup(sizeof(struct katls_sock)),
-		sizeof(struct katls_request), kmalloc_size_roundup(sizeof(struct katls_request)));
+	pr_info("per-request %zu bytes (slab %zu); limits: %u requests, %u per uid, %u ms\n",
+		sizeof(struct katls_request), kmalloc_size_roundup(sizeof(struct katls_request)),
+		max_requests, max_requests_per_uid, max_timeout_ms);
 	return netlink_register_notifier(&netlink_nb);
 }
 
 void katls_request_exit(void)
 {
 	netlink_unregister_notifier(&netlink_nb);
-	/*
-	 * No request can exist (each waiter pins the module) and no katls_sock
-	 * either (each pins the module until its socket is destroyed).
-	 */
-	WARN_ON_ONCE(!idr_is_empty(&req_idr) || nr_socks);
+	/* A registered daemon does not pin the module: let its socket go. */
+	if (daemon.registered)
+		sock_put(daemon.nlsk);
+	daemon.registered = false;
+	/* No request can exist: each waiter pins the module. */
+	WARN_ON_ONCE(!idr_is_empty(&req_idr));
 	idr_destroy(&req_idr);
 }

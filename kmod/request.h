@@ -5,7 +5,6 @@
 #include <linux/types.h>
 #include <uapi/linux/katls.h>
 
-struct net;
 struct netlink_ext_ack;
 struct sk_buff;
 struct sock;
@@ -15,6 +14,7 @@ struct katls_request_stats {
 	u32 queued;
 	u32 accepted;
 	u32 socks;
+	u64 limited;
 	bool daemon;
 };
 
@@ -22,13 +22,12 @@ int katls_request_init(void);
 void katls_request_exit(void);
 
 int katls_request_attest(struct sock *sk, const struct katls_attest_req *ar);
-void katls_request_status(struct sock *sk, struct katls_status *st);
 
-int katls_request_register(struct net *net, u32 portid, struct netlink_ext_ack *extack);
-int katls_request_accept(struct sk_buff *msg, struct net *net, u32 portid, u32 id,
+int katls_request_register(struct sk_buff *skb, u32 portid, struct netlink_ext_ack *extack);
+int katls_request_accept(struct sk_buff *msg, const struct sock *nlsk, u32 id,
 			 int *out_fd, struct netlink_ext_ack *extack);
-int katls_request_done(u32 id, s32 status, u32 reason, const u8 *peer_digest,
-		       u64 expiry, struct netlink_ext_ack *extack);
+int katls_request_done(const struct sock *nlsk, u32 id, s32 status, u32 reason,
+		       const u8 *peer_digest, u64 expiry, struct netlink_ext_ack *extack);
 void katls_request_stats(struct katls_request_stats *st);
 
 #endif /* _KATLS_REQUEST_H */

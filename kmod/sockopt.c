@@ -19,6 +19,7 @@
 #include <uapi/linux/katls.h>
 
 #include "request.h"
+#include "sock.h"
 #include "sockopt.h"
 
 static bool str_terminated(const char *s, size_t size)
@@ -76,7 +77,7 @@ static int katls_so_get(struct sock *sk, int optval, void __user *user, int *len
 		return -ENOPROTOOPT;
 	if (*len != sizeof(st))
 		return -EINVAL;
-	katls_request_status(sk, &st);
+	katls_sock_status(sk, &st);
 	if (copy_to_user(user, &st, sizeof(st)))
 		return -EFAULT;
 	return 0;

@@ -14,6 +14,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/ima.h>
+#include <linux/namei.h>
 #include <linux/pid.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -117,4 +118,28 @@ int katls_workload_put(struct sk_buff *msg, const struct katls_workload *w)
 	    nla_put_u64_64bit(msg, KATLS_A_REQ_CGROUP_ID, w->cgroup_id, KATLS_A_PAD))
 		return -EMSGSIZE;
 	return w->exe ? put_exe(msg, w->exe) : 0;
+}
+
+/**
+ * katls_workload_exe_is - is the calling task running the executable at @path?
+ * @path: absolute path (symlinks followed)
+ *
+ * Compares inodes, so a copy of the file elsewhere does not match.
+ * Return: 0 if it is, -EPERM if not, or the path lookup's -errno.
+ */
+int katls_workload_exe_is(const char *path)
+{
+	struct file *exe = current_exe();
+	struct path p;
+	int ret;
+
+	if (!exe)
+		return -EPERM;
+	ret = kern_path(path, LOOKUP_FOLLOW, &p);
+	if (!ret) {
+		ret = d_backing_inode(p.dentry) == file_inode(exe) ? 0 : -EPERM;
+		path_put(&p);
+	}
+	fput(exe);
+	return ret;
 }

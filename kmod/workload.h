@@ -21,5 +21,6 @@ void katls_workload_capture(struct katls_workload *w);
 void katls_workload_copy(struct katls_workload *dst, const struct katls_workload *src);
 void katls_workload_release(struct katls_workload *w);
 int katls_workload_put(struct sk_buff *msg, const struct katls_workload *w);
+int katls_workload_exe_is(const char *path);
 
 #endif /* _KATLS_WORKLOAD_H */

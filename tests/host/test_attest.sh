@@ -256,7 +256,58 @@ scenario_protocol() {
 	kill "$pid" 2>/dev/null
 }
 
+# ---- incremental IMA: the next connection asks for the new entries only ----
+scenario_incremental() {
+	local d
+	setup || { fail "incremental: setup"; return; }
+	policy "$work/p.json"
+	serve_start "${server_args[@]}" || { fail "incremental: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json" --save-evidence "$work/inc1"
+	expect "incremental: first connection, whole log" 0 ok "$work/out" || return
+	serve_wait
+	ima_add "$work/ima.log" /usr/bin/true "$D_TRUE" && ima_add "$work/ima.log" /bin/sh "$D_SH" ||
+		{ fail "incremental: log"; return; }
+	serve_start "${server_args[@]}" || { fail "incremental: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json" --resume-from "$work/inc1" \
+		--save-evidence "$work/inc2"
+	expect "incremental: resumed, the 2 new entries" 0 ok "$work/out" || return
+	grep -q '"covered": *6' "$work/out" || fail "incremental: IMA entries covered != 6"
+	grep -q 'resuming from .*inc1: 4 IMA log entries verified' "$work/out.err" ||
+		fail "incremental: --resume-from did not verify the first exchange"
+	serve_wait
+	# inc2 carries a tail: alone it names a prefix this verifier does not hold
+	RC=0
+	"$KATLS" verify --dir "$work/inc2" --policy "$work/p.json" --json >"$work/v" 2>&1 || RC=$?
+	expect "incremental: saved tail without its prefix" 4 ima-replay "$work/v" \
+		"after a prefix this verifier does not hold"
+	RC=0
+	"$KATLS" verify --dir "$work/inc1" --dir "$work/inc2" --policy "$work/p.json" \
+		>"$work/v" 2>&1 || RC=$?
+	[ "$RC" = 0 ] || { fail "incremental: verify --dir inc1 --dir inc2: exit $RC"; cat "$work/v" >&2; }
+	# a reboot (same TPM and AK, PCRs reset) into another log of 8 entries: the
+	# server still sends a tail from entry 6, the client asks again, the whole
+	# log is accepted
+	d=$SWTPM_STATE
+	swtpm_stop "$d" && swtpm_start "$d" || { fail "incremental: reboot"; return; }
+	: >"$work/ima.log"
+	ima_boot "$work/ima.log" || { fail "incremental: log"; return; }
+	for _ in 1 2 3 4 5 6 7; do
+		ima_add "$work/ima.log" /bin/sh "$D_SH" || { fail "incremental: log"; return; }
+	done
+	serve_start "${server_args[@]}" || { fail "incremental: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json" --resume-from "$work/inc2" \
+		--save-evidence "$work/inc3"
+	expect "incremental: after a reboot, the whole log on a second request" 0 ok "$work/out" ||
+		return
+	grep -q '"covered": *8' "$work/out" || fail "incremental: IMA entries covered != 8"
+	serve_wait
+	RC=0
+	"$KATLS" verify --dir "$work/inc3" --policy "$work/p.json" --json >"$work/v" 2>&1 || RC=$?
+	expect "incremental: the exchange kept is the whole log" 0 ok "$work/v"
+}
+
 scenario_accept
+scenario_incremental
 scenario_text() {
 	setup || { fail "text: setup"; return; }
 	policy "$work/p.json"

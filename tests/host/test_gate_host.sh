@@ -90,17 +90,17 @@ check "text list has a header and 8 rows" [ "$($katls policy list | wc -l)" = 9 
 # ---- sockops marking, read back by fd from the socket-storage map
 e0=$(stat_of established); m0=$(stat_of marked_required); x0=$(stat_of matched_exempt)
 check "out rule marks the client REQUIRED with its policy, not the accepted end" \
-	$gio --port 7201 expect-state=required expect-policy=1 expect-peer=absent
+	$gio --port 7201 expect-state=required expect-policy=1 expect-peer=none
 check "in rule (any) marks the accepted socket, not the client" \
-	$gio --addr ::1 --port 7202 --side server expect-state=required expect-policy=2 expect-peer=absent
+	$gio --addr ::1 --port 7202 --side server expect-state=required expect-policy=2 expect-peer=none
 check "IPv6 rule marks ::1" $gio --addr ::1 --port 7203 expect-state=required
 check "IPv4-mapped peer on a v6 socket matches the IPv4 rule" \
 	$gio --addr ::ffff:127.0.0.1 --port 7201 expect-state=required
 check "broad require marks 127.0.0.6" $gio --addr 127.0.0.6 --port 7204 expect-state=required
-check "exempt /32 carve-out is untouched" $gio --addr 127.0.0.5 --port 7204 expect-state=absent
-check "exact-port exempt beats the any-port require" $gio --port 7205 expect-state=absent
+check "exempt /32 carve-out is untouched" $gio --addr 127.0.0.5 --port 7204 expect-state=none
+check "exact-port exempt beats the any-port require" $gio --port 7205 expect-state=none
 check "any-port require applies to another port" $gio --port 7206 expect-state=required expect-policy=3
-check "a non-matching connection is untouched" $gio --addr ::1 --port 7207 expect-state=absent
+check "a non-matching connection is untouched" $gio --addr ::1 --port 7207 expect-state=none
 check "counters: established grew by at least 18" [ $(( $(stat_of established) - e0 )) -ge 18 ]
 check "counters: 6 marked REQUIRED" [ $(( $(stat_of marked_required) - m0 )) = 6 ]
 check "counters: 2 matched exempt" [ $(( $(stat_of matched_exempt) - x0 )) = 2 ]

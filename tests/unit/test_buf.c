@@ -71,6 +71,75 @@ static void test_vec_roundtrip_and_overflow(void **state)
 	assert_null(b.data);
 }
 
+/*
+ * Which buffers are wiped: OPENSSL_cleanse is wrapped (Makefile: --wrap for
+ * this test) to record every wipe the library makes.
+ */
+void __real_OPENSSL_cleanse(void *ptr, size_t len);
+void __wrap_OPENSSL_cleanse(void *ptr, size_t len);
+
+static struct {
+	const void *ptr[8];
+	size_t len[8];
+	unsigned int n;
+} wipes;
+
+void __wrap_OPENSSL_cleanse(void *ptr, size_t len)
+{
+	if (wipes.n < 8) {
+		wipes.ptr[wipes.n] = ptr;
+		wipes.len[wipes.n] = len;
+	}
+	wipes.n++;
+	__real_OPENSSL_cleanse(ptr, len);
+}
+
+/* A plain buffer (Evidence, messages) is never wiped: not when it grows, not when freed. */
+static void test_plain_buffer_is_not_wiped(void **state)
+{
+	struct katls_buf b = KATLS_BUF_INIT;
+	uint8_t big[5000] = { 1 };
+
+	memset(&wipes, 0, sizeof(wipes));
+	assert_false(b.secret);
+	assert_int_equal(katls_put_bytes(&b, big, 10), 0);
+	assert_int_equal(katls_put_bytes(&b, big, sizeof(big)), 0);	/* grows */
+	katls_buf_cleanup(&b);
+	assert_int_equal(wipes.n, 0);
+}
+
+/* A secret buffer is wiped, its used length only, when it moves and when freed. */
+static void test_secret_buffer_wipes_used_length(void **state)
+{
+	struct katls_buf b = KATLS_BUF_SECRET_INIT, c;
+	uint8_t key[100] = { 7 };
+	const uint8_t *old;
+
+	memset(&wipes, 0, sizeof(wipes));
+	assert_int_equal(katls_put_bytes(&b, key, 10), 0);
+	assert_int_equal(b.cap, 64);
+	old = b.data;
+	assert_int_equal(katls_put_bytes(&b, key, sizeof(key)), 0);	/* 110 > 64: moves */
+	assert_int_equal(wipes.n, 1);
+	assert_ptr_equal(wipes.ptr[0], old);
+	assert_int_equal(wipes.len[0], 10);
+	old = b.data;
+	assert_true(b.cap > b.len);
+	katls_buf_cleanup(&b);
+	assert_int_equal(wipes.n, 2);
+	assert_ptr_equal(wipes.ptr[1], old);
+	assert_int_equal(wipes.len[1], 110);	/* the used length, not the capacity */
+	assert_null(b.data);
+	/* for buffers inside structs */
+	memset(&c, 0, sizeof(c));
+	katls_buf_init_secret(&c);
+	assert_true(c.secret);
+	assert_int_equal(katls_put_u8(&c, 1), 0);
+	katls_buf_cleanup(&c);
+	assert_int_equal(wipes.n, 3);
+	assert_int_equal(wipes.len[2], 1);
+}
+
 static void test_reason_names_are_stable(void **state)
 {
 	assert_string_equal(katls_reason_name(KATLS_R_OK), "ok");
@@ -87,6 +156,8 @@ int main(void)
 		cmocka_unit_test(test_vector_length_beyond_input_is_rejected),
 		cmocka_unit_test(test_le32),
 		cmocka_unit_test(test_vec_roundtrip_and_overflow),
+		cmocka_unit_test(test_plain_buffer_is_not_wiped),
+		cmocka_unit_test(test_secret_buffer_wipes_used_length),
 		cmocka_unit_test(test_reason_names_are_stable),
 	};
 

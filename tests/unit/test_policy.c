@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <openssl/x509_vfy.h>
+
 #include "ima.h"
 #include "policy.h"
 #include "testutil.h"
@@ -73,7 +75,14 @@ static void test_full_policy(void **state)
 	assert_int_equal(p->num_trust_anchors, 2);
 	snprintf(want, sizeof(want), "%s/ca.pem", dir);
 	assert_string_equal(p->trust_anchors[0], want);
-	assert_string_equal(p->trust_anchors[1], "/etc/katls/extra-ca.pem");
+	snprintf(want, sizeof(want), "%s/extra-ca.pem", dir);
+	assert_string_equal(p->trust_anchors[1], want);
+	/* compiled: both anchors in the store, both pins as DER public keys */
+	assert_non_null(p->trust_store);
+	assert_int_equal(sk_X509_OBJECT_num(X509_STORE_get0_objects(p->trust_store)), 2);
+	assert_non_null(p->ak_pin_spki);
+	assert_int_equal(p->ak_pin_spki[0].len, 91);	/* P-256 SubjectPublicKeyInfo */
+	assert_int_equal(p->ak_pin_spki[1].len, 91);
 	assert_int_equal(p->num_peer_names, 2);
 	assert_string_equal(p->peer_names[1], "*.svc.example");
 	assert_int_equal(p->num_ak_pins, 2);
@@ -160,16 +169,22 @@ static void test_policy_set(void **state)
 
 static void test_single_policy_defaults_and_paths(void **state)
 {
-	static const char json[] = "{\"trust_anchors\": [\"ca.pem\", \"/abs/ca.pem\"]}";
+	char *rel = dir_of(vector_path("policy/ca.pem")), *dir = realpath(rel, NULL);
+	char json[2 * PATH_MAX], want[PATH_MAX + 16], cwd[PATH_MAX], err[256];
 	struct katls_policy_set *set;
-	char err[256];
 
-	assert_int_equal(katls_policy_parse(json, strlen(json), "/etc/katls", &set, err,
-					    sizeof(err)), 0);
+	assert_non_null(dir);
+	free(rel);
+	/* a relative and an absolute anchor */
+	snprintf(json, sizeof(json), "{\"trust_anchors\": [\"ca.pem\", \"%s/extra-ca.pem\"]}",
+		 dir);
+	assert_int_equal(katls_policy_parse(json, strlen(json), dir, &set, err, sizeof(err)), 0);
 	assert_int_equal(set->num_policies, 1);
 	assert_string_equal(set->policies[0].name, "default");
-	assert_string_equal(set->policies[0].trust_anchors[0], "/etc/katls/ca.pem");
-	assert_string_equal(set->policies[0].trust_anchors[1], "/abs/ca.pem");
+	snprintf(want, sizeof(want), "%s/ca.pem", dir);
+	assert_string_equal(set->policies[0].trust_anchors[0], want);
+	snprintf(want, sizeof(want), "%s/extra-ca.pem", dir);
+	assert_string_equal(set->policies[0].trust_anchors[1], want);
 	assert_int_equal(set->policies[0].max_age_s, 3600);
 	assert_false(set->policies[0].ima.present);
 	assert_false(set->policies[0].kernel.present);
@@ -177,12 +192,16 @@ static void test_single_policy_defaults_and_paths(void **state)
 	assert_non_null(katls_policy_set_find(set, "default"));
 	katls_policy_set_free(set);
 
-	/* No base directory: relative paths stay relative. Not NUL-terminated input. */
+	/* No base directory: relative paths stay relative (to the working directory). */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
 	assert_int_equal(katls_policy_parse(json, strlen(json), NULL, &set, err,
 					    sizeof(err)), 0);
+	assert_int_equal(chdir(cwd), 0);
 	assert_string_equal(set->policies[0].trust_anchors[0], "ca.pem");
 	katls_policy_set_free(set);
 	katls_policy_set_free(NULL);
+	free(dir);
 }
 
 static void test_keylime_runtime_policy(void **state)
@@ -216,6 +235,39 @@ static void test_keylime_runtime_policy(void **state)
 	assert_int_equal(check_path(rp, "/usr/var/x", d20, 20), KATLS_RP_NO_ENTRY);
 	katls_runtime_policy_free(rp);
 	katls_runtime_policy_free(NULL);
+}
+
+/*
+ * The streaming reader decodes every JSON string form: escapes, \\u with
+ * surrogate pairs, raw UTF-8, DEL; and takes any whitespace.
+ */
+static void test_runtime_policy_string_forms(void **state)
+{
+	static const char json[] =
+		" {\r\n\t\"meta\" : { \"version\" : 1 } ,\"digests\":{"
+		"\"\\/usr\\/bin\\/a\\u00e9\\ud83d\\ude00\\\"\\\\\\b\\f\\n\\r\\t\": [\"aa\"],"
+		"\"/d\xc3\xa9\xf0\x9f\x98\x80\x7f\": [\"bb\", \"BB\"]}} \n";
+	static const uint8_t aa = 0xaa, bb = 0xbb;
+	struct katls_runtime_policy *rp;
+	char err[512] = "";
+
+	if (katls_runtime_policy_parse(json, strlen(json), &rp, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(katls_runtime_policy_num_paths(rp, KATLS_RP_DIGESTS), 2);
+	assert_int_equal(check_path(rp, "/usr/bin/a\xc3\xa9\xf0\x9f\x98\x80\"\\\b\f\n\r\t",
+				    &aa, 1), KATLS_RP_MATCH);
+	assert_int_equal(check_path(rp, "/d\xc3\xa9\xf0\x9f\x98\x80\x7f", &bb, 1),
+			 KATLS_RP_MATCH);
+	katls_runtime_policy_free(rp);
+	/* repetition characters that repeat nothing twice */
+	assert_int_equal(katls_runtime_policy_new(&rp), 0);
+	assert_int_equal(katls_runtime_policy_add_exclude(rp, "/[+*]+x", err, sizeof(err)), 0);
+	assert_int_equal(katls_runtime_policy_add_exclude(rp, "/[]+]*y", err, sizeof(err)), 0);
+	assert_int_equal(katls_runtime_policy_add_exclude(rp, "/a{2}b+\\++", err, sizeof(err)), 0);
+	assert_int_equal(check_path(rp, "/+*+x", &aa, 1), KATLS_RP_EXCLUDED);
+	assert_int_equal(check_path(rp, "/]+y", &aa, 1), KATLS_RP_EXCLUDED);
+	assert_int_equal(check_path(rp, "/aabb++", &aa, 1), KATLS_RP_EXCLUDED);
+	katls_runtime_policy_free(rp);
 }
 
 struct reject {
@@ -357,6 +409,40 @@ static void test_runtime_policy_rejections(void **state)
 		  "$.verification-keys: expected string" },
 		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"ima\": {\"ignored_keyrings\": [1]}}",
 		  "$.ima.ignored_keyrings[0]: expected string" },
+		/* the streaming reader: JSON syntax, strictly */
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"digests\": {}}",
+		  "$: key \"digests\" appears twice" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/x\": [\"aa\"], \"/x\": [\"bb\"]}}",
+		  "$.digests[\"/x\"]: listed twice" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/x\": [\"aa\",]}}",
+		  "$.digests[\"/x\"][1]: invalid JSON at byte 49: unexpected character" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {},}", "invalid JSON at byte 39: expected a key" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"release\": 01}",
+		  "$: invalid JSON at byte 52: expected ',' or '}'" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"release\": 1.0}",
+		  "$.release: expected int, got double" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"release\": 99999999999999999999}",
+		  "$.release: integer out of range" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\\ud800\": []}}",
+		  "invalid JSON at byte 45: lone high surrogate" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\\udc00\": []}}", "lone low surrogate" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\x01\": []}}", "control character" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\xc3\x28\": []}}", "invalid UTF-8" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\xed\xa0\x80\": []}}", "invalid UTF-8" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/\\u0000x\": []}}",
+		  "$.digests: key contains a NUL character" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"rules\": \"a\\u0000\"}",
+		  "$.rules: string contains a NUL character" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {\"/x\": [\"a", "truncated" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}} {}", "$: trailing data at byte 40" },
+		{ "", "truncated" },
+		/* regexes glibc would blow up on, which Python's re refuses too */
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"excludes\": [\"/a++\"]}",
+		  "$.excludes[0]: exclude regex \"/a++\" is refused: a repetition of a repetition" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"excludes\": [\"x*{3}\"]}",
+		  "is refused: a repetition of a repetition" },
+		{ "{\"meta\": {\"version\": 1}, \"digests\": {}, \"excludes\": [\"a{2}?\"]}",
+		  "is refused: a repetition of a repetition" },
 	};
 
 	for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++) {
@@ -399,6 +485,44 @@ static void test_load_errors_name_the_file(void **state)
 				    "/nonexistent/missing-rp.json"));
 }
 
+/*
+ * Loading compiles: the trust anchors and AK pins are read then (and
+ * verification reads nothing).  A file that cannot be read, or holds the
+ * wrong kind of PEM, fails the load with its JSON path and file name.
+ */
+static void test_compile_errors(void **state)
+{
+	char *rel = dir_of(vector_path("policy/ca.pem")), *dir = realpath(rel, NULL);
+	static const struct {
+		const char *json, *msg, *file;	/* want: msg, then dir/file if any */
+	} cases[] = {
+		{ "{\"trust_anchors\": [\"ca.pem\", \"missing.pem\"]}",
+		  "$.trust_anchors[1]: cannot load trust anchor ", "missing.pem" },
+		{ "{\"trust_anchors\": [\"ak.pub.pem\"]}",
+		  "$.trust_anchors[0]: cannot load trust anchor ", "ak.pub.pem" },
+		{ "{\"trust_anchors\": [\"ca.pem\"], \"ak_pins\": [\"ak.pub.pem\", \"ca.pem\"]}",
+		  "$.ak_pins[1]: cannot read a PEM public key from ", "ca.pem" },
+		{ "{\"trust_anchors\": [\"ca.pem\"], \"ak_pins\": [\"-----BEGIN PUBLIC KEY-----\\nAA\"]}",
+		  "$.ak_pins[0]: cannot read a PEM public key from the inline PEM", NULL },
+	};
+
+	assert_non_null(dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct katls_policy_set *set = (void *)1;
+		char err[512] = "", want[PATH_MAX + 128];
+
+		snprintf(want, sizeof(want), "%s%s%s%s", cases[i].msg, cases[i].file ? dir : "",
+			 cases[i].file ? "/" : "", cases[i].file ? cases[i].file : "");
+		assert_int_equal(katls_policy_parse(cases[i].json, strlen(cases[i].json), dir, &set,
+						    err, sizeof(err)), -EINVAL);
+		assert_null(set);
+		if (!strstr(err, want))
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, want);
+	}
+	free(rel);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,9 +530,11 @@ int main(void)
 		cmocka_unit_test(test_policy_set),
 		cmocka_unit_test(test_single_policy_defaults_and_paths),
 		cmocka_unit_test(test_keylime_runtime_policy),
+		cmocka_unit_test(test_runtime_policy_string_forms),
 		cmocka_unit_test(test_policy_rejections),
 		cmocka_unit_test(test_runtime_policy_rejections),
 		cmocka_unit_test(test_load_errors_name_the_file),
+		cmocka_unit_test(test_compile_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

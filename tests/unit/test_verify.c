@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -36,6 +37,8 @@
 #include "cmw.h"
 #include "ea.h"
 #include "ima.h"
+#include "ima_cache.h"
+#include "ima_prefix.h"
 #include "katls.h"
 #include "merkle.h"
 #include "policy.h"
@@ -119,6 +122,7 @@ static void write_pem(const char *name, X509 *x, EVP_PKEY *key, EVP_PKEY *pub)
 
 static int setup(void **state)
 {
+	memcpy(dir + sizeof(dir) - 7, "XXXXXX", 6);	/* main() runs the group twice */
 	assert_non_null(mkdtemp(dir));
 	ca_key = ec_key();
 	rogue_key = ec_key();
@@ -171,13 +175,33 @@ static int teardown(void **state)
 #define POLICY_HEAD	"{\"trust_anchors\": [\"ca.pem\"], \"peer_names\": [\"server.test\"], "
 
 /* The policy document @json, its files relative to the fixture directory. */
+/*
+ * main() runs every test twice: with a policy compiled afresh for each
+ * verification, then with one compiled policy per document, shared by all
+ * the tests that use it, so that every verdict is also checked against the
+ * caches the earlier verifications warmed (verify_cache.h, ima_cache.h).
+ */
+static bool share_policies;
+static struct {
+	char *json;
+	struct katls_policy_set *set;
+} shared[64];
+static size_t num_shared;
+
 static struct katls_policy_set *policy_doc(const char *json)
 {
 	struct katls_policy_set *set = NULL;
 	char err[256];
 
+	for (size_t i = 0; share_policies && i < num_shared; i++)
+		if (!strcmp(shared[i].json, json))
+			return katls_policy_set_up_ref(shared[i].set);
 	if (katls_policy_parse(json, strlen(json), dir, &set, err, sizeof(err)))
 		fail_msg("policy: %s", err);
+	if (share_policies && num_shared < sizeof(shared) / sizeof(shared[0])) {
+		shared[num_shared].json = strdup(json);
+		shared[num_shared++].set = katls_policy_set_up_ref(set);
+	}
 	return set;
 }
 
@@ -293,6 +317,8 @@ struct fake {
 	const struct katls_tpm_name *signer;	/* qualifiedSigner; NULL = the key's QN */
 	const struct katls_cmw_workload *workload;	/* NULL = none */
 	const struct fake_batch *batch;	/* quote a batch's root (size > 1); NULL = the binder */
+	uint64_t ima_start;		/* @ima holds the log from this entry on */
+	uint8_t boot;			/* PCRs 0-9 of another boot: PCR i = i + boot */
 };
 
 /* The quoted PCR values of make_cmw(): PCR i = i repeated, PCR 10 = @pcr10. */
@@ -301,7 +327,7 @@ static void fake_pcrs(struct katls_pcrs *pcrs, const struct fake *f)
 	memset(pcrs, 0, sizeof(*pcrs));
 	pcrs->mask = f && f->pcr_mask ? f->pcr_mask : 0x7ff;
 	for (int i = 0; i < 11; i++)
-		memset(pcrs->digest[i], i, 32);
+		memset(pcrs->digest[i], i + (f && i < 10 ? f->boot : 0), 32);
 	if (f && f->pcr10)
 		memcpy(pcrs->digest[10], f->pcr10, 32);
 	for (int i = 0; i < 11; i++)
@@ -493,6 +519,7 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	ev.aik.len = aik_len;
 	if (f && f->ima) {
 		ev.has_ima = true;
+		ev.ima_start = f->ima_start;
 		assert_int_equal(katls_put_bytes(&ev.ima, f->ima->data, f->ima->len), 0);
 	}
 	if (f && f->workload)
@@ -1475,6 +1502,7 @@ static int fd_write(void *arg, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+static unsigned int gathered;	/* Evidence made by fake_gather() */
 static bool gather_batch_asked;	/* the last request's rq->batch */
 static bool gather_batch_always;	/* batch even if the request did not allow it */
 
@@ -1493,6 +1521,7 @@ static int fake_gather(void *arg, const struct katls_evidence_request *rq,
 	if (!rq->batch && !gather_batch_always)
 		f.batch = NULL;
 	make_cmw(out, rq->ex, rq->leaf_key, rq->crc, rq->crc_len, &f);
+	gathered++;
 	return 0;
 }
 
@@ -1925,6 +1954,751 @@ static void test_session_batch_negotiation(void **state)
 	gather_batch_always = false;
 }
 
+/*
+ * A verifier's request may offer quote batching and name an IMA prefix at
+ * once: the two private extensions have distinct codepoints, and the
+ * attester finds both.
+ */
+static void test_batch_and_ima_prefix_in_one_request(void **state)
+{
+	struct katls_ima_hint hint = { .ak = { .len = 34, .name = { 0x00, 0x0b, 0x42 } },
+				       .num_entries = 7 }, got;
+	struct katls_ea_request_params p = { .type = KATLS_HS_CLIENT_CERTIFICATE_REQUEST,
+					     .offer_batch = true };
+	struct katls_buf ext = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+
+	assert_int_not_equal(KATLS_EXT_QUOTE_BATCH, KATLS_EXT_IMA_PREFIX);
+	assert_int_not_equal(KATLS_EXT_QUOTE_BATCH, KATLS_EXT_CMW_ATTESTATION);
+	assert_int_equal(katls_ima_hint_encode(&hint, &ext), 0);
+	p.extra_exts = ext.data;
+	p.extra_exts_len = ext.len;
+	assert_int_equal(katls_ea_request_build(&req, &p), 0);
+	assert_true(katls_ea_request_offers(&req, KATLS_EXT_QUOTE_BATCH));
+	assert_int_equal(katls_ima_hint_of_request(&req, &got), 0);
+	assert_int_equal(got.num_entries, 7);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&ext);
+}
+
+/* ---- compiled policies (issue 12) ------------------------------------------ */
+
+/* Writes @text to @name in the fixture directory. */
+static void write_text(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void remove_file(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(unlink(path), 0);
+}
+
+/*
+ * A policy verifies with no file: everything it names is read when it is
+ * loaded.  Its trust anchor, AK pin and runtime policy are deleted (with
+ * their directory) before the first verification; Evidence with an IMA log
+ * is still accepted, twice, and a certificate from another CA is still
+ * refused.  Guards: policy.c compile() (an X509_STORE_load_file() or a pin
+ * read at verification time would find no file).
+ */
+static void test_policy_files_deleted_after_load(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, auth = KATLS_BUF_INIT;
+	struct katls_policy_set *set;
+	struct katls_ea_request req;
+	struct fake f = { .ima = &log };
+	uint8_t pcr10[32], fd[32];
+	char json[1024], rp[512], hex[65], path[300];
+	struct conn t;
+
+	(void)state;
+	ima_boot(&log, &f);
+	ima_append(&log, "/usr/bin/a");
+	ima_pcr10(&log, pcr10);
+	f.pcr10 = pcr10;
+	assert_int_equal(EVP_Digest("/usr/bin/a", 10, fd, NULL, EVP_sha256(), NULL), 1);
+	snprintf(path, sizeof(path), "%s/gone", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	write_pem("gone/ca.pem", ca_cert, NULL, NULL);
+	write_pem("gone/ak.pem", NULL, NULL, ak_key);
+	snprintf(rp, sizeof(rp), "{\"meta\": {\"version\": 1}, \"digests\": {\"/usr/bin/a\": "
+		 "[\"%s\"]}}", katls_ima_format_hex(hex, sizeof(hex), fd, 32));
+	write_text("gone/rp.json", rp);
+	snprintf(json, sizeof(json), "{\"trust_anchors\": [\"gone/ca.pem\"], \"peer_names\": "
+		 "[\"server.test\"], \"ak_pins\": [\"gone/ak.pem\"], \"ima\": "
+		 "{\"runtime_policy\": \"gone/rp.json\"}}");
+	set = policy_doc(json);
+	remove_file("gone/ca.pem");
+	remove_file("gone/ak.pem");
+	remove_file("gone/rp.json");
+	assert_int_equal(rmdir(path), 0);
+
+	conn_open(&t, NULL);
+	for (int round = 0; round < 2; round++) {
+		client_request(&req);
+		make_auth(&auth, &t.sex, &req, srv_cert, srv_key, &f);
+		assert_int_equal(verify_set(&t, &req, NULL, &auth, katls_policy_set_up_ref(set),
+					    NULL, NULL, NULL, 0), KATLS_R_OK);
+		katls_buf_cleanup(&auth);
+		katls_ea_request_cleanup(&req);
+	}
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, untrusted_cert, srv_key, &f);
+	assert_int_equal(verify_set(&t, &req, NULL, &auth, set, NULL, NULL, NULL, 0),
+			 KATLS_R_PKI_CHAIN);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&log);
+	conn_close(&t);
+}
+
+/* ---- a reload during concurrent verifications ---- */
+
+#define RELOAD_THREADS	50
+#define RELOAD_ROUNDS	20
+
+/*
+ * Two policies that differ in every part a mix could take: "gen-a" trusts
+ * ca.pem and pins ak.pem, "gen-b" trusts rogue.pem and pins ak2.pem.  Of
+ * the exchanges below, A (a ca.pem leaf, Evidence from ak) passes only
+ * gen-a and B (a rogue leaf, Evidence from ak2) only gen-b; under a mix of
+ * the two both would fail.
+ */
+static const char *const reload_json[2] = {
+	"{\"name\": \"gen-a\", \"trust_anchors\": [\"ca.pem\"], \"peer_names\": "
+	"[\"server.test\"], \"ak_pins\": [\"ak.pem\"]}",
+	"{\"name\": \"gen-b\", \"trust_anchors\": [\"rogue.pem\"], \"peer_names\": "
+	"[\"server.test\"], \"ak_pins\": [\"ak2.pem\"]}",
+};
+
+struct reload {
+	pthread_mutex_t lock;
+	struct katls_policy_set *cur;	/* published: take a reference under lock */
+	struct katls_saved *ex[2];	/* exchanges A and B */
+	int verdicts[2];		/* verifications under gen-a, gen-b (atomic) */
+	int wrong;			/* verdicts that fit neither policy (atomic) */
+};
+
+static void *reload_worker(void *arg)
+{
+	struct reload *r = arg;
+
+	for (int round = 0; round < RELOAD_ROUNDS; round++) {
+		struct katls_verify_params vp = { 0 };
+		struct katls_policy_set *set;
+		enum katls_reason got[2];
+		int gen;
+
+		pthread_mutex_lock(&r->lock);
+		set = katls_policy_set_up_ref(r->cur);
+		pthread_mutex_unlock(&r->lock);
+		vp.policy = &set->policies[0];
+		gen = !strcmp(vp.policy->name, "gen-b");
+		for (int e = 0; e < 2; e++) {
+			struct katls_verify_result res;
+
+			katls_saved_verify(r->ex[e], &vp, &res);
+			got[e] = res.reason;
+			katls_verify_result_cleanup(&res);
+		}
+		/* its own exchange accepted, the other one refused for its chain */
+		if (got[gen] != KATLS_R_OK || got[!gen] != KATLS_R_PKI_CHAIN)
+			__atomic_add_fetch(&r->wrong, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->verdicts[gen], 2, __ATOMIC_RELAXED);
+		katls_policy_set_free(set);
+	}
+	return NULL;
+}
+
+/* Saves an exchange: @cert/@key's authenticator carrying Evidence of @ak. */
+static struct katls_saved *saved_exchange(const char *name, X509 *cert, EVP_PKEY *ak)
+{
+	struct katls_buf auth = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT;
+	struct fake f = { .ak = ak };
+	struct katls_ea_request req;
+	struct katls_saved *s;
+	char sdir[256], cmd[300], err[256];
+	struct conn t;
+
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, &f);
+	auth_carrying(&auth, &t.sex, &req, cert, srv_key, &cmw);
+	snprintf(sdir, sizeof(sdir), "%s/%s", dir, name);
+	assert_int_equal(katls_verify_save(sdir, &t.cex, KATLS_ROLE_SERVER, &req, auth.data,
+					   auth.len, cmw.data, cmw.len, "server.test", NULL), 0);
+	if (katls_saved_load(sdir, &s, err, sizeof(err)))
+		fail_msg("%s", err);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sdir);
+	assert_int_equal(system(cmd), 0);
+	katls_buf_cleanup(&auth);
+	katls_buf_cleanup(&cmw);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+	return s;
+}
+
+/*
+ * 50 threads verify while the main thread reloads (publishes a freshly
+ * loaded policy, dropping its reference to the old one) 40 times.  Each
+ * verification finishes on the policy it took: none fails for the swap,
+ * none sees a mix of the two (both exchanges would fail), and ASan sees no
+ * use of a freed policy.  Guards: the reference count of
+ * struct katls_policy_set and the immutability of a compiled policy.
+ */
+static void test_reload_during_concurrent_verifications(void **state)
+{
+	struct reload r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t th[RELOAD_THREADS];
+
+	(void)state;
+	write_pem("rogue.pem", rogue_cert, NULL, NULL);
+	r.ex[0] = saved_exchange("saved-a", srv_cert, ak_key);
+	r.ex[1] = saved_exchange("saved-b", untrusted_cert, ak2_key);
+	r.cur = policy_doc(reload_json[0]);
+	for (int i = 0; i < RELOAD_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reload_worker, &r), 0);
+	for (int i = 1; i <= 40; i++) {
+		struct katls_policy_set *next = policy_doc(reload_json[i % 2]), *old;
+
+		pthread_mutex_lock(&r.lock);
+		old = r.cur;
+		r.cur = next;
+		pthread_mutex_unlock(&r.lock);
+		katls_policy_set_free(old);
+		usleep(2000);
+	}
+	for (int i = 0; i < RELOAD_THREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	print_message("    %d verifications under gen-a, %d under gen-b\n", r.verdicts[0],
+		      r.verdicts[1]);
+	assert_int_equal(r.wrong, 0);
+	assert_int_equal(r.verdicts[0] + r.verdicts[1], 2 * RELOAD_THREADS * RELOAD_ROUNDS);
+	katls_policy_set_free(r.cur);
+	katls_saved_free(r.ex[0]);
+	katls_saved_free(r.ex[1]);
+	remove_file("rogue.pem");
+}
+
+/* ---- incremental IMA (issue 12) --------------------------------------------- */
+
+/* Appends entries @from..@to-1 named /usr/bin/<name><i>. */
+static void ima_entries(struct katls_buf *log, const char *name, int from, int to)
+{
+	char path[64];
+
+	for (int i = from; i < to; i++) {
+		snprintf(path, sizeof(path), "/usr/bin/%s%d", name, i);
+		ima_append(log, path);
+	}
+}
+
+/* Byte offset of entry @n of @log (D = 32). */
+static size_t ima_offset(const struct katls_buf *log, unsigned int n)
+{
+	struct katls_ima_record rec;
+	struct katls_ima_iter it;
+
+	katls_ima_iter_init(&it, log->data, log->len, 32, 0);
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(katls_ima_iter_next(&it, &rec, NULL, 0), 1);
+	return (size_t)(it.c.p - it.base);
+}
+
+/* The entries of @log from @n on, as an attester answering a prefix of @n sends them. */
+static void ima_tail(struct katls_buf *tail, const struct katls_buf *log, unsigned int n)
+{
+	size_t off = ima_offset(log, n);
+
+	tail->len = 0;
+	assert_int_equal(katls_put_bytes(tail, log->data + off, log->len - off), 0);
+}
+
+/*
+ * Verdict on Evidence made as @f says, carrying @log (from @f->ima_start on)
+ * quoted with PCR 10 = @pcr10, under @set with the IMA prefix @offered;
+ * *@again tells whether the verifier asks for the whole log.
+ */
+static enum katls_reason attest_tail(struct fake *f, const struct katls_buf *log,
+				     const uint8_t *pcr10, struct katls_policy_set *set,
+				     struct katls_ima_prefix *offered, bool *again,
+				     struct katls_verify_summary *sum, char *msg, size_t msg_len)
+{
+	struct katls_verify_params vp = { .policy = &set->policies[0], .peer_name = "server.test",
+					  .ima_prefix = offered };
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_verify_result res;
+	struct katls_ea_crc_set used;
+	struct katls_ea_request req;
+	enum katls_reason r;
+	struct conn t;
+
+	f->ima = log;
+	f->pcr10 = pcr10;
+	conn_open(&t, NULL);
+	client_request(&req);
+	make_auth(&auth, &t.sex, &req, srv_cert, srv_key, f);
+	katls_ea_crc_set_init(&used);
+	katls_verify_authenticator(&vp, &t.cex, KATLS_ROLE_SERVER, &req, &used, auth.data,
+				   auth.len, &res);
+	r = res.reason;
+	if (r != KATLS_R_OK)
+		print_message("    refused%s: %s: %s\n", res.ima_retry_full ? " (asks again)" : "",
+			      katls_reason_name(r), res.msg);
+	if (again)
+		*again = res.ima_retry_full;
+	if (sum)
+		*sum = res.sum;
+	if (msg)
+		snprintf(msg, msg_len, "%s", res.msg);
+	katls_verify_result_cleanup(&res);
+	katls_ea_crc_set_cleanup(&used);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+	f->ima = NULL;
+	f->pcr10 = NULL;
+	f->ima_start = 0;
+	return r;
+}
+
+/* The verifier under @set meets the attester: a whole log, entries e1..e5, accepted. */
+static void ima_first_contact(struct katls_buf *log, struct fake *f,
+			      struct katls_policy_set *set, uint8_t pcr[32])
+{
+	char msg[512];
+
+	ima_boot(log, f);
+	ima_entries(log, "e", 1, 6);
+	ima_pcr10(log, pcr);
+	expect(attest_tail(f, log, pcr, set, NULL, NULL, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+}
+
+static struct katls_ima_prefix *prefix_of_server(struct katls_policy_set *set)
+{
+	uint8_t tag[32];
+
+	assert_true(katls_ima_cache_tag(NULL, 0, "server.test", tag));
+	return katls_ima_cache_by_peer(set->policies[0].ima_cache, tag);
+}
+
+/*
+ * The verifier's side of incremental IMA: after a whole log of 6 entries is
+ * accepted, the prefix is cached; a tail of 3 new entries resumes from it
+ * and is accepted covering 9.  Then every way a tail can be wrong, each
+ * refused or sent back for the whole log, never accepted: a tail that does
+ * not extend the prefix, a reordered tail, one the verifier did not offer a
+ * prefix for, one from another entry N, one for another AK's prefix, one
+ * from another boot, and a tail entry the runtime policy does not allow.
+ * Guards: ima_resume.c plan_tail() (each check), katls_ima_verify() from the
+ * prefix's PCR 10, and the appraisal of the tail.
+ */
+static void test_ima_incremental_verifier(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, other = KATLS_BUF_INIT, tail = KATLS_BUF_INIT;
+	struct katls_policy_set *set = ima_policy(NULL);
+	struct katls_ima_prefix *p, *foreign;
+	struct katls_verify_summary sum;
+	uint8_t pcr[32], pcr_other[32];
+	struct fake f = { 0 };
+	char msg[512];
+	bool again;
+
+	(void)state;
+	ima_first_contact(&log, &f, set, pcr);
+	p = prefix_of_server(set);
+	assert_non_null(p);
+	assert_int_equal(p->num_entries, 6);
+	assert_memory_equal(p->pcr10, pcr, 32);
+
+	/* control: the 3 new entries, from entry 6 */
+	ima_entries(&log, "e", 6, 9);
+	ima_pcr10(&log, pcr);
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_int_equal(sum.ima_covered, 9);
+	assert_int_equal(sum.ima_records, 9);
+	/* an attester that does not know the extension sends its whole log: accepted */
+	expect(attest_tail(&f, &log, pcr, set, p, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_int_equal(sum.ima_covered, 9);
+
+	/* a tail of another log: it does not extend the prefix */
+	ima_boot(&other, &f);
+	ima_entries(&other, "x", 1, 9);
+	ima_pcr10(&other, pcr_other);
+	ima_tail(&tail, &other, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr_other, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "do not extend the verified prefix");
+	assert_true(again);
+	/* ... and the verifier dropped its prefix of this AK */
+	assert_null(prefix_of_server(set));
+
+	/* the right entries, reordered (the quote covers them in log order) */
+	ima_tail(&tail, &log, 6);
+	{
+		size_t a = ima_offset(&log, 7) - ima_offset(&log, 6);
+		size_t b = ima_offset(&log, 8) - ima_offset(&log, 7);
+		uint8_t *tmp = malloc(a + b);
+
+		assert_non_null(tmp);
+		memcpy(tmp, tail.data + a, b);		/* entry 7 first, then 6 */
+		memcpy(tmp + b, tail.data, a);
+		memcpy(tail.data, tmp, a + b);
+		free(tmp);
+	}
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "do not extend the verified prefix");
+	assert_true(again);
+
+	/* a tail for a prefix this verifier did not offer */
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, NULL, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "after a prefix this verifier does not hold");
+	assert_false(again);
+	/* from another entry than the prefix offered ends at */
+	ima_tail(&tail, &log, 7);
+	f.ima_start = 7;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "not where the prefix this verifier offered ends (entry 6");
+	assert_false(again);
+	/* the prefix offered was another AK's */
+	foreign = katls_ima_prefix_new();
+	assert_non_null(foreign);
+	*foreign = *p;
+	foreign->refs = 1;
+	fake_names(ak2_key, AK_ATTRS, &foreign->ak, NULL);
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, foreign, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "for another AK");
+	assert_false(again);
+	katls_ima_prefix_unref(foreign);
+
+	/* another boot (other PCRs 0-9): the prefix is not this boot's log */
+	f.boot = 1;
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "not those of the boot");
+	assert_true(again);
+	f.boot = 0;
+	katls_ima_prefix_unref(p);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&other);
+	katls_buf_cleanup(&tail);
+}
+
+/*
+ * The tail is appraised: a runtime policy that allows the prefix's entries
+ * but not a new one refuses the tail for it (ima-allowlist, not a retry).
+ */
+static void test_ima_incremental_appraises_the_tail(void **state)
+{
+	static const char rp_head[] = "{\"runtime_policy\": {\"meta\": {\"version\": 1}, "
+				      "\"digests\": {";
+	struct katls_buf log = KATLS_BUF_INIT, tail = KATLS_BUF_INIT, rp = KATLS_BUF_INIT;
+	struct katls_policy_set *set;
+	struct katls_ima_prefix *p;
+	uint8_t pcr[32], fd[32];
+	struct fake f = { 0 };
+	char msg[512], hex[65], path[32];
+	bool again;
+
+	(void)state;
+	katls_put_bytes(&rp, rp_head, sizeof(rp_head) - 1);
+	for (int i = 1; i < 6; i++) {
+		char line[160];
+
+		snprintf(path, sizeof(path), "/usr/bin/e%d", i);
+		assert_int_equal(EVP_Digest(path, strlen(path), fd, NULL, EVP_sha256(), NULL), 1);
+		snprintf(line, sizeof(line), "%s\"%s\": [\"%s\"]", i > 1 ? ", " : "", path,
+			 katls_ima_format_hex(hex, sizeof(hex), fd, 32));
+		katls_put_bytes(&rp, line, strlen(line));
+	}
+	katls_put_bytes(&rp, "}}}", 4);	/* with its NUL */
+	{
+		char json[2048];
+
+		snprintf(json, sizeof(json), POLICY_HEAD "\"ak_pins\": [\"ak.pem\"], \"ima\": %s}",
+			 (const char *)rp.data);
+		set = policy_doc(json);
+	}
+	ima_first_contact(&log, &f, set, pcr);
+	p = prefix_of_server(set);
+	assert_non_null(p);
+	ima_entries(&log, "unlisted", 6, 7);
+	ima_pcr10(&log, pcr);
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_ALLOWLIST, "IMA entry 6 /usr/bin/unlisted6");
+	assert_false(again);
+	katls_ima_prefix_unref(p);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&tail);
+	katls_buf_cleanup(&rp);
+}
+
+/*
+ * A whole log resumes from the bytes of the cached prefix only if they are
+ * the same bytes: the same log is accepted again, and one changed inside
+ * the cached range is replayed from entry 0 and refused.  Guards:
+ * ima_resume.c plan_whole() (the SHA-256 of the prefix's bytes).
+ */
+static void test_ima_incremental_whole_log(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT;
+	struct katls_policy_set *set = ima_policy(NULL);
+	struct katls_verify_summary sum;
+	struct fake f = { 0 };
+	uint8_t pcr[32];
+	char msg[512];
+	size_t off;
+
+	(void)state;
+	ima_first_contact(&log, &f, set, pcr);
+	ima_entries(&log, "e", 6, 8);
+	ima_pcr10(&log, pcr);
+	expect(attest_tail(&f, &log, pcr, set, NULL, NULL, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_int_equal(sum.ima_covered, 8);
+	/* one byte of entry 3's path changed: not the cached bytes, replayed, refused */
+	off = ima_offset(&log, 4) - 2;		/* the path's last character, before its NUL */
+	log.data[off] ^= 1;
+	expect(attest_tail(&f, &log, pcr, set, NULL, NULL, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "IMA entry 3 /usr/bin/e");
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+}
+
+/*
+ * The workload of a tail: found in the tail, or in the prefix by a lookup
+ * remembered from earlier; one the prefix was never searched for sends
+ * the verifier back to the whole log.  Guards: katls_ima_resume_workload().
+ */
+static void test_ima_incremental_workload(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, tail = KATLS_BUF_INIT;
+	struct katls_policy_set *set = ima_policy(APP_RULE);
+	struct katls_cmw_workload w, other;
+	struct katls_verify_summary sum;
+	struct katls_ima_prefix *p;
+	struct fake f = { .workload = &w };
+	uint8_t pcr[32];
+	char msg[512];
+	bool again;
+
+	(void)state;
+	app_workload(&w);
+	other = w;
+	snprintf(other.exe_path, sizeof(other.exe_path), "/usr/bin/other");
+	ima_boot(&log, &f);
+	ima_entry(&log, "/usr/bin/app", "sha256", w.exe_digest, 32, false);
+	ima_entries(&log, "e", 2, 6);
+	ima_pcr10(&log, pcr);
+	expect(attest_tail(&f, &log, pcr, set, NULL, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_true(sum.workload_verified);
+	p = prefix_of_server(set);
+	assert_non_null(p);
+	/* measured in the prefix, remembered from the lookup above */
+	ima_entries(&log, "e", 6, 8);
+	ima_pcr10(&log, pcr);
+	ima_tail(&tail, &log, 6);
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_OK, NULL);
+	assert_true(sum.workload_verified);
+	assert_int_equal(sum.workload_ima_index, 1);
+	/* a workload the prefix was never searched for: the whole log decides */
+	f.workload = &other;
+	f.ima_start = 6;
+	expect(attest_tail(&f, &tail, pcr, set, p, &again, &sum, msg, sizeof(msg)), msg,
+	       KATLS_R_IMA_REPLAY, "was never searched for it");
+	assert_true(again);
+	assert_false(sum.workload_verified);
+	katls_ima_prefix_unref(p);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&tail);
+}
+
+/* One exchange, server attesting with @f, client verifying under @set. */
+static void ima_exchange(struct side *c, struct side *s, struct katls_policy_set *set,
+			 struct fake *f, int fd[2])
+{
+	struct conn t;
+	pthread_t th;
+
+	conn_open(&t, NULL);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+	side_init(c, KATLS_ROLE_CLIENT, KATLS_MODE_VERIFY_PEER, &t.cex, fd[0], NULL, "server.test");
+	side_init(s, KATLS_ROLE_SERVER, KATLS_MODE_ATTEST_SELF, &t.sex, fd[1], NULL, NULL);
+	katls_policy_set_free(c->set);
+	c->set = katls_policy_set_up_ref(set);
+	c->vp.policy = &c->set->policies[0];
+	s->p.gather_arg = f;
+	assert_int_equal(pthread_create(&th, NULL, side_run, s), 0);
+	side_run(c);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+}
+
+/* The ima-start of the Evidence the client verified. */
+static uint64_t sent_start(const struct side *c)
+{
+	struct katls_evidence ev;
+	uint64_t start;
+
+	assert_int_equal(katls_cmw_decode(c->r.peer.cmw, c->r.peer.cmw_len, &ev), 0);
+	start = ev.ima_start;
+	katls_cmw_cleanup(&ev);
+	return start;
+}
+
+/*
+ * Both ends of incremental IMA over a session: the second connection's
+ * request names the prefix of the first, and the attester sends only the
+ * new entries.  Then the attester's log is another one (a reboot into the
+ * same firmware, PCRs 0-9 unchanged) but long enough: the attester still
+ * sends a tail, the verifier cannot replay it and asks again, once, and the
+ * whole log is accepted.  Guards: session.c ima_offer(), ima_answer(),
+ * ima_ask_again() and ima_verdict_or_again().
+ */
+static void test_ima_incremental_session(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, other = KATLS_BUF_INIT;
+	struct katls_policy_set *set = ima_policy(NULL);
+	struct fake f = { 0 };
+	struct side c, s;
+	uint8_t pcr[32];
+	int fd[2];
+
+	(void)state;
+	ima_boot(&log, &f);
+	ima_entries(&log, "e", 1, 6);
+	ima_pcr10(&log, pcr);
+	f.ima = &log;
+	f.pcr10 = pcr;
+	ima_exchange(&c, &s, set, &f, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_int_equal(sent_start(&c), 0);
+	assert_int_equal(c.r.peer.sum.ima_covered, 6);
+	side_cleanup(&c);
+	side_cleanup(&s);
+
+	ima_entries(&log, "e", 6, 9);
+	ima_pcr10(&log, pcr);
+	gathered = 0;
+	ima_exchange(&c, &s, set, &f, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_int_equal(sent_start(&c), 6);		/* a tail */
+	assert_int_equal(c.r.peer.sum.ima_covered, 9);
+	assert_int_equal(gathered, 1);
+	side_cleanup(&c);
+	side_cleanup(&s);
+
+	ima_boot(&other, &f);
+	ima_entries(&other, "r", 1, 12);
+	ima_pcr10(&other, pcr);
+	f.ima = &other;
+	gathered = 0;
+	ima_exchange(&c, &s, set, &f, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_int_equal(gathered, 2);			/* asked again */
+	assert_int_equal(sent_start(&c), 0);		/* the whole log */
+	assert_int_equal(c.r.peer.sum.ima_covered, 12);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	katls_policy_set_free(set);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&other);
+}
+
+/*
+ * The attester's side: it answers a hint only for its own AK and a log of
+ * at least N entries; otherwise it sends the whole log.  Guards:
+ * katls_ima_hint_answer().
+ */
+static void test_ima_incremental_attester(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT, ext = KATLS_BUF_INIT;
+	struct katls_ea_request_params rp = { .type = KATLS_HS_CLIENT_CERTIFICATE_REQUEST };
+	struct katls_ea_request req;
+	struct katls_ima_hint h = { .num_entries = 4 };
+	struct katls_evidence ev;
+	struct fake f = { .ima = &log };
+	size_t len;
+	struct conn t;
+
+	(void)state;
+	conn_open(&t, NULL);
+	ima_boot(&log, &f);
+	ima_entries(&log, "e", 1, 6);
+	fake_names(ak_key, AK_ATTRS, &h.ak, NULL);
+	for (int round = 0; round < 3; round++) {
+		ext.len = 0;
+		if (round == 1)
+			h.num_entries = 7;			/* beyond the log */
+		if (round == 2) {
+			h.num_entries = 4;
+			fake_names(ak2_key, AK_ATTRS, &h.ak, NULL);	/* another AK */
+		}
+		assert_int_equal(katls_ima_hint_encode(&h, &ext), 0);
+		rp.extra_exts = ext.data;
+		rp.extra_exts_len = ext.len;
+		assert_int_equal(katls_ea_request_build(&req, &rp), 0);
+		make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, &f);
+		len = cmw.len;
+		assert_int_equal(katls_ima_hint_answer(&req, &cmw), round == 0);
+		assert_int_equal(katls_cmw_decode(cmw.data, cmw.len, &ev), 0);
+		assert_int_equal(ev.ima_start, round == 0 ? 4 : 0);
+		assert_int_equal(ev.ima.len, round == 0 ? log.len - ima_offset(&log, 4) : log.len);
+		if (round)
+			assert_int_equal(cmw.len, len);
+		katls_cmw_cleanup(&ev);
+		katls_buf_cleanup(&cmw);
+		katls_ea_request_cleanup(&req);
+	}
+	katls_buf_cleanup(&ext);
+	katls_buf_cleanup(&log);
+	conn_close(&t);
+}
+
+static int teardown_shared(void **state)
+{
+	for (size_t i = 0; i < num_shared; i++) {
+		free(shared[i].json);
+		katls_policy_set_free(shared[i].set);
+	}
+	num_shared = 0;
+	return teardown(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1957,7 +2731,21 @@ int main(void)
 		cmocka_unit_test(test_batch_not_offered_refused),
 		cmocka_unit_test(test_batch_replayed_on_new_connection),
 		cmocka_unit_test(test_session_batch_negotiation),
+		cmocka_unit_test(test_batch_and_ima_prefix_in_one_request),
+		cmocka_unit_test(test_policy_files_deleted_after_load),
+		cmocka_unit_test(test_reload_during_concurrent_verifications),
+		cmocka_unit_test(test_ima_incremental_verifier),
+		cmocka_unit_test(test_ima_incremental_appraises_the_tail),
+		cmocka_unit_test(test_ima_incremental_whole_log),
+		cmocka_unit_test(test_ima_incremental_workload),
+		cmocka_unit_test(test_ima_incremental_session),
+		cmocka_unit_test(test_ima_incremental_attester),
 	};
+	int failed;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	failed = cmocka_run_group_tests_name("fresh policies", tests, setup, teardown);
+	share_policies = true;
+	failed += cmocka_run_group_tests_name("shared policies, caches warmed by earlier tests",
+					      tests, setup, teardown_shared);
+	return failed;
 }

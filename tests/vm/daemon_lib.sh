@@ -98,10 +98,14 @@ start_server() {
 }
 stop_server() { kill "$srv_pid" 2>/dev/null; wait "$srv_pid" 2>/dev/null || true; }
 tls_stat() { awk -v k="$1" '$1 == k {print $2}' /proc/net/tls_stat; }
-# wait_port PORT: until something listens on TCP PORT (10 s)
+# wait_port PORT [PID]: until something (process PID, if given) listens on
+# TCP PORT; polls for 60 s (TCG under load is slow), then fails the test.
 wait_port() {
-	for _ in $(seq 100); do
-		ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.1
+	local want=${2:+"pid=$2,"}
+	for _ in $(seq 600); do
+		ss -Hltnp "sport = :$1" | grep -q -- "${want:-.}" && return 0
+		[ -z "${2:-}" ] || kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
 	done
-	echo "FAIL - nothing listens on port $1"; return 1
+	echo "FAIL - ${2:+process $2 }not listening on port $1"; exit 1
 }

@@ -2,11 +2,12 @@
 /*
  * gate_io - drive the BPF gate through every way an application moves data.
  *
- *   gate_io [--addr A] [--port P] [--side client|server] [--pair no] [--fds C,S]
- *           STEP...
+ *   gate_io [--addr A] [--listen L] [--port P] [--side client|server] [--pair no]
+ *           [--gate later] [--fds C,S] STEP...
  *
  * Opens a loopback TCP pair (listener on A:P, default 127.0.0.1 and a free
- * port; A may be ::1 or ::ffff:127.0.0.1), picks the subject socket (the
+ * port; A may be ::1 or ::ffff:127.0.0.1; --listen L binds the listener to L
+ * instead, e.g. :: for a dual-stack listener), picks the subject socket (the
  * client by default: outgoing rules apply to it; the server side is the
  * accepted socket: incoming rules apply), and runs the steps in order
  * (--pair no: no pair, for the steps that open their own sockets):
@@ -44,6 +45,8 @@
  *                    (refused; the connect-time mark must say required), then
  *                    to a listener on A:P2: established there, the mark must
  *                    clear (state none) and send() must flow
+ *   open-gate        open the pinned gate now (with --gate later: the pair is
+ *                    made before the gate is loaded, e.g. by a later run= step)
  *   sleep=MS
  *   run=CMD          run a shell command (e.g. a gate reload) mid-sequence; it
  *                    must exit 0
@@ -72,6 +75,7 @@
 #include <bpf/bpf.h>
 
 #include "gate.h"
+#include "sockaddr.h"
 
 #define CHUNK 16
 
@@ -456,12 +460,10 @@ static void fill_policies(void)
 static const char *g_addr = "127.0.0.1";
 static uint16_t g_port;
 
-static socklen_t make_addr(const char *a, uint16_t port, struct sockaddr_storage *ss);
-
 static int listener(const char *addr, uint16_t port, int backlog)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	socklen_t len = test_sockaddr(addr, port, &ss);
 	int l = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0;
 
 	if (l < 0)
@@ -487,7 +489,7 @@ static void report(const char *what, const char *got, const char *want)
 static void syn_sent(const char *expect)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(g_addr, g_port, &ss);
+	socklen_t len = test_sockaddr(g_addr, g_port, &ss);
 	struct timeval tv = { 3, 0 };
 	struct katls_sk_state_v v;
 	struct tcp_info ti;
@@ -530,7 +532,7 @@ static void syn_sent(const char *expect)
 static void tfo(const char *expect)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(g_addr, g_port, &ss);
+	socklen_t len = test_sockaddr(g_addr, g_port, &ss);
 	int l = listener(g_addr, g_port, 4);
 	int c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	char tmp[64];
@@ -549,7 +551,7 @@ static void tfo(const char *expect)
 static void refused_then(uint16_t port2)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(g_addr, g_port, &ss);
+	socklen_t len = test_sockaddr(g_addr, g_port, &ss);
 	struct katls_sk_state_v v;
 	int l, c = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	char tmp[64];
@@ -561,7 +563,7 @@ static void refused_then(uint16_t port2)
 	}
 	report("refused connect: gate state", state_of(c, &v), "required");
 	l = listener(g_addr, port2, 4);
-	len = make_addr(g_addr, port2, &ss);
+	len = test_sockaddr(g_addr, port2, &ss);
 	if (l < 0 || connect(c, (struct sockaddr *)&ss, len)) {
 		perror("gate_io: refused-then: second connect");
 		exit(2);
@@ -575,41 +577,28 @@ static void refused_then(uint16_t port2)
 
 /* ---- setup ------------------------------------------------------------------- */
 
-static socklen_t make_addr(const char *a, uint16_t port, struct sockaddr_storage *ss)
+static void make_pair(const char *addr, const char *listen_addr, uint16_t port, bool server_side)
 {
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		return sizeof(*s4);
-	}
-	if (inet_pton(AF_INET6, a, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		return sizeof(*s6);
-	}
-	fprintf(stderr, "gate_io: bad address '%s'\n", a);
-	exit(2);
-}
-
-static void make_pair(const char *addr, uint16_t port, bool server_side)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = make_addr(addr, port, &ss);
+	struct sockaddr_storage ss, ls;
+	socklen_t len = test_sockaddr(addr, port, &ss), llen = test_sockaddr(listen_addr, port, &ls);
 	int l, c, s, one = 1, zero = 0;
 
-	l = socket(ss.ss_family, SOCK_STREAM, 0);
+	l = socket(ls.ss_family, SOCK_STREAM, 0);
 	if (l < 0)
 		goto err;
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
+	if (ls.ss_family == AF_INET6)
 		setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(l, (struct sockaddr *)&ss, len) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&ss, &len))
+	if (bind(l, (struct sockaddr *)&ls, llen) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&ls, &llen))
 		goto err;
+	/* the port the listener got (port 0: a free one) */
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = ls.ss_family == AF_INET ?
+			((struct sockaddr_in *)&ls)->sin_port : ((struct sockaddr_in6 *)&ls)->sin6_port;
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = ls.ss_family == AF_INET ?
+			((struct sockaddr_in *)&ls)->sin_port : ((struct sockaddr_in6 *)&ls)->sin6_port;
 	c = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (c < 0 || connect(c, (struct sockaddr *)&ss, len))
 		goto err;
@@ -633,8 +622,8 @@ err:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: gate_io [--addr A] [--port P] [--side client|server] "
-		"[--fds C,S] STEP...\n(see the top of tests/vm/gate_io.c)\n");
+	fprintf(stderr, "usage: gate_io [--addr A] [--listen L] [--port P] [--side client|server] "
+		"[--pair no] [--gate later] [--fds C,S] STEP...\n(see the top of tests/vm/gate_io.c)\n");
 	exit(2);
 }
 
@@ -660,8 +649,8 @@ static int do_exec(char **argv, int first_step, int argc)
 
 int main(int argc, char **argv)
 {
-	const char *addr = "127.0.0.1";
-	bool server_side = false, no_pair = false;
+	const char *addr = "127.0.0.1", *listen_addr = NULL;
+	bool server_side = false, no_pair = false, gate_later = false;
 	uint16_t port = 0;
 	int i = 1, ret;
 
@@ -678,10 +667,14 @@ int main(int argc, char **argv)
 			sscanf(argv[i + 1], "%d,%d", &subj, &peer);
 		else if (!strcmp(argv[i], "--pair"))
 			no_pair = !strcmp(argv[i + 1], "no");
+		else if (!strcmp(argv[i], "--listen"))
+			listen_addr = argv[i + 1];
+		else if (!strcmp(argv[i], "--gate"))
+			gate_later = !strcmp(argv[i + 1], "later");
 		else
 			usage();
 	}
-	ret = katls_gate_open_pinned(NULL, &gate);
+	ret = gate_later ? 0 : katls_gate_open_pinned(NULL, &gate);
 	if (ret) {
 		fprintf(stderr, "gate_io: %s\n", katls_gate_errmsg());
 		return 2;
@@ -689,7 +682,7 @@ int main(int argc, char **argv)
 	g_addr = addr;
 	g_port = port;
 	if (subj < 0 && !no_pair)
-		make_pair(addr, port, server_side);
+		make_pair(addr, listen_addr ? listen_addr : addr, port, server_side);
 	for (; i < argc; i++) {
 		char *step = argv[i], *val = strchr(step, '=');
 
@@ -770,6 +763,13 @@ int main(int argc, char **argv)
 			tfo(val);
 		} else if (!strcmp(step, "refused-then") && val) {
 			refused_then((uint16_t)atoi(val));
+		} else if (!strcmp(step, "open-gate")) {
+			katls_gate_free(gate);
+			if (katls_gate_open_pinned(NULL, &gate)) {
+				fprintf(stderr, "gate_io: %s\n", katls_gate_errmsg());
+				return 2;
+			}
+			printf("ok   gate opened\n");
 		} else if (!strcmp(step, "sleep") && val) {
 			struct timespec ts = { atoi(val) / 1000, (atoi(val) % 1000) * 1000000L };
 

@@ -1,10 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * reqprobe: the daemon-side netlink ops with bad input.  Each case must fail
- * with the documented errno (and an extack message for -EINVAL and for the
- * policy's -ERANGE).
- *   reqprobe          as root, no daemon registered and no request pending
- *   reqprobe nopriv   without CAP_NET_ADMIN/CAP_SYS_ADMIN: every op -EPERM
+ * reqprobe: the daemon-side netlink ops with bad input and from the wrong
+ * caller.  Each case must fail with the documented errno (and an extack
+ * message for -EINVAL, for the policy's -ERANGE and for every -EPERM the
+ * module itself decides).
+ *   reqprobe          as root, no daemon registered and no request pending:
+ *                     ACCEPT/DONE from an unregistered socket -EPERM; then
+ *                     registered, the malformed-input matrix; a second
+ *                     socket cannot register (EBUSY), accept or complete
+ *                     (EPERM); after the first closes it can register.
+ *   reqprobe nopriv   without CAP_NET_ADMIN/CAP_SYS_ADMIN: every op -EPERM,
+ *                     joining "events" -EPERM
+ *   reqprobe netadmin with CAP_NET_ADMIN but not CAP_SYS_ADMIN (a CNI
+ *                     plugin): REGISTER, ACCEPT, DONE, joining "events" all
+ *                     -EPERM
  * Exit 0 only if every case behaves.
  */
 #include <errno.h>
@@ -14,6 +23,9 @@
 #include <netlink/genl/genl.h>
 
 #include "nl.h"
+
+/* -EPERM decided by katls.ko itself (with an extack message), not by genl. */
+#define EPERM_MOD	(EPERM + 1000)
 
 struct probe {
 	const char *name;
@@ -41,11 +53,38 @@ static int run(struct katls_nl *nl, const struct probe *p)
 	ret = katls_nl_transact(nl, msg, NULL, NULL);
 	printf("%-44s -> %d (%s) extack \"%s\"\n", p->name, ret, strerror(-ret),
 	       katls_nl_errmsg(nl));
+	if (ret == -EPERM && p->want == -EPERM_MOD)
+		ret = -EPERM_MOD;
 	if (ret != p->want)
 		return fprintf(stderr, "FAIL %s: want %d got %d\n", p->name, p->want, ret), 1;
-	if ((p->want == -EINVAL || (p->want == -ERANGE && p->cmd != KATLS_CMD_IMA_GET)) &&
-	    !*katls_nl_errmsg(nl))
+	if ((p->want == -EINVAL || p->want == -EPERM_MOD ||
+	     (p->want == -ERANGE && p->cmd != KATLS_CMD_IMA_GET)) && !*katls_nl_errmsg(nl))
 		return fprintf(stderr, "FAIL %s: no extack message\n", p->name), 1;
+	return 0;
+}
+
+static int run_all(struct katls_nl *nl, const struct probe *p, size_t n)
+{
+	int fails = 0;
+
+	for (size_t i = 0; i < n; i++)
+		fails += run(nl, &p[i]);
+	return fails;
+}
+
+/* Joining the events group: want @want (0 or -EPERM). */
+static int join(int want)
+{
+	struct katls_nl *ev;
+	int ret;
+
+	if ((ret = katls_nl_open(&ev)))
+		return fprintf(stderr, "FAIL open: %s\n", strerror(-ret)), 1;
+	ret = katls_nl_events_join(ev);
+	katls_nl_close(ev);
+	printf("%-44s -> %d (%s)\n", "join the events group", ret, strerror(-ret));
+	if (ret != want)
+		return fprintf(stderr, "FAIL join: want %d got %d\n", want, ret), 1;
 	return 0;
 }
 
@@ -55,6 +94,14 @@ int main(int argc, char **argv)
 	static const int32_t st_ok = 0, st_bad = -EINTR, st_pos = 5;
 	static const uint64_t id64 = 1;
 	static const uint8_t digest31[31] = { 0 };
+	const struct probe stranger[] = {
+		{ "ACCEPT from a socket that is not the daemon", KATLS_CMD_REQUEST_ACCEPT, 0, 0,
+		  NULL, 0, 0, NULL, -EPERM_MOD },
+		{ "ACCEPT an id, not the daemon", KATLS_CMD_REQUEST_ACCEPT, KATLS_A_REQ_ID, 4,
+		  &id1, 0, 0, NULL, -EPERM_MOD },
+		{ "DONE(id, 0) from a socket that is not the daemon", KATLS_CMD_REQUEST_DONE,
+		  KATLS_A_REQ_ID, 4, &id1, KATLS_A_REQ_STATUS, 4, &st_ok, -EPERM_MOD },
+	};
 	const struct probe root[] = {
 		{ "ACCEPT with nothing queued", KATLS_CMD_REQUEST_ACCEPT, 0, 0, NULL, 0, 0, NULL,
 		  -ENOENT },
@@ -96,26 +143,36 @@ int main(int argc, char **argv)
 		  -EPERM },
 		{ "unprivileged IMA_GET", KATLS_CMD_IMA_GET, 0, 0, NULL, 0, 0, NULL, -EPERM },
 	};
-	const struct probe *p = root;
-	size_t n = sizeof(root) / sizeof(root[0]);
+	const struct probe netadmin[] = {
+		{ "CAP_NET_ADMIN only: REGISTER", KATLS_CMD_DAEMON_REGISTER, 0, 0, NULL, 0, 0,
+		  NULL, -EPERM_MOD },
+		{ "CAP_NET_ADMIN only: IMA_GET", KATLS_CMD_IMA_GET, 0, 0, NULL, 0, 0, NULL,
+		  -EPERM },
+	};
+	const char *mode = argc > 1 ? argv[1] : "root";
 	struct katls_nl *nl, *nl2;
 	int fails = 0, ret;
 
-	if (argc > 1 && !strcmp(argv[1], "nopriv")) {
-		p = nopriv;
-		n = sizeof(nopriv) / sizeof(nopriv[0]);
-	}
 	if ((ret = katls_nl_open(&nl)))
 		return fprintf(stderr, "reqprobe: %s\n", strerror(-ret)), 1;
-	for (size_t i = 0; i < n; i++)
-		fails += run(nl, &p[i]);
-	if (p == root) {
-		/* One daemon at a time; the same socket may register again. */
-		if ((ret = katls_nl_open(&nl2)))
-			return 1;
+	if (!strcmp(mode, "nopriv")) {
+		fails += run_all(nl, nopriv, sizeof(nopriv) / sizeof(nopriv[0]));
+		fails += join(-EPERM);
+		katls_nl_close(nl);
+	} else if (!strcmp(mode, "netadmin")) {
+		fails += run_all(nl, netadmin, sizeof(netadmin) / sizeof(netadmin[0]));
+		fails += run_all(nl, stranger, sizeof(stranger) / sizeof(stranger[0]));
+		fails += join(-EPERM);
+		katls_nl_close(nl);
+	} else {
+		fails += run_all(nl, stranger, sizeof(stranger) / sizeof(stranger[0]));
 		ret = katls_nl_daemon_register(nl);
 		printf("%-44s -> %d\n", "REGISTER", ret);
 		fails += ret != 0;
+		fails += run_all(nl, root, sizeof(root) / sizeof(root[0]));
+		/* One daemon at a time; the same socket may register again. */
+		if ((ret = katls_nl_open(&nl2)))
+			return 1;
 		ret = katls_nl_daemon_register(nl);
 		printf("%-44s -> %d\n", "REGISTER again from the same socket", ret);
 		fails += ret != 0;
@@ -123,14 +180,15 @@ int main(int argc, char **argv)
 		printf("%-44s -> %d (%s)\n", "REGISTER from a second socket", ret,
 		       katls_nl_errmsg(nl2));
 		fails += ret != -EBUSY;
+		/* Root, but not the daemon's socket: no accepting, no verdicts. */
+		fails += run_all(nl2, stranger, sizeof(stranger) / sizeof(stranger[0]));
+		fails += join(0);
 		katls_nl_close(nl);
 		/* The first one's release unregistered it. */
 		ret = katls_nl_daemon_register(nl2);
 		printf("%-44s -> %d\n", "REGISTER after the first closed", ret);
 		fails += ret != 0;
 		katls_nl_close(nl2);
-	} else {
-		katls_nl_close(nl);
 	}
 	printf("reqprobe: %d failure(s)\n", fails);
 	return fails != 0;

@@ -43,13 +43,13 @@ check "rule: out 127.0.0.5:7105 exempt" $katls policy add 127.0.0.5 port 7105 ex
 
 # ---- REQUIRED: every path refused, from every thread and child
 check "REQUIRED: every I/O path fails with EACCES (process, thread, child)" \
-	$gio --port 7101 expect-state=required expect-policy=1 expect-peer=absent \
+	$gio --port 7101 expect-state=required expect-policy=1 expect-peer=none \
 	io=EACCES io-thread=EACCES io-child=EACCES
 check "REQUIRED over IPv6" $gio --addr ::1 --port 7103 expect-state=required io=EACCES
 check "REQUIRED via an IPv4-mapped peer" \
 	$gio --addr ::ffff:127.0.0.1 --port 7101 expect-state=required io=EACCES
 check "REQUIRED on an accepted socket (in rule): the server app is refused" \
-	$gio --addr ::1 --port 7102 --side server expect-state=required expect-peer=absent io=EACCES
+	$gio --addr ::1 --port 7102 --side server expect-state=required expect-peer=none io=EACCES
 
 # ---- before establishment: connect() marks at once (TFO too); sockops confirms or clears
 check "SYN_SENT: marked at connect(); a blocking send/recv issued before establishment is refused" \
@@ -85,12 +85,12 @@ check "fail closed: an unknown state value is refused" $gio --port 7101 raw-stat
 
 # ---- untouched connections
 check "exempt carve-out: untouched, all paths flow" \
-	$gio --addr 127.0.0.5 --port 7105 expect-state=absent io=ok
+	$gio --addr 127.0.0.5 --port 7105 expect-state=none io=ok
 check "the same broad rule marks a non-exempt peer" \
 	$gio --addr 127.0.0.6 --port 7105 expect-state=required send=EACCES
-check "a non-matching connection is untouched" $gio --port 7199 expect-state=absent io=ok
+check "a non-matching connection is untouched" $gio --port 7199 expect-state=none io=ok
 check "an out rule leaves the accepted end alone" \
-	$gio --port 7101 --side server expect-state=absent expect-peer=required
+	$gio --port 7101 --side server expect-state=none expect-peer=required
 
 # ---- counters and events: each denial, with its op, errno, policy and caller
 $katls gate events --backlog --timeout 0 >/dev/null	# drain
@@ -115,7 +115,7 @@ check "events: then send EKEYEXPIRED in state expired" \
 check "events: addresses and port" \
 	[ "$(head -n1 <<<"$ev" | jq -r '.remote')" = "127.0.0.1:7101" ]
 check "events: non-zero socket cookie and pid" [ "$(head -n1 <<<"$ev" | jq '.cookie > 0 and .pid > 0')" = true ]
-check "stats text lists every counter" [ "$($katls gate stats | wc -l)" = 14 ]
+check "stats text lists every counter" [ "$($katls gate stats | wc -l)" = 17 ]
 
 # Live: a reader started first sees a denial made after it.
 evf=$KATLS_OUT/gate-events.$$
@@ -142,7 +142,7 @@ check "load --no-lsm" $katls gate load --no-lsm
 set +e; $katls gate status >/dev/null; rc=$?; set -e
 check "status under --no-lsm: exit 6, NOT ENFORCING" [ "$rc" = 6 ]
 check "reload with LSM over --no-lsm" $katls gate load
-check "unload dropped the rules: the connection is not marked" $gio --port 7101 expect-state=absent
+check "unload dropped the rules: the connection is not marked" $gio --port 7101 expect-state=none
 check "rule again" $katls policy add 127.0.0.1 port 7101 --direction out
 
 # ---- unload restores normal traffic

@@ -24,7 +24,7 @@
 
 struct connect_opts {
 	struct katls_cli_attest_opts a;
-	const char *target, *name, *send;
+	const char *target, *name, *send, *resume;
 };
 
 static void usage(FILE *f)
@@ -50,6 +50,8 @@ static void usage(FILE *f)
 		"  --save-evidence DIR  save the exchange for 'katls verify --dir' (contains\n"
 		"                       session secrets, and the AK the peer claims as\n"
 		"                       peer-ak.unverified.pem: not a pin; see katls(8))\n"
+		"  --resume-from DIR    re-verify a saved exchange of this server first: its IMA\n"
+		"                       log prefix is then asked for no more (incremental IMA)\n"
 		"  --send TEXT          after acceptance send TEXT and a newline, print the echo\n"
 		"  --json               machine-readable verdict\n\n"
 		"Honours SSLKEYLOGFILE.  Exit status: 0 accepted, 1 failure, 2 usage,\n"
@@ -144,6 +146,23 @@ static int send_text(SSL *ssl, const char *text)
 	return ret;
 }
 
+/*
+ * --resume-from: the saved exchange, verified under the policy just loaded,
+ * leaves the verified prefix of the server's IMA log in the policy's cache,
+ * so the request names it.  A failure only costs the whole log.
+ */
+static void resume_from(const char *dir, const struct katls_verify_params *vp)
+{
+	struct katls_verify_result v;
+
+	if (katls_verify_dir(dir, vp, &v))
+		fprintf(stderr, "katls connect: --resume-from %s: not used: %s\n", dir, v.msg);
+	else
+		fprintf(stderr, "katls connect: resuming from %s: %u IMA log entries verified\n",
+			dir, v.sum.ima_covered);
+	katls_verify_result_cleanup(&v);
+}
+
 /* The options of katls connect alone. */
 static int local_opt(void *arg, int c, const char *val)
 {
@@ -152,6 +171,7 @@ static int local_opt(void *arg, int c, const char *val)
 	switch (c) {
 	case 'n': o->name = val; break;
 	case 'x': o->send = val; break;
+	case 'r': o->resume = val; break;
 	default:
 		return -EINVAL;
 	}
@@ -163,6 +183,7 @@ static int parse_args(int argc, char **argv, struct connect_opts *o)
 	static const struct option opts[] = {
 		KATLS_CLI_ATTEST_OPTIONS,
 		{ "name", required_argument, NULL, 'n' }, { "send", required_argument, NULL, 'x' },
+		{ "resume-from", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
 	struct katls_cli_attest_opts *a = &o->a;
@@ -211,6 +232,8 @@ int connect_main(int argc, char **argv)
 	if (katls_cli_attest_setup(&a, &o.a, KATLS_ROLE_CLIENT))
 		goto out;
 	a.vp.peer_name = o.name;
+	if (o.resume && a.vp.policy)
+		resume_from(o.resume, &a.vp);
 	fd = dial(host, port, o.a.timeout);
 	if (fd < 0)
 		goto out;

@@ -26,7 +26,10 @@ static void usage(FILE *f)
 		"Rules of the BPF gate ('katls gate load' first).  A TCP connection that\n"
 		"matches a require rule carries no application byte until katlsd attests it.\n\n"
 		"  PREFIX            remote address prefix: 10.0.0.0/8, 2001:db8::/32, a host\n"
-		"                    address (192.0.2.7 = /32), or 'any' (IPv4 and IPv6)\n"
+		"                    address (192.0.2.7 = /32), 'any' (0.0.0.0/0 and ::/0) or\n"
+		"                    'loopback' (127.0.0.0/8 and ::1).  An IPv4 prefix also\n"
+		"                    covers IPv4 peers of dual-stack sockets (::ffff:a.b.c.d);\n"
+		"                    an IPv4-mapped prefix is taken as its IPv4 form\n"
 		"  port PORT         out: the remote port; in: the local (listening) port;\n"
 		"                    default any port.  A rule for the exact port beats an\n"
 		"                    any-port rule; otherwise the longest prefix wins.\n"
@@ -37,8 +40,9 @@ static void usage(FILE *f)
 		"  --direction D     out: connections this host makes; in: connections it\n"
 		"                    accepts; both (default)\n"
 		"  --replace         overwrite an existing rule for the same prefix and port\n\n"
-		"Rules apply to connections established after they are added.  Adding is all\n"
-		"or nothing (no partial rule); so is deleting.\n\n"
+		"Rules also apply to connections that exist already: from their next read\n"
+		"or write (add prints how many established connections a new rule covers).\n"
+		"Adding is all or nothing (no partial rule); so is deleting.\n\n"
 		"Exit status: 0 ok, 1 failure, 2 usage or bad input, 5 gate not loaded.\n");
 }
 
@@ -49,6 +53,7 @@ struct spec {
 	uint16_t port;
 	uint8_t action;
 	const char *policy;
+	const char *prefix;		/* as given */
 	uint32_t max_age_s;
 	bool have_max_age;
 	bool replace;
@@ -58,6 +63,39 @@ static int bad_input(const char *msg)
 {
 	fprintf(stderr, "katls policy: %s\n", msg);
 	return KATLS_EXIT_USAGE;
+}
+
+static void two_families(struct spec *s, const char *v4, uint8_t len4, const char *v6,
+			 uint8_t len6)
+{
+	s->num_families = 2;
+	s->family[0] = KATLS_FAM_V4;
+	inet_pton(AF_INET, v4, s->addr[0]);
+	s->prefix_len[0] = len4;
+	s->family[1] = KATLS_FAM_V6;
+	inet_pton(AF_INET6, v6, s->addr[1]);
+	s->prefix_len[1] = len6;
+}
+
+/* Say what a prefix covers where operators have been surprised. */
+static void prefix_notes(const struct spec *s)
+{
+	static const uint8_t lo6[16] = { [15] = 1 };
+	const char *arg = s->prefix;
+
+	if (s->num_families != 1 || !arg)
+		return;
+	if (s->family[0] == KATLS_FAM_V4 && strchr(arg, ':'))
+		fprintf(stderr, "katls policy: note: %s is taken as an IPv4 prefix: the gate sees "
+			"IPv4-mapped peers as IPv4\n", arg);
+	if (!s->prefix_len[0])
+		fprintf(stderr, "katls policy: note: %s covers %s peers only%s; 'any' covers both "
+			"families\n", arg, s->family[0] == KATLS_FAM_V4 ? "IPv4" : "IPv6",
+			s->family[0] == KATLS_FAM_V4 ? " (also on dual-stack sockets)" : "");
+	if ((s->family[0] == KATLS_FAM_V4 && s->addr[0][0] == 127 && s->prefix_len[0] > 8) ||
+	    (s->family[0] == KATLS_FAM_V6 && !memcmp(s->addr[0], lo6, 16)))
+		fprintf(stderr, "katls policy: note: %s does not cover the other loopback "
+			"addresses; 'loopback' covers 127.0.0.0/8 and ::1\n", arg);
 }
 
 /* PREFIX [port N] [require|exempt] plus options; "del" accepts no action/policy. */
@@ -86,14 +124,15 @@ static int parse_spec(int argc, char **argv, bool add, struct spec *s)
 		case -1:	/* positional words */
 			if (!s->num_families) {
 				if (!strcmp(arg, "any")) {
-					s->num_families = 2;
-					s->family[0] = KATLS_FAM_V4;
-					s->family[1] = KATLS_FAM_V6;
+					two_families(s, "0.0.0.0", 0, "::", 0);
+				} else if (!strcmp(arg, "loopback")) {
+					two_families(s, "127.0.0.0", 8, "::1", 128);
 				} else if (katls_gate_parse_cidr(arg, &s->family[0], s->addr[0],
 								 &s->prefix_len[0])) {
 					return bad_input(katls_gate_errmsg());
 				} else {
 					s->num_families = 1;
+					s->prefix = arg;
 				}
 			} else if (!strcmp(arg, "port")) {
 				if (optind >= argc)
@@ -154,7 +193,7 @@ port:
 		}
 	}
 	if (!s->num_families)
-		return bad_input("which prefix? (e.g. 10.0.0.0/8, 2001:db8::/32 or any)");
+		return bad_input("which prefix? (e.g. 10.0.0.0/8, 2001:db8::/32, any or loopback)");
 	if (s->action == KATLS_ACT_EXEMPT && (s->policy || s->have_max_age))
 		return bad_input("--policy and --max-age apply to require rules only");
 	return -1;
@@ -172,9 +211,8 @@ static size_t expand(const struct spec *s, uint16_t policy_id, struct katls_gate
 			memset(&r[n], 0, sizeof(r[n]));
 			r[n].dir = dir;
 			r[n].family = s->family[f];
-			r[n].prefix_len = s->num_families == 2 ? 0 : s->prefix_len[f];
-			if (s->num_families == 1)
-				memcpy(r[n].addr, s->addr[f], 16);
+			r[n].prefix_len = s->prefix_len[f];
+			memcpy(r[n].addr, s->addr[f], 16);
 			r[n].port = s->port;
 			r[n].action = s->action;
 			r[n].policy_id = policy_id;
@@ -194,6 +232,92 @@ static int open_gate(struct katls_gate **g)
 	fprintf(stderr, "katls policy: %s\n", *katls_gate_errmsg() ? katls_gate_errmsg() :
 								      strerror(-ret));
 	return ret == -ENOENT ? KATLS_EXIT_NOGATE : KATLS_EXIT_FAIL;
+}
+
+/* A /proc/net/tcp{,6} address "0100007F:1F90" (32-bit words in host order). */
+static bool proc_addr(const char *hex, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	size_t n = strcspn(hex, ":");
+	uint32_t w[4];
+	unsigned int port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (n != 8 && n != 32)
+		return false;
+	for (size_t i = 0; i < n / 8; i++)
+		if (sscanf(hex + 8 * i, "%8x", &w[i]) != 1)
+			return false;
+	if (sscanf(hex + n, ":%4x", &port) != 1)
+		return false;
+	if (n == 8) {
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, w, 4);
+		s4->sin_port = htons((uint16_t)port);
+	} else {
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, w, 16);
+		s6->sin6_port = htons((uint16_t)port);
+	}
+	return true;
+}
+
+/*
+ * How many connections of this network namespace a require rule covers now:
+ * they are refused from their next read or write.  The direction is guessed
+ * as the gate would for a connection it has not met (a listener on the local
+ * port: accepted), so this is the operator's warning, not the gate's decision.
+ */
+static unsigned int live_covered(struct katls_gate *g)
+{
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	static uint8_t listening[65536 / 8];
+	unsigned int covered = 0;
+
+	memset(listening, 0, sizeof(listening));
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t f = 0; f < 2; f++) {
+			FILE *fp = fopen(files[f], "r");
+			char line[512], la[64], ra[64];
+			unsigned int st;
+
+			if (!fp)
+				continue;
+			while (fgets(line, sizeof(line), fp)) {
+				struct sockaddr_storage l, r;
+				struct katls_rule_v v;
+				uint16_t lport;
+				bool in;
+
+				if (sscanf(line, " %*u: %63s %63s %x", la, ra, &st) != 3 ||
+				    !proc_addr(la, &l) || !proc_addr(ra, &r))
+					continue;
+				lport = ntohs(l.ss_family == AF_INET ?
+					      ((struct sockaddr_in *)&l)->sin_port :
+					      ((struct sockaddr_in6 *)&l)->sin6_port);
+				if (pass == 0) {
+					if (st == 0x0a)	/* LISTEN */
+						listening[lport / 8] |= (uint8_t)(1 << (lport % 8));
+					continue;
+				}
+				/* ESTABLISHED, SYN_SENT, SYN_RECV, CLOSE_WAIT */
+				if (st != 0x01 && st != 0x02 && st != 0x03 && st != 0x08)
+					continue;
+				in = st != 0x02 && (listening[lport / 8] & (1 << (lport % 8)));
+				if (katls_gate_rule_for(g, in ? KATLS_DIR_IN : KATLS_DIR_OUT,
+							(struct sockaddr *)&r,
+							in ? htons(lport) :
+							r.ss_family == AF_INET ?
+							((struct sockaddr_in *)&r)->sin_port :
+							((struct sockaddr_in6 *)&r)->sin6_port, &v) &&
+				    v.action == KATLS_ACT_REQUIRE)
+					covered++;
+			}
+			fclose(fp);
+		}
+	}
+	return covered;
 }
 
 static int cmd_add(int argc, char **argv)
@@ -220,6 +344,14 @@ static int cmd_add(int argc, char **argv)
 		fprintf(stderr, "katls policy add: %s\n", katls_gate_errmsg());
 		if (created)
 			katls_gate_policy_forget(g, id);	/* nothing refers to it */
+	} else {
+		unsigned int n = s.action == KATLS_ACT_REQUIRE ? live_covered(g) : 0;
+
+		prefix_notes(&s);
+		if (n)
+			fprintf(stderr, "katls policy add: %u established connection%s covered by "
+				"require rules now: refused from the next read or write until "
+				"attested\n", n, n == 1 ? " is" : "s are");
 	}
 	katls_gate_free(g);
 	return ret ? KATLS_EXIT_FAIL : KATLS_EXIT_OK;

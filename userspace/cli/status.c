@@ -69,9 +69,10 @@ static void print_text(const struct katls_state *s)
 	else
 		printf("  ima        (root only)\n");
 	if (s->have_requests)
-		printf("  daemon     %s\n  requests   %u queued, %u accepted by the daemon\n"
-		       "  sockets    %u with katls state\n",
-		       s->daemon ? "registered" : "none", s->req_queued, s->req_accepted, s->socks);
+		printf("  daemon     %s\n  requests   %u queued, %u accepted by the daemon, "
+		       "%llu refused by limits\n  sockets    %u with katls state\n",
+		       s->daemon ? "registered" : "none", s->req_queued, s->req_accepted,
+		       (unsigned long long)s->req_limited, s->socks);
 	else
 		printf("  requests   (CAP_NET_ADMIN only)\n");
 	for (unsigned int i = 0; i < KATLS_NUM_PCRS; i++) {
@@ -115,6 +116,7 @@ static void print_json(const struct katls_state *s)
 		json_object_object_add(req, "queued", json_object_new_uint64(s->req_queued));
 		json_object_object_add(req, "accepted", json_object_new_uint64(s->req_accepted));
 		json_object_object_add(req, "sockets", json_object_new_uint64(s->socks));
+		json_object_object_add(req, "limited", json_object_new_uint64(s->req_limited));
 		json_object_object_add(o, "requests", req);
 	}
 	if (s->pcr_mask) {

@@ -309,9 +309,13 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = katls_nl_daemon_register(katlsd.ctl);
 	if (ret) {
-		katlsd_log(LOG_ERR, "cannot register with katls.ko: %s%s%s", strerror(-ret),
+		const char *why = katlsd.ctl ? katls_nl_errmsg(katlsd.ctl) : "";
+
+		katlsd_log(LOG_ERR, "cannot register with katls.ko: %s%s%s%s%s%s", strerror(-ret),
 			   ret == -ENOENT ? " (module not loaded?)" : "",
-			   ret == -EBUSY ? " (another katlsd runs)" : "");
+			   ret == -EBUSY ? " (another daemon is registered)" : "",
+			   ret == -EPERM && !*why ? " (katlsd needs CAP_NET_ADMIN and CAP_SYS_ADMIN)" : "",
+			   *why ? ": " : "", why);
 		return 1;
 	}
 	evidence_open(cfg);

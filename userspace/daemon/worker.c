@@ -7,6 +7,13 @@
  *   request's mode → gate ATTESTED (expiry) or FAILED → REQUEST_DONE with
  *   status, reason code and the peer identity digest.
  *
+ * The operator's rules decide, not the application: when a gate require rule
+ * covers the connection (katls_gate_socket_rule(), looked up from the
+ * socket's own addresses), the peer must be verified (ATTEST_SELF is
+ * refused) under the rule's policy (an application that names another one is
+ * refused; it may name the rule's or none), and the rule's max age caps the
+ * verdict.  Without such a rule the application's request stands.
+ *
  * The socket is the application's own (same open file): the worker clears
  * O_NONBLOCK and sets its I/O timeouts for the exchange and restores both
  * before DONE.  Fails closed: any error is a failed request, and the module
@@ -143,20 +150,43 @@ static void workload_of(struct work *w)
 	}
 }
 
-static void gate_set(struct work *w, enum katls_gate_state st, const char *policy,
+/*
+ * The gate rule that covers this request's connection, and its policy's name
+ * in @policy (empty: the rule names none).  False without a gate or a rule.
+ */
+static bool operator_rule(struct work *w, struct katls_gate_sock_rule *rule,
+			  char policy[KATLS_POLICY_NAME_LEN])
+{
+	struct katls_gate *g;
+	int ret = -ENOENT;
+
+	policy[0] = '\0';
+	pthread_mutex_lock(&katlsd.gate_lock);
+	g = katlsd_gate_locked(w->cfg->gate_pin_dir);
+	if (g) {
+		ret = katls_gate_socket_rule(g, w->a.fd, rule);
+		if (ret)
+			katlsd_log(LOG_WARNING, "%s: gate rule lookup: %s", w->tag,
+				   katls_gate_errmsg());
+		else if (rule->required && rule->policy_id &&
+			 katls_gate_policy_name(g, rule->policy_id, policy))
+			policy[0] = '\0';
+	}
+	pthread_mutex_unlock(&katlsd.gate_lock);
+	return !ret && rule->required;
+}
+
+/* @policy_id: KATLS_GATE_POLICY_KEEP keeps the socket's (the rule's) policy id. */
+static void gate_set(struct work *w, enum katls_gate_state st, uint32_t policy_id,
 		     uint32_t max_age_s)
 {
 	struct katls_gate *g;
-	uint32_t pid = KATLS_GATE_POLICY_KEEP;
-	uint16_t id;
 	int ret;
 
 	pthread_mutex_lock(&katlsd.gate_lock);
 	g = katlsd_gate_locked(w->cfg->gate_pin_dir);
 	if (g) {
-		if (policy && *policy && !katls_gate_policy_id(g, policy, false, &id, NULL))
-			pid = id;
-		ret = katls_gate_set_state(g, w->a.fd, st, pid, st == KATLS_GATE_ATTESTED &&
+		ret = katls_gate_set_state(g, w->a.fd, st, policy_id, st == KATLS_GATE_ATTESTED &&
 					   max_age_s ? katls_gate_now_ns() +
 					   (uint64_t)max_age_s * 1000000000ull : 0);
 		if (ret)
@@ -231,6 +261,10 @@ static void run(struct work *w)
 	const struct katls_accepted *a = &w->a;
 	bool client = a->role == KATLS_ROLE_CLIENT;
 	const struct katls_policy *pol = NULL;
+	struct katls_gate_sock_rule rule;
+	char rule_policy[KATLS_POLICY_NAME_LEN];
+	const char *policy = a->policy;
+	bool ruled;
 	struct katls_session_result r;
 	struct katls_verify_params vp = { 0 };
 	struct katls_session_params p = { 0 };
@@ -248,15 +282,37 @@ static void run(struct work *w)
 	X509 *peer;
 
 	memset(&r, 0, sizeof(r));
-	katlsd_log(LOG_INFO, "%s: pid %u uid %u exe %s policy '%s' server name '%s'", w->tag,
-		   a->pid, a->uid, *a->exe_path ? a->exe_path : "?", a->policy, a->server_name);
-	gate_set(w, KATLS_GATE_PENDING, a->policy, 0);
+	ruled = operator_rule(w, &rule, rule_policy);
+	katlsd_log(LOG_INFO, "%s: pid %u uid %u exe %s policy '%s' server name '%s'%s%s%s", w->tag,
+		   a->pid, a->uid, *a->exe_path ? a->exe_path : "?", a->policy, a->server_name,
+		   ruled ? "; operator rule requires policy '" : "", ruled ? rule_policy : "",
+		   ruled ? "'" : "");
+	gate_set(w, KATLS_GATE_PENDING, ruled ? rule.policy_id : KATLS_GATE_POLICY_KEEP, 0);
 
+	if (ruled) {
+		ret = -EACCES;
+		r.reason = KATLS_R_POLICY;
+		if (a->mode == KATLS_MODE_ATTEST_SELF) {
+			snprintf(r.msg, sizeof(r.msg), "an operator rule requires the peer to be "
+				 "verified%s%s%s; the application asked only to attest itself",
+				 *rule_policy ? " under policy '" : "", rule_policy,
+				 *rule_policy ? "'" : "");
+			goto out;
+		}
+		if (*rule_policy && *a->policy && strcmp(a->policy, rule_policy)) {
+			snprintf(r.msg, sizeof(r.msg), "the application asked for policy '%s'; an "
+				 "operator rule requires policy '%s' for this connection",
+				 a->policy, rule_policy);
+			goto out;
+		}
+		if (*rule_policy)
+			policy = rule_policy;
+	}
 	if (a->mode != KATLS_MODE_ATTEST_SELF) {
-		pol = katlsd_config_policy(w->cfg, a->policy);
+		pol = katlsd_config_policy(w->cfg, policy);
 		if (!pol) {
 			r.reason = KATLS_R_POLICY;
-			snprintf(r.msg, sizeof(r.msg), "no policy named '%s'%s", a->policy,
+			snprintf(r.msg, sizeof(r.msg), "no policy named '%s'%s", policy,
 				 w->cfg->policies ? "" : " (katlsd has no policies configured)");
 			ret = -EACCES;
 			goto out;
@@ -334,6 +390,8 @@ static void run(struct work *w)
 		if (r.verified_peer && r.peer_max_age_s &&
 		    (!max_age || r.peer_max_age_s < max_age))
 			max_age = r.peer_max_age_s;
+		if (ruled && rule.max_age_s && (!max_age || rule.max_age_s < max_age))
+			max_age = rule.max_age_s;
 	}
 restore:
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &old_rcv, sizeof(old_rcv));
@@ -362,7 +420,8 @@ out:
 	}
 	if (!status && max_age)
 		expiry = (uint64_t)time(NULL) + max_age;
-	gate_set(w, status ? KATLS_GATE_FAILED : KATLS_GATE_ATTESTED, NULL, max_age);
+	gate_set(w, status ? KATLS_GATE_FAILED : KATLS_GATE_ATTESTED, KATLS_GATE_POLICY_KEEP,
+		 max_age);
 	done(w, status, status ? (r.reason ? r.reason : KATLS_R_INTERNAL) : 0, dig, expiry);
 	if (status) {
 		__atomic_add_fetch(&katlsd.refused, 1, __ATOMIC_RELAXED);

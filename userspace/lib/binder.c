@@ -11,19 +11,11 @@
 #include <openssl/x509.h>
 
 #include "binder.h"
+#include "spki.h"
 
 static int spki_der(EVP_PKEY *key, unsigned char **der, size_t *len)
 {
-	int n;
-
-	*der = NULL;
-	n = key ? i2d_PUBKEY(key, der) : -1;
-	if (n <= 0) {
-		ERR_clear_error();
-		return -EINVAL;
-	}
-	*len = (size_t)n;
-	return 0;
+	return katls_spki_der(key, der, len);
 }
 
 static int hash_two(const EVP_MD *md, const uint8_t *a, size_t a_len,

@@ -125,12 +125,24 @@ void katls_buf_cleanup(struct katls_buf *b)
 {
 	if (!b)
 		return;
-	if (b->data) {
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
+	if (b->data && b->secret)
+		OPENSSL_cleanse(b->data, b->len);
+	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+/* A secret's old block is wiped, so it cannot be realloc()ed in place. */
+static uint8_t *grow_secret(struct katls_buf *b, size_t cap)
+{
+	uint8_t *p = malloc(cap);
+
+	if (p && b->data) {
+		memcpy(p, b->data, b->len);
+		OPENSSL_cleanse(b->data, b->len);
+		free(b->data);
+	}
+	return p;
 }
 
 int katls_buf_reserve(struct katls_buf *b, size_t extra)
@@ -145,15 +157,9 @@ int katls_buf_reserve(struct katls_buf *b, size_t extra)
 	cap = b->cap ? b->cap : 64;
 	while (cap - b->len < extra)
 		cap *= 2;
-	/* Not realloc(): the old block may hold secrets and must be wiped. */
-	p = malloc(cap);
+	p = b->secret ? grow_secret(b, cap) : realloc(b->data, cap);
 	if (!p)
 		return -ENOMEM;
-	if (b->data) {
-		memcpy(p, b->data, b->len);
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
 	b->data = p;
 	b->cap = cap;
 	return 0;

@@ -12,6 +12,7 @@
 #ifndef KATLS_BUF_H
 #define KATLS_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,15 +44,31 @@ int katls_get_vec(struct katls_cursor *c, unsigned int prefix, struct katls_curs
 /* Fails with -EBADMSG unless the cursor is exhausted. */
 int katls_get_end(const struct katls_cursor *c);
 
+/*
+ * Secrets are marked where the buffer is declared: a buffer that will hold
+ * key material, exporter outputs or key-log lines starts as
+ * KATLS_BUF_SECRET_INIT (or katls_buf_init_secret()), every other one as
+ * KATLS_BUF_INIT.  A secret buffer is wiped, its used length, when it is
+ * freed or moved by growth; a plain one is only freed.  Do not shrink a
+ * secret buffer by lowering len: the bytes past len would escape the wipe.
+ */
 struct katls_buf {
 	uint8_t *data;
 	size_t len;
 	size_t cap;
+	bool secret;		/* wipe data[0..len) before freeing it */
 };
 
-#define KATLS_BUF_INIT { NULL, 0, 0 }
+#define KATLS_BUF_INIT		{ NULL, 0, 0, false }
+#define KATLS_BUF_SECRET_INIT	{ NULL, 0, 0, true }
 
-/* Frees the buffer after wiping it (buffers may hold secrets). NULL-safe. */
+/* An empty secret buffer (for buffers inside structs). */
+static inline void katls_buf_init_secret(struct katls_buf *b)
+{
+	*b = (struct katls_buf)KATLS_BUF_SECRET_INIT;
+}
+
+/* Frees the buffer, wiping its used length first if it is secret. NULL-safe. */
 void katls_buf_cleanup(struct katls_buf *b);
 int katls_buf_reserve(struct katls_buf *b, size_t extra);
 int katls_put_u8(struct katls_buf *b, uint8_t v);

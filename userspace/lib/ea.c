@@ -15,12 +15,13 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/hmac.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "algs.h"
 #include "ea.h"
+#include "ima.h"
 
 #define HS_HDR_LEN	4
 #define EXT_SIG_ALGS_CERT	0x0032	/* signature_algorithms_cert */
@@ -83,23 +84,25 @@ struct scheme {
 	uint16_t id;
 	const char *key_type;		/* EVP_PKEY_is_a() name */
 	int curve;			/* NID for ECDSA, else 0 */
-	const EVP_MD *(*md)(void);	/* NULL for EdDSA */
+	unsigned int md;		/* enum katls_ima_hash; NO_MD for EdDSA */
 	bool pss;
 };
 
+#define NO_MD	KATLS_IMA_NUM_HASHES	/* katls_md() gives NULL */
+
 /* TLS 1.3 CertificateVerify schemes only: no PKCS#1 v1.5, no SHA-1. */
 static const struct scheme schemes[] = {
-	{ KATLS_SIG_ECDSA_P256_SHA256, "EC", NID_X9_62_prime256v1, EVP_sha256, false },
-	{ KATLS_SIG_ECDSA_P384_SHA384, "EC", NID_secp384r1, EVP_sha384, false },
-	{ KATLS_SIG_ECDSA_P521_SHA512, "EC", NID_secp521r1, EVP_sha512, false },
-	{ KATLS_SIG_ED25519, "ED25519", 0, NULL, false },
-	{ KATLS_SIG_ED448, "ED448", 0, NULL, false },
-	{ KATLS_SIG_RSA_PSS_RSAE_SHA256, "RSA", 0, EVP_sha256, true },
-	{ KATLS_SIG_RSA_PSS_RSAE_SHA384, "RSA", 0, EVP_sha384, true },
-	{ KATLS_SIG_RSA_PSS_RSAE_SHA512, "RSA", 0, EVP_sha512, true },
-	{ KATLS_SIG_RSA_PSS_PSS_SHA256, "RSA-PSS", 0, EVP_sha256, true },
-	{ KATLS_SIG_RSA_PSS_PSS_SHA384, "RSA-PSS", 0, EVP_sha384, true },
-	{ KATLS_SIG_RSA_PSS_PSS_SHA512, "RSA-PSS", 0, EVP_sha512, true },
+	{ KATLS_SIG_ECDSA_P256_SHA256, "EC", NID_X9_62_prime256v1, KATLS_IMA_SHA256, false },
+	{ KATLS_SIG_ECDSA_P384_SHA384, "EC", NID_secp384r1, KATLS_IMA_SHA384, false },
+	{ KATLS_SIG_ECDSA_P521_SHA512, "EC", NID_secp521r1, KATLS_IMA_SHA512, false },
+	{ KATLS_SIG_ED25519, "ED25519", 0, NO_MD, false },
+	{ KATLS_SIG_ED448, "ED448", 0, NO_MD, false },
+	{ KATLS_SIG_RSA_PSS_RSAE_SHA256, "RSA", 0, KATLS_IMA_SHA256, true },
+	{ KATLS_SIG_RSA_PSS_RSAE_SHA384, "RSA", 0, KATLS_IMA_SHA384, true },
+	{ KATLS_SIG_RSA_PSS_RSAE_SHA512, "RSA", 0, KATLS_IMA_SHA512, true },
+	{ KATLS_SIG_RSA_PSS_PSS_SHA256, "RSA-PSS", 0, KATLS_IMA_SHA256, true },
+	{ KATLS_SIG_RSA_PSS_PSS_SHA384, "RSA-PSS", 0, KATLS_IMA_SHA384, true },
+	{ KATLS_SIG_RSA_PSS_PSS_SHA512, "RSA-PSS", 0, KATLS_IMA_SHA512, true },
 };
 
 #define NUM_SCHEMES	(sizeof(schemes) / sizeof(schemes[0]))
@@ -181,7 +184,7 @@ static int put_sigalgs_ext(struct katls_buf *b, const uint16_t *algs, size_t n)
 
 static int put_request(struct katls_buf *b, uint8_t type, const uint8_t *crc,
 		       size_t crc_len, const uint16_t *algs, size_t num_algs,
-		       int cmw_ext, bool offer_batch)
+		       int cmw_ext, const struct katls_ea_request_params *p)
 {
 	size_t msg, exts;
 	int ret;
@@ -195,10 +198,12 @@ static int put_request(struct katls_buf *b, uint8_t type, const uint8_t *crc,
 		ret = katls_put_be16(b, (uint16_t)cmw_ext);
 	if (!ret && cmw_ext >= 0)
 		ret = katls_put_be16(b, 0);
-	if (!ret && offer_batch)
+	if (!ret && p->offer_batch)
 		ret = katls_put_be16(b, KATLS_EXT_QUOTE_BATCH);
-	if (!ret && offer_batch)
+	if (!ret && p->offer_batch)
 		ret = katls_put_be16(b, 0);
+	if (!ret && p->extra_exts_len)
+		ret = katls_put_bytes(b, p->extra_exts, p->extra_exts_len);
 	if (!ret)
 		ret = katls_vec_end(b, 2, exts);
 	if (!ret)
@@ -254,7 +259,7 @@ int katls_ea_request_build(struct katls_ea_request *out,
 		crc_len = sizeof(rnd);
 	}
 	ret = put_request(&b, type, crc, crc_len, algs, num_algs,
-			  p->no_cmw ? -1 : cmw, p->offer_batch);
+			  p->no_cmw ? -1 : cmw, p);
 	if (!ret)
 		ret = katls_ea_request_parse(out, b.data, b.len, cmw);
 	katls_buf_cleanup(&b);
@@ -376,6 +381,32 @@ bool katls_ea_request_offers(const struct katls_ea_request *req,
 		return false;
 	katls_cursor_init(&exts, req->exts, req->exts_len);
 	return ext_block_has(exts, ext_type);
+}
+
+/**
+ * katls_ea_request_find_ext() - The data of one extension of a request.
+ * @req: a parsed request (its extension block is well-formed, types unique).
+ * @ext_type: the extension.
+ * @data, @len: receive its extension_data.
+ *
+ * Return: 0, or -ENOENT if the request does not carry it.
+ */
+int katls_ea_request_find_ext(const struct katls_ea_request *req, uint16_t ext_type,
+			      const uint8_t **data, size_t *len)
+{
+	struct katls_cursor exts, d;
+	uint16_t t;
+
+	if (!req || !req->exts)
+		return -ENOENT;
+	katls_cursor_init(&exts, req->exts, req->exts_len);
+	while (exts.len && !next_ext(&exts, &t, &d))
+		if (t == ext_type) {
+			*data = d.p;
+			*len = d.len;
+			return 0;
+		}
+	return -ENOENT;
 }
 
 /**
@@ -526,6 +557,37 @@ static void request_bytes(const struct katls_ea_request *req,
 	}
 }
 
+/*
+ * H(HC || request || Certificate) into @before_cv (if not NULL) and, with
+ * the CertificateVerify @cv (if not NULL) appended, into @out: one pass over
+ * the Certificate, which carries the Evidence (an IMA log of megabytes).
+ */
+static int transcript(const EVP_MD *md, const struct hs_keys *k,
+		      const struct katls_ea_request *req, const uint8_t *cert, size_t cert_len,
+		      uint8_t *before_cv, const uint8_t *cv, size_t cv_len,
+		      uint8_t *out, unsigned int *out_len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new(), *fork = before_cv ? EVP_MD_CTX_new() : NULL;
+	const uint8_t *r;
+	size_t r_len;
+	int ok;
+
+	request_bytes(req, &r, &r_len);
+	ok = ctx && (!before_cv || fork) &&
+	     EVP_DigestInit_ex(ctx, katls_md_prefetched(md), NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, k->hc, k->len) == 1 &&
+	     EVP_DigestUpdate(ctx, r, r_len) == 1 &&
+	     EVP_DigestUpdate(ctx, cert, cert_len) == 1;
+	if (ok && before_cv)
+		ok = EVP_MD_CTX_copy_ex(fork, ctx) == 1 &&
+		     EVP_DigestFinal_ex(fork, before_cv, NULL) == 1;
+	ok = ok && (!cv || EVP_DigestUpdate(ctx, cv, cv_len) == 1) &&
+	     EVP_DigestFinal_ex(ctx, out, out_len) == 1;
+	EVP_MD_CTX_free(ctx);
+	EVP_MD_CTX_free(fork);
+	return ok ? 0 : -EIO;
+}
+
 /* H(HC || request || Certificate [|| CertificateVerify]) */
 static int transcript_hash(const EVP_MD *md, const struct hs_keys *k,
 			   const struct katls_ea_request *req,
@@ -533,22 +595,23 @@ static int transcript_hash(const EVP_MD *md, const struct hs_keys *k,
 			   const uint8_t *cv, size_t cv_len,
 			   uint8_t *out, unsigned int *out_len)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const uint8_t *r;
-	size_t r_len;
-	int ok;
+	return transcript(md, k, req, cert, cert_len, NULL, cv, cv_len, out, out_len);
+}
 
-	if (!ctx)
-		return -ENOMEM;
-	request_bytes(req, &r, &r_len);
-	ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
-	     EVP_DigestUpdate(ctx, k->hc, k->len) == 1 &&
-	     EVP_DigestUpdate(ctx, r, r_len) == 1 &&
-	     EVP_DigestUpdate(ctx, cert, cert_len) == 1 &&
-	     (!cv || EVP_DigestUpdate(ctx, cv, cv_len) == 1) &&
-	     EVP_DigestFinal_ex(ctx, out, out_len) == 1;
-	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : -EIO;
+/* Finished: HMAC-H(FK, transcript), in constant time against @fin. */
+static int finished_ok(const EVP_MD *md, const struct hs_keys *k, const uint8_t *th,
+		       unsigned int th_len, const struct katls_cursor *fin)
+{
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	int ret = 0;
+
+	if (katls_hmac(md, k->fk, k->len, th, th_len, mac, &mac_len))
+		ret = -EIO;
+	else if (fin->len != mac_len || CRYPTO_memcmp(mac, fin->p, mac_len))
+		ret = -EACCES;
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return ret;
 }
 
 /**
@@ -590,7 +653,7 @@ int katls_ea_finished_compute(const struct katls_exporter *ex,
 	}
 	ret = transcript_hash(ex->md, &k, req, cert, cert_len, cv, cv_len,
 			      th, &th_len);
-	if (!ret && !HMAC(ex->md, k.fk, (int)k.len, th, th_len, out, &mac_len))
+	if (!ret && katls_hmac(ex->md, k.fk, k.len, th, th_len, out, &mac_len))
 		ret = -EIO;
 	if (!ret)
 		*out_len = mac_len;
@@ -694,7 +757,7 @@ static size_t signed_content(uint8_t *out, const uint8_t *th, size_t th_len)
 static int scheme_ctx_init(EVP_MD_CTX *mctx, const struct scheme *s,
 			   EVP_PKEY *key, bool sign)
 {
-	const EVP_MD *md = s->md ? s->md() : NULL;
+	const EVP_MD *md = katls_md(s->md);
 	EVP_PKEY_CTX *pctx = NULL;
 	int ok;
 
@@ -864,10 +927,8 @@ int katls_ea_authenticator_build(struct katls_buf *out,
 		return -EOPNOTSUPP;
 	start = out->len;
 	ret = put_authenticator(out, ex, sender, req, id, s);
-	if (ret && out->len > start) {
-		OPENSSL_cleanse(out->data + start, out->len - start);
-		out->len = start;
-	}
+	if (ret)
+		out->len = start;	/* what we would have sent: nothing secret */
 	return ret;
 }
 
@@ -945,21 +1006,32 @@ static int split_msgs(const uint8_t *in, size_t in_len, struct ea_msgs *m)
 }
 
 /* Structure of one CertificateEntry; the certificate joins @chain. */
+static X509 *d2i_exact(void *arg, const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+
+	if (x && p == der + len)
+		return x;
+	X509_free(x);
+	ERR_clear_error();
+	return NULL;
+}
+
+static const struct katls_ea_x509_parser plain_d2i = { d2i_exact, NULL };
+
 static int parse_entry(struct katls_cursor *list, STACK_OF(X509) *chain,
-		       struct ext_seen *seen)
+		       struct ext_seen *seen, const struct katls_ea_x509_parser *parser)
 {
 	struct katls_cursor der, exts;
-	const unsigned char *p;
 	X509 *x;
 
 	if (katls_get_vec(list, 3, &der) || !der.len ||
 	    katls_get_vec(list, 2, &exts) || check_ext_block(exts, seen))
 		return -EBADMSG;
-	p = der.p;
-	x = d2i_X509(NULL, &p, (long)der.len);
-	if (!x || p != der.p + der.len || !sk_X509_push(chain, x)) {
+	x = parser->parse(parser->arg, der.p, der.len);
+	if (!x || !sk_X509_push(chain, x)) {
 		X509_free(x);
-		ERR_clear_error();
 		return -EBADMSG;
 	}
 	return 0;
@@ -967,7 +1039,8 @@ static int parse_entry(struct katls_cursor *list, STACK_OF(X509) *chain,
 
 /* Certificate structure: crc, at least one entry, each a DER certificate. */
 static int parse_certificate(struct katls_cursor body, struct katls_cursor *crc,
-			     struct katls_cursor *list, struct katls_ea_result *out)
+			     struct katls_cursor *list, struct katls_ea_result *out,
+			     const struct katls_ea_x509_parser *parser)
 {
 	struct katls_cursor l;
 	struct ext_seen *seen;
@@ -984,7 +1057,7 @@ static int parse_certificate(struct katls_cursor body, struct katls_cursor *crc,
 	}
 	l = *list;
 	while (!ret && l.len)
-		ret = parse_entry(&l, out->chain, seen);
+		ret = parse_entry(&l, out->chain, seen, parser);
 	free(seen);
 	if (ret)
 		return ret;
@@ -1070,15 +1143,13 @@ static int fail(enum katls_reason *reason, int err, enum katls_reason why)
 }
 
 /* Scheme offered, TLS 1.3 and fitting the leaf key; signature verifies. */
-static int check_cv(const struct katls_exporter *ex, const struct hs_keys *k,
-		    const struct katls_ea_request *req, const struct ea_msgs *m,
-		    uint16_t scheme, struct katls_cursor sig, X509 *leaf,
-		    enum katls_reason *reason)
+/* 4. CertificateVerify over @th (the transcript up to the Certificate). */
+static int check_cv(const struct katls_ea_request *req, uint16_t scheme,
+		    struct katls_cursor sig, X509 *leaf, const uint8_t *th,
+		    unsigned int th_len, enum katls_reason *reason)
 {
 	EVP_PKEY *key = X509_get0_pubkey(leaf);
-	uint8_t th[EVP_MAX_MD_SIZE];
 	const struct scheme *s;
-	unsigned int th_len;
 	int ret;
 
 	ERR_clear_error();
@@ -1086,30 +1157,36 @@ static int check_cv(const struct katls_exporter *ex, const struct hs_keys *k,
 	if (!s || !katls_ea_request_has_sigalg(req, scheme) ||
 	    !scheme_fits_key(s, key))
 		return fail(reason, -EACCES, KATLS_R_EA_SIGALG);
-	ret = transcript_hash(ex->md, k, req, m->cert.p, m->cert.len, NULL, 0,
-			      th, &th_len);
-	if (!ret)
-		ret = verify_sig(s, key, th, th_len, sig);
+	ret = verify_sig(s, key, th, th_len, sig);
 	return ret ? fail(reason, ret, KATLS_R_EA_SIGNATURE) : 0;
 }
 
-static int check_finished(const struct katls_exporter *ex, enum katls_role sender,
-			  const struct katls_ea_request *req,
-			  const struct katls_cursor *cert,
-			  const struct katls_cursor *cv,
-			  const struct katls_cursor *fin, enum katls_reason *reason)
+/* 4 and 5: CertificateVerify, then Finished, the Certificate hashed once. */
+static int check_cv_finished(const struct katls_exporter *ex, enum katls_role sender,
+			     const struct katls_ea_request *req, const struct ea_msgs *m,
+			     uint16_t scheme, struct katls_cursor sig, X509 *leaf,
+			     enum katls_reason *reason)
 {
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	size_t mac_len = sizeof(mac);
-	int ret;
+	uint8_t th_cv[EVP_MAX_MD_SIZE], th[EVP_MAX_MD_SIZE];
+	unsigned int th_len = 0;
+	struct hs_keys k;
+	int ret = derive_keys(ex, sender, &k);
 
-	ret = katls_ea_finished_compute(ex, sender, req, cert->p, cert->len,
-					cv ? cv->p : NULL, cv ? cv->len : 0,
-					mac, &mac_len);
-	if (!ret && (fin->len != mac_len || CRYPTO_memcmp(mac, fin->p, mac_len)))
-		ret = -EACCES;
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return ret ? fail(reason, ret, KATLS_R_EA_FINISHED) : 0;
+	if (ret)
+		return fail(reason, ret, 0);
+	ret = transcript(ex->md, &k, req, m->cert.p, m->cert.len, th_cv, m->cv.p, m->cv.len,
+			 th, &th_len);
+	if (ret)
+		ret = fail(reason, ret, 0);
+	else
+		ret = check_cv(req, scheme, sig, leaf, th_cv, th_len, reason);
+	if (!ret) {
+		ret = finished_ok(ex->md, &k, th, th_len, &m->fin_body);
+		if (ret)
+			ret = fail(reason, ret, KATLS_R_EA_FINISHED);
+	}
+	OPENSSL_cleanse(&k, sizeof(k));
+	return ret;
 }
 
 static int consume_crc(struct katls_ea_crc_set *used,
@@ -1129,20 +1206,26 @@ static int validate_empty(const struct katls_exporter *ex, enum katls_role sende
 			  enum katls_reason *reason)
 {
 	struct katls_buf cert = KATLS_BUF_INIT;
-	struct katls_cursor c;
+	uint8_t th[EVP_MAX_MD_SIZE];
+	unsigned int th_len = 0;
+	struct hs_keys k;
 	int ret;
 
 	if (m->fin_body.len != (size_t)EVP_MD_get_size(ex->md))
 		return fail(reason, -EBADMSG, 0);
 	if (katls_ea_crc_set_contains(used, req->crc, req->crc_len))
 		return fail(reason, -EACCES, KATLS_R_EA_CRC);
-	ret = put_certificate_empty(&cert, req);
+	ret = put_certificate_empty(&cert, req) ?: derive_keys(ex, sender, &k);
 	if (ret) {
 		katls_buf_cleanup(&cert);
 		return fail(reason, ret, 0);
 	}
-	katls_cursor_init(&c, cert.data, cert.len);
-	ret = check_finished(ex, sender, req, &c, NULL, &m->fin_body, reason);
+	ret = transcript_hash(ex->md, &k, req, cert.data, cert.len, NULL, 0, th, &th_len);
+	if (!ret)
+		ret = finished_ok(ex->md, &k, th, th_len, &m->fin_body);
+	if (ret)
+		ret = fail(reason, ret, KATLS_R_EA_FINISHED);
+	OPENSSL_cleanse(&k, sizeof(k));
 	katls_buf_cleanup(&cert);
 	if (!ret)
 		ret = consume_crc(used, req, reason);
@@ -1154,15 +1237,15 @@ static int validate_empty(const struct katls_exporter *ex, enum katls_role sende
 static int validate_full(const struct katls_exporter *ex, enum katls_role sender,
 			 const struct katls_ea_request *req,
 			 struct katls_ea_crc_set *used, const struct ea_msgs *m,
-			 struct katls_ea_result *out, enum katls_reason *reason)
+			 struct katls_ea_result *out, enum katls_reason *reason,
+			 const struct katls_ea_x509_parser *parser)
 {
 	struct katls_cursor crc, list, sig;
-	struct hs_keys k;
 	uint16_t scheme;
 	int ret;
 
 	/* 1. structure: all three messages parse */
-	ret = parse_certificate(m->cert_body, &crc, &list, out);
+	ret = parse_certificate(m->cert_body, &crc, &list, out, parser);
 	if (!ret)
 		ret = parse_cv(m->cv_body, &scheme, &sig);
 	if (!ret && m->fin_body.len != (size_t)EVP_MD_get_size(ex->md))
@@ -1178,15 +1261,8 @@ static int validate_full(const struct katls_exporter *ex, enum katls_role sender
 	if (ret)
 		return fail(reason, ret, KATLS_R_EA_EXTENSION);
 	/* 4. CertificateVerify, 5. Finished */
-	ret = derive_keys(ex, sender, &k);
-	if (ret)
-		return fail(reason, ret, 0);
 	out->sigalg = scheme;
-	ret = check_cv(ex, &k, req, m, scheme, sig, out->leaf, reason);
-	OPENSSL_cleanse(&k, sizeof(k));
-	if (!ret)
-		ret = check_finished(ex, sender, req, &m->cert, &m->cv,
-				     &m->fin_body, reason);
+	ret = check_cv_finished(ex, sender, req, m, scheme, sig, out->leaf, reason);
 	/* 7. single use */
 	if (!ret)
 		ret = consume_crc(used, req, reason);
@@ -1220,6 +1296,19 @@ int katls_ea_authenticator_validate(struct katls_ea_result *out,
 				    struct katls_ea_crc_set *used,
 				    const uint8_t *in, size_t in_len)
 {
+	return katls_ea_authenticator_validate_with(out, reason, ex, sender, req, used, in,
+						    in_len, NULL);
+}
+
+int katls_ea_authenticator_validate_with(struct katls_ea_result *out,
+					 enum katls_reason *reason,
+					 const struct katls_exporter *ex,
+					 enum katls_role sender,
+					 const struct katls_ea_request *req,
+					 struct katls_ea_crc_set *used,
+					 const uint8_t *in, size_t in_len,
+					 const struct katls_ea_x509_parser *parser)
+{
 	struct ea_msgs m;
 	int ret;
 
@@ -1237,7 +1326,8 @@ int katls_ea_authenticator_validate(struct katls_ea_result *out,
 	if (!m.cert.p)
 		ret = validate_empty(ex, sender, req, used, &m, reason);
 	else
-		ret = validate_full(ex, sender, req, used, &m, out, reason);
+		ret = validate_full(ex, sender, req, used, &m, out, reason,
+				    parser ? parser : &plain_d2i);
 	if (ret)
 		katls_ea_result_cleanup(out);
 	return ret;
@@ -1253,8 +1343,6 @@ void katls_ea_result_cleanup(struct katls_ea_result *res)
 		return;
 	X509_free(res->leaf);
 	sk_X509_pop_free(res->chain, X509_free);
-	if (res->cmw)
-		OPENSSL_cleanse(res->cmw, res->cmw_len);
-	free(res->cmw);
+	free(res->cmw);		/* Evidence: public, not wiped */
 	memset(res, 0, sizeof(*res));
 }

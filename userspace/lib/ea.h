@@ -48,7 +48,7 @@
  * that the verifier accepts Evidence whose quote covers a batch of sessions.
  * Private codepoint; attesters that do not know it ignore it (RFC 9261 §4).
  */
-#define KATLS_EXT_QUOTE_BATCH		0xFF01
+#define KATLS_EXT_QUOTE_BATCH		0xFF02
 
 #define KATLS_EA_CRC_LEN	32	/* default certificate_request_context size */
 #define KATLS_EA_CRC_MAX	255
@@ -104,6 +104,8 @@ struct katls_ea_request_params {
 	uint16_t cmw_ext;		/* 0 = KATLS_EXT_CMW_ATTESTATION */
 	bool no_cmw;			/* leave out cmw_attestation */
 	bool offer_batch;		/* add an empty KATLS_EXT_QUOTE_BATCH */
+	const uint8_t *extra_exts;	/* more extensions, encoded (type, len, data)... */
+	size_t extra_exts_len;		/* ... appended after cmw_attestation */
 };
 
 int katls_ea_request_build(struct katls_ea_request *out,
@@ -115,6 +117,8 @@ bool katls_ea_request_offers(const struct katls_ea_request *req,
 			     uint16_t ext_type);
 bool katls_ea_request_has_sigalg(const struct katls_ea_request *req,
 				 uint16_t scheme);
+int katls_ea_request_find_ext(const struct katls_ea_request *req, uint16_t ext_type,
+			      const uint8_t **data, size_t *len);
 
 /* ---- single-use registry of crcs (one per connection) --------------------- */
 
@@ -179,6 +183,26 @@ int katls_ea_authenticator_validate(struct katls_ea_result *out,
 				    const struct katls_ea_request *req,
 				    struct katls_ea_crc_set *used,
 				    const uint8_t *in, size_t in_len);
+
+/*
+ * How an authenticator's certificates are parsed: @parse returns a new
+ * reference to the X509 of exactly @len bytes of DER, or NULL.  A verifier
+ * passes its cache of parsed certificates (verify_cache.h).
+ */
+struct katls_ea_x509_parser {
+	X509 *(*parse)(void *arg, const uint8_t *der, size_t len);
+	void *arg;
+};
+
+/** katls_ea_authenticator_validate_with() - the same, parsing with @parser (NULL: d2i_X509). */
+int katls_ea_authenticator_validate_with(struct katls_ea_result *out,
+					 enum katls_reason *reason,
+					 const struct katls_exporter *ex,
+					 enum katls_role sender,
+					 const struct katls_ea_request *req,
+					 struct katls_ea_crc_set *used,
+					 const uint8_t *in, size_t in_len,
+					 const struct katls_ea_x509_parser *parser);
 void katls_ea_result_cleanup(struct katls_ea_result *res);
 
 #endif /* KATLS_EA_H */

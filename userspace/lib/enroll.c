@@ -32,6 +32,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "enroll.h"
+#include "hex.h"
 #include "json.h"
 
 /* File names in the exchanged directories (docs/enroll.md). */
@@ -61,28 +62,6 @@ static int fail(char *err, size_t err_len, int ret, const char *fmt, ...)
 		va_end(ap);
 	}
 	return ret;
-}
-
-static void hex_str(char *out, const uint8_t *p, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
-static int unhex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* ---- files ---------------------------------------------------------------------- */
@@ -181,7 +160,8 @@ static int read_hex(const char *dir, const char *name, size_t max, bool optional
 		ret = fail(err, err_len, -EBADMSG, "%s/%s: expected 2..%zu hex digits", dir, name,
 			   2 * max);
 	for (size_t i = 0; !ret && i < n; i += 2) {
-		int hi = unhex_digit((char)b.data[i]), lo = unhex_digit((char)b.data[i + 1]);
+		int hi = katls_hex_digit((char)b.data[i]);
+		int lo = katls_hex_digit((char)b.data[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			ret = fail(err, err_len, -EBADMSG, "%s/%s: not hex", dir, name);
@@ -201,7 +181,7 @@ static int write_hex(const char *dir, const char *name, const uint8_t *p, size_t
 
 	if (len > KATLS_TPM_NAME_MAX)
 		return -EINVAL;
-	hex_str(text, p, len);
+	katls_hex_encode(text, p, len);
 	text[2 * len] = '\n';
 	return write_out(dir, name, text, 2 * len + 1, 0644, err, err_len);
 }
@@ -249,7 +229,7 @@ static int read_id(const char *dir, char id[KATLS_ENROLL_ID_HEX], char *err, siz
 		ret = fail(err, err_len, -EBADMSG, "%s/%s: expected %d hex digits", dir, F_ID,
 			   2 * KATLS_ENROLL_ID_LEN);
 	if (!ret)
-		hex_str(id, raw, n);
+		katls_hex_encode(id, raw, n);
 	return ret;
 }
 
@@ -559,7 +539,7 @@ static int check_ak(const struct katls_enroll_request *req, struct katls_enroll_
 		return -ENOMEM;
 	if (req->ak_name_len && (req->ak_name_len != out->ak_name_len ||
 				 memcmp(req->ak_name, out->ak_name, out->ak_name_len))) {
-		hex_str(hex, out->ak_name, out->ak_name_len);
+		katls_hex_encode(hex, out->ak_name, out->ak_name_len);
 		return fail(err, err_len, -EACCES, "ak.name is not the Name of ak.pub (which is "
 			    "%s)", hex);
 	}
@@ -675,7 +655,7 @@ int katls_enroll_challenge_new(const char *state_dir, const struct katls_enroll_
 			fail(err, err_len, ret, "MakeCredential: %s", strerror(-ret));
 	}
 	if (!ret) {
-		hex_str(out->id, id, sizeof(id));
+		katls_hex_encode(out->id, id, sizeof(id));
 		ret = make_dir(state_dir, 0700, err, err_len);
 	}
 	if (!ret)
@@ -767,7 +747,7 @@ int katls_enroll_response_write(const char *dir, const struct katls_enroll_respo
 int katls_enroll_response_read(const char *dir, struct katls_enroll_response *r,
 			       char *err, size_t err_len)
 {
-	struct katls_buf b = KATLS_BUF_INIT;
+	struct katls_buf b = KATLS_BUF_SECRET_INIT;	/* the activated credential */
 	int ret;
 
 	memset(r, 0, sizeof(*r));

@@ -27,6 +27,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "enroll.h"
+#include "hex.h"
 #include "json.h"
 
 #define STORE_VERSION		1
@@ -87,15 +88,6 @@ static int get_time(struct jctx *j, struct json_object *v, int64_t *out)
 	return 0;
 }
 
-static int unhex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Lowercase hex of 1..@max bytes (@exact: exactly @max) into malloc'd or fixed @out. */
 static int get_hex(struct jctx *j, struct json_object *v, size_t max, bool exact,
 		   uint8_t *out, size_t *out_len)
@@ -110,7 +102,7 @@ static int get_hex(struct jctx *j, struct json_object *v, size_t max, bool exact
 		return exact ? jerr(j, "expected %zu hex digits", 2 * max) :
 		       jerr(j, "expected an even number (2..%zu) of hex digits", 2 * max);
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = unhex_digit(s[i]), lo = unhex_digit(s[i + 1]);
+		int hi = katls_hex_digit_lower(s[i]), lo = katls_hex_digit_lower(s[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return jerr(j, "invalid lowercase hex digit at position %zu",
@@ -140,17 +132,6 @@ static int get_text(struct jctx *j, struct json_object *v, size_t max, bool empt
 	free(*out);
 	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
-}
-
-static void hex_str(char *out, const uint8_t *p, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * len] = '\0';
 }
 
 /* ---- one record ------------------------------------------------------------------ */
@@ -209,7 +190,7 @@ static int r_serial(struct jctx *j, struct json_object *v)
 	int ret = get_text(j, v, 2 * 20 + 1, false, false, &cur(j)->ek_cert_serial);
 
 	for (const char *s = cur(j)->ek_cert_serial; !ret && *s; s++)
-		if (unhex_digit(*s) < 0)
+		if (katls_hex_digit_lower(*s) < 0)
 			return jerr(j, "expected lowercase hex");
 	return ret;
 }
@@ -290,7 +271,7 @@ static int add_hex(struct json_object *o, const char *key, const uint8_t *p, siz
 
 	if (!hex)
 		return -ENOMEM;
-	hex_str(hex, p, len);
+	katls_hex_encode(hex, p, len);
 	ret = add_str(o, key, hex);
 	OPENSSL_cleanse(hex, 2 * len);	/* may be a secret */
 	free(hex);
@@ -416,7 +397,7 @@ static int store_sorted(struct jctx *j, struct katls_enroll_store *s)
 	qsort(s->rec, s->num, sizeof(*s->rec), rec_cmp);
 	for (size_t i = 1; i < s->num; i++) {
 		if (!rec_cmp(&s->rec[i - 1], &s->rec[i])) {
-			hex_str(hex, s->rec[i].ak_name, s->rec[i].ak_name_len);
+			katls_hex_encode(hex, s->rec[i].ak_name, s->rec[i].ak_name_len);
 			return jerr(j, "AK %s is enrolled twice", hex);
 		}
 	}
@@ -736,7 +717,7 @@ static int p_id(struct jctx *j, struct json_object *v)
 	if (!ret && strlen(pend(j)->id) != KATLS_ENROLL_ID_HEX - 1)
 		return jerr(j, "expected %d hex digits", KATLS_ENROLL_ID_HEX - 1);
 	for (const char *s = pend(j)->id; !ret && *s; s++)
-		if (unhex_digit(*s) < 0)
+		if (katls_hex_digit_lower(*s) < 0)
 			return jerr(j, "expected lowercase hex");
 	return ret;
 }

@@ -41,11 +41,11 @@
 #define SYS_pidfd_open 434
 #endif
 
-enum { M_SK_STATE, M_RULES, M_POLICIES, M_DAEMON, M_COUNTERS, M_EVENTS, NUM_MAPS };
+enum { M_SK_STATE, M_RULES, M_POLICIES, M_DAEMON, M_COUNTERS, M_EVENTS, M_CONFIG, NUM_MAPS };
 
 static const char *const map_names[NUM_MAPS] = {
 	"katls_sk_state", "katls_rules", "katls_policies",
-	"katls_daemon", "katls_counters", "katls_events",
+	"katls_daemon", "katls_counters", "katls_events", "katls_config",
 };
 
 struct katls_gate {
@@ -245,6 +245,7 @@ static int check_layout(struct katls_gate *g, const char *dir)
 		{ M_POLICIES, sizeof(uint32_t), sizeof(struct katls_policy_v) },
 		{ M_DAEMON, sizeof(int), sizeof(struct katls_daemon_v) },
 		{ M_COUNTERS, sizeof(uint32_t), sizeof(uint64_t) },
+		{ M_CONFIG, sizeof(uint32_t), sizeof(struct katls_config_v) },
 	};
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -374,6 +375,111 @@ int katls_gate_set_state(struct katls_gate *g, int sockfd, enum katls_gate_state
 
 /* ---- rules ------------------------------------------------------------------------ */
 
+/* ::ffff:a.b.c.d */
+static bool is_v4mapped(const uint8_t a[16])
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+/* The rule for @k as the gate's rule_match() finds it: exact port, then any port. */
+static bool rule_lookup(struct katls_gate *g, struct katls_rule_key *k, struct katls_rule_v *v)
+{
+	uint16_t port = k->port;
+
+	k->prefixlen = KATLS_RULE_KEY_FIXED_BITS + (k->family == KATLS_FAM_V4 ? 32 : 128);
+	if (!bpf_map_lookup_elem(g->fd[M_RULES], k, v))
+		return true;
+	if (!port)
+		return false;
+	k->port = 0;
+	return !bpf_map_lookup_elem(g->fd[M_RULES], k, v);
+}
+
+/* key->family/addr from a socket address, IPv4-mapped IPv6 as IPv4; its port. */
+static bool sockaddr_to_key(const struct sockaddr *sa, struct katls_rule_key *k, uint16_t *port)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+	memset(k->addr, 0, sizeof(k->addr));
+	if (sa->sa_family == AF_INET) {
+		k->family = KATLS_FAM_V4;
+		memcpy(k->addr, &s4->sin_addr, 4);
+		*port = s4->sin_port;
+	} else if (sa->sa_family == AF_INET6) {
+		const uint8_t *a = s6->sin6_addr.s6_addr;
+		bool mapped = is_v4mapped(a);
+
+		k->family = mapped ? KATLS_FAM_V4 : KATLS_FAM_V6;
+		memcpy(k->addr, mapped ? a + 12 : a, mapped ? 4 : 16);
+		*port = s6->sin6_port;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+bool katls_gate_rule_for(struct katls_gate *g, uint8_t dir, const struct sockaddr *remote,
+			 uint16_t port, struct katls_rule_v *out)
+{
+	struct katls_rule_key k = { .dir = dir };
+	uint16_t ignored;
+
+	if (!sockaddr_to_key(remote, &k, &ignored))
+		return false;
+	k.port = port;
+	return rule_lookup(g, &k, out);
+}
+
+int katls_gate_socket_rule(struct katls_gate *g, int sockfd, struct katls_gate_sock_rule *out)
+{
+	struct sockaddr_storage local, remote;
+	socklen_t llen = sizeof(local), rlen = sizeof(remote);
+	struct katls_sk_state_v st;
+	struct katls_rule_key k = { 0 };
+	struct katls_rule_v v, found = { 0 };
+	uint16_t lport, rport;
+	bool have_state, have = false;
+	int dirs = 3;		/* bit 0: out, bit 1: in */
+
+	memset(out, 0, sizeof(*out));
+	if (getsockname(sockfd, (struct sockaddr *)&local, &llen) ||
+	    getpeername(sockfd, (struct sockaddr *)&remote, &rlen))
+		return fail(-errno, "socket %d: %s", sockfd, strerror(errno));
+	if (!sockaddr_to_key((struct sockaddr *)&local, &k, &lport) ||
+	    !sockaddr_to_key((struct sockaddr *)&remote, &k, &rport))
+		return fail(-EAFNOSUPPORT, "socket %d is not an IP socket", sockfd);
+	have_state = !katls_gate_get_state(g, sockfd, &st);
+	if (have_state && (st.flags & KATLS_SKF_ACTIVE))
+		dirs = 1;
+	else if (have_state && (st.flags & KATLS_SKF_PASSIVE))
+		dirs = 2;
+	for (int d = 0; d < 2 && !out->required; d++) {
+		if (!(dirs & (1 << d)))
+			continue;
+		k.dir = d ? KATLS_DIR_IN : KATLS_DIR_OUT;
+		k.port = d ? lport : rport;
+		if (!rule_lookup(g, &k, &v))
+			continue;
+		if (!have || v.action == KATLS_ACT_REQUIRE)
+			found = v;
+		have = true;
+		out->required = v.action == KATLS_ACT_REQUIRE;
+	}
+	if (out->required) {
+		out->policy_id = found.policy_id;
+		out->max_age_s = found.max_age_s;
+	} else if (have_state && st.state == KATLS_GATE_REQUIRED &&
+		   !(st.flags & (KATLS_SKF_USER | KATLS_SKF_SELFTEST))) {
+		out->required = true;
+		out->policy_id = st.policy_id;
+		out->max_age_s = st.max_age_s;
+	}
+	return 0;
+}
+
 static void rule_to_key(const struct katls_gate_rule *r, struct katls_rule_key *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -411,10 +517,31 @@ static int rule_check(const struct katls_gate_rule *r)
 	for (unsigned int i = r->prefix_len; i < bits; i++)
 		if (r->addr[i / 8] & (0x80 >> (i % 8)))
 			return fail(-EINVAL, "address has bits set beyond the prefix length");
+	if (r->family == KATLS_FAM_V6 && r->prefix_len >= 96 && is_v4mapped(r->addr))
+		return fail(-EINVAL, "an IPv4-mapped prefix never matches: IPv4-mapped peers are "
+			    "matched as IPv4 (write the IPv4 prefix)");
 	if (r->action != KATLS_ACT_REQUIRE && r->action != KATLS_ACT_EXEMPT)
 		return fail(-EINVAL, "bad rule action %u", r->action);
 	if (r->policy_id >= KATLS_MAX_POLICIES)
 		return fail(-EINVAL, "bad policy id %u", r->policy_id);
+	return 0;
+}
+
+/*
+ * After every change of the rules: states the rules decided are decided again
+ * at their socket's next I/O (katls_config.rules_gen, bpf/katls_gate.h), so a
+ * rule also covers connections that exist already.  Called under the lock.
+ */
+static int bump_rules_gen(struct katls_gate *g)
+{
+	struct katls_config_v c = { 0 };
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(g->fd[M_CONFIG], &zero, &c))
+		return -errno;
+	c.rules_gen++;
+	if (bpf_map_update_elem(g->fd[M_CONFIG], &zero, &c, BPF_ANY))
+		return -errno;
 	return 0;
 }
 
@@ -494,6 +621,9 @@ int katls_gate_rules_add(struct katls_gate *g, const struct katls_gate_rule *rul
 		else
 			fail(err, "adding the rule failed: %s", strerror(-err));
 		ret = err;
+	} else if ((ret = bump_rules_gen(g))) {
+		fail(ret, "the rule is in place, but existing connections were not told: %s",
+		     strerror(-ret));
 	}
 	gate_unlock(g);
 out:
@@ -537,6 +667,9 @@ int katls_gate_rules_del(struct katls_gate *g, const struct katls_gate_rule *rul
 			rule_to_key(&rules[done], &k);
 			bpf_map_update_elem(g->fd[M_RULES], &k, &old[done], BPF_NOEXIST);
 		}
+	} else if ((ret = bump_rules_gen(g))) {
+		fail(ret, "the rule is gone, but existing connections were not told: %s",
+		     strerror(-ret));
 	}
 	gate_unlock(g);
 out:
@@ -641,6 +774,13 @@ int katls_gate_parse_cidr(const char *s, uint8_t *out_family, uint8_t out_addr[1
 	for (unsigned long i = len; i < bits; i++)
 		if (addr[i / 8] & (0x80 >> (i % 8)))
 			return fail(-EINVAL, "'%s' has host bits set beyond /%lu", s, len);
+	/* The gate sees IPv4-mapped peers as IPv4: a mapped prefix means its IPv4 form. */
+	if (fam == KATLS_FAM_V6 && len >= 96 && is_v4mapped(addr)) {
+		memmove(addr, addr + 12, 4);
+		memset(addr + 4, 0, 12);
+		fam = KATLS_FAM_V4;
+		len -= 96;
+	}
 	*out_family = fam;
 	memcpy(out_addr, addr, 16);
 	*out_prefix_len = (uint8_t)len;
@@ -804,6 +944,9 @@ static const char *const counter_names[__KATLS_CNT_MAX] = {
 	[KATLS_CNT_DAEMON_IO] = "daemon_io",
 	[KATLS_CNT_EVENTS_LOST] = "events_lost",
 	[KATLS_CNT_DAEMON_EXEC] = "daemon_exec_dropped",
+	[KATLS_CNT_DENY_CONNECT] = "denied_connect",
+	[KATLS_CNT_DENY_NOSTATE] = "denied_nostate",
+	[KATLS_CNT_LATE_MARK] = "late_decided",
 };
 
 static const char *const state_names[__KATLS_GATE_STATE_MAX] = {
@@ -813,7 +956,7 @@ static const char *const state_names[__KATLS_GATE_STATE_MAX] = {
 static const char *const op_names[__KATLS_OP_MAX] = {
 	[KATLS_OP_SEND] = "send", [KATLS_OP_RECV] = "recv",
 	[KATLS_OP_FILE_WRITE] = "file-write", [KATLS_OP_FILE_READ] = "file-read",
-	[KATLS_OP_ZEROCOPY] = "zerocopy",
+	[KATLS_OP_ZEROCOPY] = "zerocopy", [KATLS_OP_CONNECT] = "connect",
 };
 
 const char *katls_gate_counter_name(unsigned int idx)

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "../../bpf/katls_gate.h"
@@ -89,6 +90,35 @@ int katls_gate_set_state(struct katls_gate *g, int sockfd, enum katls_gate_state
 			 uint32_t policy_id, uint64_t expiry_ns);
 /* -ENOENT if the socket carries no gate state (never marked). */
 int katls_gate_get_state(struct katls_gate *g, int sockfd, struct katls_sk_state_v *out);
+
+/*
+ * katls_gate_rule_for() - the rule the gate applies to a connection in
+ * direction @dir (KATLS_DIR_*) with the remote address @remote (IPv4, IPv6;
+ * IPv4-mapped is IPv4) and @port (network order: out the remote port, in the
+ * local one).  Return: true and *@out if a rule matches.
+ */
+bool katls_gate_rule_for(struct katls_gate *g, uint8_t dir, const struct sockaddr *remote,
+			 uint16_t port, struct katls_rule_v *out);
+
+/* What the operator's rules say about a connected socket (katlsd asks before it attests). */
+struct katls_gate_sock_rule {
+	bool required;		/* a require rule covers it: the peer must be verified */
+	uint16_t policy_id;	/* that rule's policy (0: the rule names none) */
+	uint32_t max_age_s;	/* that rule's cap on a verdict's age (0: none) */
+};
+
+/*
+ * katls_gate_socket_rule() - the rule that covers the connection of @sockfd
+ *
+ * Looked up now, from the socket's own addresses and the direction the gate
+ * recorded (both directions when it recorded none, a require rule of either
+ * winning), so a rule added since the socket was marked counts, and a state
+ * katlsd wrote earlier does not hide the rule.  A socket the gate marked
+ * REQUIRED stays required even if its rule is gone.
+ *
+ * Return: 0; -ENOTCONN for an unconnected socket; -errno.
+ */
+int katls_gate_socket_rule(struct katls_gate *g, int sockfd, struct katls_gate_sock_rule *out);
 
 /* ---- rules ---------------------------------------------------------------- */
 

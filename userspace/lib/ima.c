@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "algs.h"
 #include "ima.h"
 #include "katls.h"
 #include "policy.h"
@@ -27,15 +28,14 @@
 static const struct {
 	const char *name;
 	size_t name_len;
-	const char *ossl;
 	size_t size;
 	uint16_t tpm_alg;
 	uint32_t kernel_algo;		/* enum hash_algo, linux/hash_info.h */
 } hashes[KATLS_IMA_NUM_HASHES] = {
-	[KATLS_IMA_SHA1]	= { "sha1",   4, "SHA1",   20, 0x0004, 2 },
-	[KATLS_IMA_SHA256]	= { "sha256", 6, "SHA256", 32, 0x000b, 4 },
-	[KATLS_IMA_SHA384]	= { "sha384", 6, "SHA384", 48, 0x000c, 5 },
-	[KATLS_IMA_SHA512]	= { "sha512", 6, "SHA512", 64, 0x000d, 6 },
+	[KATLS_IMA_SHA1]	= { "sha1",   4, 20, 0x0004, 2 },
+	[KATLS_IMA_SHA256]	= { "sha256", 6, 32, 0x000b, 4 },
+	[KATLS_IMA_SHA384]	= { "sha384", 6, 48, 0x000c, 5 },
+	[KATLS_IMA_SHA512]	= { "sha512", 6, 64, 0x000d, 6 },
 };
 
 /* Other kernel hash_algo_name[] entries, to check d-ng digest sizes. */
@@ -485,42 +485,32 @@ static int hash_record(EVP_MD_CTX *ctx, const EVP_MD *md, const struct katls_ima
 	return ok ? 0 : -ENOMEM;
 }
 
-static EVP_MD *fetch(unsigned int alg)
-{
-	return EVP_MD_fetch(NULL, hashes[alg].ossl, NULL);
-}
-
 int katls_ima_template_digest(const struct katls_ima_record *rec, unsigned int alg,
 			      uint8_t *out)
 {
+	const EVP_MD *md = katls_md(alg);
 	EVP_MD_CTX *ctx;
-	EVP_MD *md;
 	int ret = -ENOMEM;
 
 	if (alg >= KATLS_IMA_NUM_HASHES || rec->tpl >= KATLS_IMA_NUM_TEMPLATES ||
 	    (rec->tpl == KATLS_IMA_TPL_IMA && rec->path_len > KATLS_IMA_MAX_OLD_NAME))
 		return -EINVAL;
-	md = fetch(alg);
 	ctx = EVP_MD_CTX_new();
 	if (md && ctx)
 		ret = hash_record(ctx, md, rec, out);
 	EVP_MD_CTX_free(ctx);
-	EVP_MD_free(md);
 	return ret;
 }
 
 int katls_ima_boot_aggregate(unsigned int alg, const uint8_t *pcrs, size_t num_pcrs,
 			     uint8_t *out)
 {
-	EVP_MD *md;
-	int ok;
+	const EVP_MD *md = katls_md(alg);
 
 	if (alg >= KATLS_IMA_NUM_HASHES || num_pcrs > KATLS_IMA_NUM_PCRS)
 		return -EINVAL;
-	md = fetch(alg);
-	ok = md && EVP_Digest(pcrs, num_pcrs * hashes[alg].size, out, NULL, md, NULL);
-	EVP_MD_free(md);
-	return ok ? 0 : -ENOMEM;
+	return md && EVP_Digest(pcrs, num_pcrs * hashes[alg].size, out, NULL, md, NULL) ?
+	       0 : -ENOMEM;
 }
 
 int katls_ima_replay_init(struct katls_ima_replay *r, unsigned int bank, size_t digest_size)
@@ -534,9 +524,9 @@ int katls_ima_replay_init(struct katls_ima_replay *r, unsigned int bank, size_t 
 	r->bank_size = hashes[bank].size;
 	r->digest_size = digest_size;
 	r->ctx = EVP_MD_CTX_new();
-	r->md_bank = fetch(bank);
+	r->md_bank = katls_md(bank);
 	if ((unsigned int)check != bank)
-		r->md_check = fetch((unsigned int)check);
+		r->md_check = katls_md((unsigned int)check);
 	if (!r->ctx || !r->md_bank || ((unsigned int)check != bank && !r->md_check)) {
 		katls_ima_replay_cleanup(r);
 		return -ENOMEM;
@@ -549,8 +539,6 @@ void katls_ima_replay_cleanup(struct katls_ima_replay *r)
 	if (!r)
 		return;
 	EVP_MD_CTX_free(r->ctx);
-	EVP_MD_free(r->md_bank);
-	EVP_MD_free(r->md_check);
 	r->ctx = NULL;
 	r->md_bank = r->md_check = NULL;
 }
@@ -618,6 +606,7 @@ struct vstate {
 	bool appraisal_failed;
 	bool boot_failed;
 	uint32_t processed;		/* records replayed before the match */
+	size_t consumed;		/* bytes of the log up to the record at hand */
 	uint32_t fail_index;
 	char fail_msg[sizeof(((struct katls_ima_verify_out *)0)->msg)];
 	char boot_msg[sizeof(((struct katls_ima_verify_out *)0)->msg)];
@@ -784,7 +773,19 @@ static void mark_covered(struct vstate *s)
 {
 	s->matched = true;
 	s->out->num_covered = s->processed;
+	s->out->covered_len = s->consumed;
 	memcpy(s->out->pcr, s->r.pcr[s->in->pcr_index], s->r.bank_size);
+}
+
+/* After each record replayed: the IMA PCR at the caller's checkpoint. */
+static void at_checkpoint(struct vstate *s)
+{
+	const struct katls_ima_verify_in *in = s->in;
+
+	if (in->checkpoint && in->checkpoint == in->start_index + s->processed) {
+		s->out->has_checkpoint = true;
+		memcpy(s->out->checkpoint_pcr, s->r.pcr[in->pcr_index], s->r.bank_size);
+	}
 }
 
 static int step(struct vstate *s, const struct katls_ima_record *rec)
@@ -815,6 +816,7 @@ static int step(struct vstate *s, const struct katls_ima_record *rec)
 		check_boot_aggregate(s, rec);
 	if (rec->pcr == in->pcr_index && !s->appraisal_failed)
 		appraise(s, rec);
+	at_checkpoint(s);
 	if (at_quote(s))
 		mark_covered(s);
 	return 0;
@@ -876,10 +878,12 @@ int katls_ima_verify(const struct katls_ima_verify_in *in, struct katls_ima_veri
 			    hashes[in->bank].name);
 	if (in->start_pcr)
 		memcpy(s.r.pcr[in->pcr_index], in->start_pcr, s.r.bank_size);
+	at_checkpoint(&s);
 	if (at_quote(&s))
 		mark_covered(&s);
 	katls_ima_iter_init(&it, in->log, in->log_len, in->digest_size, in->start_index);
 	while ((ret = katls_ima_iter_next(&it, &rec, out->msg, sizeof(out->msg))) > 0) {
+		s.consumed = (size_t)(it.c.p - it.base);
 		ret = step(&s, &rec);
 		if (ret)
 			goto out;
@@ -897,15 +901,22 @@ out:
 
 /* ---- lookups in a verified log ---------------------------------------- */
 
-static bool measures(const struct katls_ima_verify_in *in, const struct katls_ima_record *rec,
-		     const char *path, size_t path_len, unsigned int alg, const uint8_t *digest,
-		     size_t digest_len)
+bool katls_ima_measures_digest(const struct katls_ima_verify_in *in,
+			       const struct katls_ima_record *rec, unsigned int alg,
+			       const uint8_t *digest, size_t digest_len)
 {
 	return rec->pcr == in->pcr_index && !rec->violation && rec->tpl != KATLS_IMA_TPL_BUF &&
 	       (!rec->digest_type || (rec->digest_type_len == 3 &&
 				      !memcmp(rec->digest_type, "ima", 3))) &&
 	       rec->hash == (int)alg && rec->file_digest_len == digest_len &&
-	       !memcmp(rec->file_digest, digest, digest_len) &&
+	       !memcmp(rec->file_digest, digest, digest_len);
+}
+
+static bool measures(const struct katls_ima_verify_in *in, const struct katls_ima_record *rec,
+		     const char *path, size_t path_len, unsigned int alg, const uint8_t *digest,
+		     size_t digest_len)
+{
+	return katls_ima_measures_digest(in, rec, alg, digest, digest_len) &&
 	       rec->path_len == path_len && !memcmp(rec->path, path, path_len);
 }
 

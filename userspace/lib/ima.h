@@ -176,8 +176,8 @@ struct katls_ima_replay {
 	uint8_t pcr[KATLS_IMA_NUM_PCRS][KATLS_IMA_MAX_DIGEST];
 	uint32_t num_extends[KATLS_IMA_NUM_PCRS];
 	struct evp_md_ctx_st *ctx;
-	struct evp_md_st *md_bank;	/* fetched once */
-	struct evp_md_st *md_check;	/* hash of size D, NULL if == bank */
+	const struct evp_md_st *md_bank;	/* pre-fetched (algs.h) */
+	const struct evp_md_st *md_check;	/* hash of size D, NULL if == bank */
 };
 
 /**
@@ -223,6 +223,12 @@ struct katls_ima_verify_in {
 	const uint8_t *boot_aggregate;
 	size_t boot_aggregate_len;
 	unsigned int flags;
+	/*
+	 * A log index (0: none): @out reports the IMA PCR after the records
+	 * before it, if the replay passes it before the match (incremental IMA
+	 * checks that a whole log extends a cached prefix).
+	 */
+	uint64_t checkpoint;
 };
 
 struct katls_ima_verify_out {
@@ -232,6 +238,9 @@ struct katls_ima_verify_out {
 	uint32_t num_violations;	/* among the covered ones */
 	uint32_t next_index;		/* start_index + N: where to resume */
 	uint8_t pcr[KATLS_IMA_MAX_DIGEST];	/* IMA PCR after N records */
+	size_t covered_len;		/* bytes of the log those N records take */
+	bool has_checkpoint;		/* in->checkpoint passed: ... */
+	uint8_t checkpoint_pcr[KATLS_IMA_MAX_DIGEST];	/* ... the IMA PCR there */
 	uint32_t fail_index;		/* log entry that failed, if any */
 	char msg[512];
 };
@@ -264,6 +273,15 @@ int katls_ima_verify(const struct katls_ima_verify_in *in, struct katls_ima_veri
 int katls_ima_find_measurement(const struct katls_ima_verify_in *in, uint32_t num_covered,
 			       const char *path, unsigned int alg, const uint8_t *digest,
 			       size_t digest_len, uint32_t *index);
+
+/**
+ * katls_ima_measures_digest() - katls_ima_find_measurement()'s test but the
+ * path: does @rec measure a file with digest @alg:@digest (an IMA-PCR
+ * entry, not a violation, not ima-buf, not a verity digest)?
+ */
+bool katls_ima_measures_digest(const struct katls_ima_verify_in *in,
+			       const struct katls_ima_record *rec, unsigned int alg,
+			       const uint8_t *digest, size_t digest_len);
 
 /* Input of the encoder (tests, ima_synth, benchmarks). */
 struct katls_ima_entry {

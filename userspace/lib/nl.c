@@ -189,6 +189,7 @@ static struct nla_policy state_policy[KATLS_A_MAX + 1] = {
 	[KATLS_A_STATE_REQ_ACCEPTED]	= { .type = NLA_U32 },
 	[KATLS_A_STATE_SOCKS]		= { .type = NLA_U32 },
 	[KATLS_A_STATE_DAEMON]		= { .type = NLA_U8 },
+	[KATLS_A_STATE_REQ_LIMITED]	= { .type = NLA_U64 },
 };
 
 static struct nla_policy pcr_policy[KATLS_A_PCR_MAX + 1] = {
@@ -251,6 +252,8 @@ static int parse_state(struct nl_msg *msg, void *arg)
 		s->daemon = nla_get_u8(tb[KATLS_A_STATE_DAEMON]);
 		s->have_requests = true;
 	}
+	if (tb[KATLS_A_STATE_REQ_LIMITED])
+		s->req_limited = nla_get_u64(tb[KATLS_A_STATE_REQ_LIMITED]);
 	/* PCR entries repeat, so walk the attribute stream for all of them. */
 	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlmsg_hdr(msg)), 0),
 			  genlmsg_attrlen(nlmsg_data(nlmsg_hdr(msg)), 0), rem) {
@@ -491,8 +494,10 @@ int katls_nl_events_join(struct katls_nl *nl)
 	if (grp < 0)
 		return -ENOENT;
 	nl_socket_disable_seq_check(nl->sk);
-	if (nl_socket_add_membership(nl->sk, grp) < 0)
-		return -EIO;
+	/* setsockopt rather than libnl's wrapper: keep the kernel's errno (EPERM). */
+	if (setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp,
+		       sizeof(grp)) < 0)
+		return -errno;
 	return 0;
 }
 

@@ -37,6 +37,7 @@ struct katls_state {
 	uint32_t req_queued;
 	uint32_t req_accepted;
 	uint32_t socks;			/* sockets carrying katls state */
+	uint64_t req_limited;		/* KATLS_SO_ATTEST refused by a limit */
 };
 
 /* A request handed over by KATLS_CMD_REQUEST_ACCEPT. */
@@ -100,9 +101,12 @@ int katls_nl_state_get(struct katls_nl *nl, uint32_t pcr_mask, struct katls_stat
 /**
  * katls_nl_daemon_register() - KATLS_CMD_DAEMON_REGISTER from this handle
  *
- * The registration lasts until the handle is closed (or the process exits).
+ * The registration lasts until the handle is closed (or the process exits);
+ * only this handle may then accept and complete requests.
  * Return: 0, -EBUSY if another daemon is registered, -EPERM without
- * CAP_NET_ADMIN.
+ * CAP_NET_ADMIN and CAP_SYS_ADMIN, from a netns of another user namespace,
+ * or when the module's daemon_exe pins another executable (the extack
+ * message says which).
  */
 int katls_nl_daemon_register(struct katls_nl *nl);
 
@@ -111,7 +115,8 @@ int katls_nl_daemon_register(struct katls_nl *nl);
  * @id: request id, 0 for the oldest queued request
  * @out: the request; out->fd is the caller's to close
  *
- * Return: 0, -ENOENT when nothing is queued, or another -errno.
+ * Return: 0, -ENOENT when nothing is queued, -EPERM if this handle is not
+ * the registered daemon, or another -errno.
  */
 int katls_nl_request_accept(struct katls_nl *nl, uint32_t id, struct katls_accepted *out);
 
@@ -122,7 +127,8 @@ int katls_nl_request_accept(struct katls_nl *nl, uint32_t id, struct katls_accep
  * @expiry: seconds since the epoch, 0 for none
  *
  * Return: 0; -EPROTO if @status was 0 but the socket does not carry kTLS in
- * both directions (the request then failed); -ENOENT for an unknown id.
+ * both directions (the request then failed); -ENOENT for an unknown id;
+ * -EPERM if this handle did not accept the request.
  */
 int katls_nl_request_done(struct katls_nl *nl, uint32_t id, int32_t status, uint32_t reason,
 			  const uint8_t *peer_digest, uint64_t expiry);
@@ -148,6 +154,7 @@ int katls_nl_ima_dump(struct katls_nl *nl, uint64_t start, katls_ima_records_fn 
  * katls_nl_events_join() - subscribe this handle to the "events" group
  *
  * Use a handle for events only: katls_nl_event_next() reads it.
+ * Return: 0, -EPERM without CAP_SYS_ADMIN, -ENOENT (no such group), -errno.
  */
 int katls_nl_events_join(struct katls_nl *nl);
 

@@ -3,18 +3,28 @@
  * The katls policy JSON (DESIGN.md §6), parsed strictly with the json.h
  * walker: unknown keys and wrong types are errors naming the JSON path.
  * Inline or referenced Keylime runtime policies are handed to
- * runtime_policy.c.  Shape: policy.h and docs/policy.md.
+ * runtime_policy.c.  Each policy is then compiled: the files it names are
+ * read here, once, so that verification opens none.  Shape: policy.h and
+ * docs/policy.md.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ima_cache.h"
 #include "json.h"
 #include "policy.h"
+#include "spki.h"
+#include "verify_cache.h"
 
 #define DEFAULT_MAX_AGE	3600
 #define MAX_TAINT_MASK	0xffffffffu
+#define MAX_CACHE_ATTESTERS	65536
 
 /* Appends @elem to the array @arr of @n elements: 0 or -ENOMEM. */
 #define APPEND(arr, n, elem) ({						\
@@ -273,16 +283,28 @@ static int ima_allow_violations(struct jctx *j, struct json_object *v)
 	return jget_bool(j, v, &cur_pol(j)->ima.allow_violations);
 }
 
+static int ima_cache_attesters(struct jctx *j, struct json_object *v)
+{
+	int64_t n = 0;
+	int ret = jget_int(j, v, 0, MAX_CACHE_ATTESTERS, &n);
+
+	if (!ret)
+		cur_pol(j)->ima.cache_attesters = (uint32_t)n;
+	return ret;
+}
+
 static int pol_ima(struct jctx *j, struct json_object *v)
 {
 	static const struct jkey keys[] = {
 		{ "runtime_policy", ima_runtime_policy, false },
 		{ "required", ima_required, false },
 		{ "allow_violations", ima_allow_violations, false },
+		{ "cache_attesters", ima_cache_attesters, false },
 	};
 
 	cur_pol(j)->ima.present = true;
 	cur_pol(j)->ima.required = true;
+	cur_pol(j)->ima.cache_attesters = KATLS_IMA_CACHE_DEFAULT;
 	return JWALK(j, v, keys);
 }
 
@@ -415,16 +437,99 @@ static void free_strs(char **arr, size_t n)
 	free(arr);
 }
 
+/* ---- compiling: the files a policy names, read once ----------------------- */
+
+/* The OpenSSL error queue's last reason, for a message; clears the queue. */
+static const char *ossl_reason(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	snprintf(buf, len, "%s", r ? r : e ? "unreadable" : "no certificate in it");
+	ERR_clear_error();
+	return buf;
+}
+
+static int compile_trust_store(struct jctx *j, struct katls_policy *p)
+{
+	size_t old = jpush(j, "trust_anchors");
+	char why[128];
+
+	p->trust_store = X509_STORE_new();
+	if (!p->trust_store)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->num_trust_anchors; i++) {
+		size_t at = jpush_index(j, i);
+
+		if (X509_STORE_load_file(p->trust_store, p->trust_anchors[i]) != 1)
+			return jerr(j, "cannot load trust anchor %s: %s", p->trust_anchors[i],
+				    ossl_reason(why, sizeof(why)));
+		jpop(j, at);
+	}
+	jpop(j, old);
+	return 0;
+}
+
+/* The DER SubjectPublicKeyInfo of one ak_pins entry (file or inline PEM). */
+static int pin_spki(const struct katls_policy_ak *ak, struct katls_spki *out)
+{
+	BIO *bio = ak->pem ? BIO_new_mem_buf(ak->pem, -1) : BIO_new_file(ak->path, "r");
+	EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	uint8_t *der = NULL;
+	int ret = key ? katls_spki_der(key, &der, &out->len) : -EINVAL;
+
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	ERR_clear_error();
+	out->der = der;
+	return ret;
+}
+
+static int compile_ak_pins(struct jctx *j, struct katls_policy *p)
+{
+	size_t old = jpush(j, "ak_pins");
+
+	if (!p->num_ak_pins)
+		return 0;
+	p->ak_pin_spki = calloc(p->num_ak_pins, sizeof(*p->ak_pin_spki));
+	if (!p->ak_pin_spki)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->num_ak_pins; i++) {
+		size_t at = jpush_index(j, i);
+
+		if (pin_spki(&p->ak_pins[i], &p->ak_pin_spki[i]))
+			return jerr(j, "cannot read a PEM public key from %s",
+				    p->ak_pins[i].path ? p->ak_pins[i].path : "the inline PEM");
+		jpop(j, at);
+	}
+	jpop(j, old);
+	return 0;
+}
+
+static int compile(struct jctx *j, struct katls_policy *p)
+{
+	int ret = compile_trust_store(j, p) ?: compile_ak_pins(j, p) ?:
+		  katls_verify_cache_new(&p->verify_cache);
+
+	if (!ret && p->ima.present && p->ima.cache_attesters)
+		ret = katls_ima_cache_new(p->ima.cache_attesters, &p->ima_cache);
+	return ret;
+}
+
 static void policy_cleanup(struct katls_policy *p)
 {
 	free(p->name);
 	free_strs(p->trust_anchors, p->num_trust_anchors);
+	X509_STORE_free(p->trust_store);
 	free_strs(p->peer_names, p->num_peer_names);
 	for (size_t i = 0; i < p->num_ak_pins; i++) {
 		free(p->ak_pins[i].path);
 		free(p->ak_pins[i].pem);
+		if (p->ak_pin_spki)
+			OPENSSL_free((void *)p->ak_pin_spki[i].der);
 	}
 	free(p->ak_pins);
+	free(p->ak_pin_spki);
 	free(p->ak_names);
 	free(p->ak_enrollment_path);
 	katls_enroll_store_free(p->ak_enrollment);
@@ -432,6 +537,8 @@ static void policy_cleanup(struct katls_policy *p)
 	katls_runtime_policy_free(p->ima.runtime_policy);
 	free_strs(p->workload.exe_paths, p->workload.num_exe_paths);
 	free(p->workload.exe_digests);
+	katls_verify_cache_free(p->verify_cache);
+	katls_ima_cache_free(p->ima_cache);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -455,7 +562,7 @@ static int parse_policy(struct jctx *j, struct json_object *v, const char *key,
 			    "fails every rule");
 	if (!p->name)
 		p->name = strdup(key ? key : "default");
-	return p->name ? 0 : -ENOMEM;
+	return p->name ? compile(j, p) : -ENOMEM;
 }
 
 static int set_member(struct jctx *j, const char *k, struct json_object *v)
@@ -532,6 +639,8 @@ static int parse_with(struct jctx *j, const char *json, size_t len,
 	if (ret)
 		return ret;
 	set = calloc(1, sizeof(*set));
+	if (set)
+		set->refs = 1;
 	ret = set ? parse_top(j, obj, set) : -ENOMEM;
 	json_object_put(obj);
 	if (ret) {
@@ -576,9 +685,15 @@ int katls_policy_load(const char *path, struct katls_policy_set **out,
 	return ret;
 }
 
+struct katls_policy_set *katls_policy_set_up_ref(struct katls_policy_set *set)
+{
+	__atomic_add_fetch(&set->refs, 1, __ATOMIC_RELAXED);
+	return set;
+}
+
 void katls_policy_set_free(struct katls_policy_set *set)
 {
-	if (!set)
+	if (!set || __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	for (size_t i = 0; i < set->num_policies; i++)
 		policy_cleanup(&set->policies[i]);

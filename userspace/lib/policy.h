@@ -29,7 +29,9 @@
  *                      { "<0..23>": "<hex of the bank size>", ... } }
  *   "ima":           { "runtime_policy": path or inline Keylime object,
  *                      "required": bool (default true),
- *                      "allow_violations": bool (default false) }
+ *                      "allow_violations": bool (default false),
+ *                      "cache_attesters": 0..65536 (default 1024): verified
+ *                      log prefixes kept for incremental IMA, 0: none }
  *   "kernel":        { "allow_taint_mask": integer >= 0 (default 0),
  *                      "min_lockdown": "none"|"integrity"|"confidentiality"
  *                                      (default "none"),
@@ -58,6 +60,10 @@
 #include "quote.h"
 #include "runtime_policy.h"
 
+struct x509_store_st;
+struct katls_verify_cache;
+struct katls_ima_cache;
+
 /* ---- katls policy -------------------------------------------------------- */
 
 struct katls_policy_digest {
@@ -71,13 +77,23 @@ struct katls_policy_ak {
 	char *pem;			/* ... inline PEM text */
 };
 
+/*
+ * A compiled policy: everything verification needs, read and parsed when the
+ * policy is loaded (the trust anchors into an X509_STORE, the AK pins into
+ * DER public keys, the runtime policy into hash maps, the enrollment store),
+ * so that verifying opens no file.  Immutable once loaded, and safe to use
+ * from many threads at once; the IMA prefix cache it points to is the one
+ * mutable part, with its own lock (ima_cache.h).
+ */
 struct katls_policy {
 	char *name;
-	char **trust_anchors;		/* resolved file names */
+	char **trust_anchors;		/* resolved file names (for messages) */
 	size_t num_trust_anchors;
+	struct x509_store_st *trust_store;	/* compiled: the anchors' certificates */
 	char **peer_names;
 	size_t num_peer_names;
 	struct katls_policy_ak *ak_pins;	/* public keys (SPKI) */
+	struct katls_spki *ak_pin_spki;		/* compiled: their DER, one per ak_pins */
 	size_t num_ak_pins;
 	struct katls_tpm_name *ak_names;	/* TPM Names: key and attributes */
 	size_t num_ak_names;
@@ -92,6 +108,7 @@ struct katls_policy {
 		bool allow_violations;
 		char *runtime_policy_path;	/* NULL if inline or absent */
 		struct katls_runtime_policy *runtime_policy;	/* NULL: replay only */
+		uint32_t cache_attesters;	/* incremental IMA: prefixes kept, 0: none */
 	} ima;
 	struct {
 		bool present;		/* "kernel" given: kernel rules apply */
@@ -106,21 +123,34 @@ struct katls_policy {
 		size_t num_exe_digests;
 	} workload;
 	uint32_t max_age_s;
+	/* compiled: memoized parsing and chain verdicts (verify_cache.h) */
+	struct katls_verify_cache *verify_cache;
+	/* the attesters' verified IMA prefixes (ima_cache.h), NULL: none kept */
+	struct katls_ima_cache *ima_cache;
 };
 
+/*
+ * A loaded set of policies, reference counted: katls_policy_set_up_ref()
+ * for every holder, katls_policy_set_free() drops one reference and frees
+ * the set with the last.  A reload makes a new set; holders of the old one
+ * finish with it.
+ */
 struct katls_policy_set {
 	struct katls_policy *policies;
 	size_t num_policies;
+	int refs;			/* atomic */
 };
 
 /**
- * katls_policy_parse() - parse a policy or policy-set document.
+ * katls_policy_parse() - parse and compile a policy or policy-set document:
+ * every file it names (trust anchors, AK pins, runtime policy, enrollment
+ * store) is read now, never during verification.
  * @json/@len: the document (need not be NUL-terminated).
  * @base_dir: directory relative paths are resolved against (NULL: keep them
  * relative to the working directory).
  * @err/@err_len: receives "<json path>: <problem>" on failure.
- * Return: 0 and *@out (free with katls_policy_set_free()), -EINVAL, -ENOMEM,
- * or the -errno of reading a referenced runtime policy file.
+ * Return: 0 and *@out (one reference: katls_policy_set_free()), -EINVAL,
+ * -ENOMEM, or the -errno of reading a referenced runtime policy file.
  */
 int katls_policy_parse(const char *json, size_t len, const char *base_dir,
 		       struct katls_policy_set **out, char *err, size_t err_len);
@@ -130,7 +160,9 @@ int katls_policy_parse(const char *json, size_t len, const char *base_dir,
  */
 int katls_policy_load(const char *path, struct katls_policy_set **out,
 		      char *err, size_t err_len);
-/** katls_policy_set_free() - NULL-safe. */
+/** katls_policy_set_up_ref() - one more reference on @set. Return: @set. */
+struct katls_policy_set *katls_policy_set_up_ref(struct katls_policy_set *set);
+/** katls_policy_set_free() - drop a reference; the last frees.  NULL-safe. */
 void katls_policy_set_free(struct katls_policy_set *set);
 /** katls_policy_set_find() - the policy named @name, or NULL. */
 const struct katls_policy *katls_policy_set_find(const struct katls_policy_set *set,

@@ -23,9 +23,11 @@
 #include <openssl/x509.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "algs.h"
 #include "buf.h"
 #include "ima.h"
 #include "quote.h"
+#include "spki.h"
 
 #define TPM_GENERATED		0xff544347u
 #define MAX_DIGEST		64	/* SHA-512 */
@@ -69,18 +71,7 @@ static int ossl_err(const char *call, int err)
 
 static const EVP_MD *tpm_md(uint16_t alg)
 {
-	switch (alg) {
-	case TPM2_ALG_SHA1:
-		return EVP_sha1();
-	case TPM2_ALG_SHA256:
-		return EVP_sha256();
-	case TPM2_ALG_SHA384:
-		return EVP_sha384();
-	case TPM2_ALG_SHA512:
-		return EVP_sha512();
-	default:
-		return NULL;
-	}
+	return katls_md_tpm(alg);
 }
 
 static bool strong_hash(uint16_t alg)
@@ -342,21 +333,39 @@ static const char *ecc_group(uint16_t curve, size_t *field_len)
 	}
 }
 
-static int ecc_pkey(const struct katls_tpm_public *pub, EVP_PKEY **out)
-{
-	uint8_t point[1 + 2 * 66] = { 0x04 };	/* uncompressed */
-	size_t fl;
-	const char *group = ecc_group(pub->curve, &fl);
-	OSSL_PARAM params[3];
+#define ECC_POINT_MAX	(1 + 2 * 66)
 
-	if (!group)
+/* The uncompressed point (0x04 || X || Y, each padded to the field size). */
+static int ecc_point(const struct katls_tpm_public *pub, uint8_t point[ECC_POINT_MAX],
+		     size_t *len, const char **group)
+{
+	size_t fl;
+
+	*group = ecc_group(pub->curve, &fl);
+	if (!*group)
 		return -EOPNOTSUPP;
 	if (!pub->x_len || !pub->y_len || pub->x_len > fl || pub->y_len > fl)
 		return -EBADMSG;
+	memset(point, 0, 1 + 2 * fl);
+	point[0] = 0x04;
 	memcpy(point + 1 + fl - pub->x_len, pub->x, pub->x_len);
 	memcpy(point + 1 + 2 * fl - pub->y_len, pub->y, pub->y_len);
+	*len = 1 + 2 * fl;
+	return 0;
+}
+
+static int ecc_pkey(const struct katls_tpm_public *pub, EVP_PKEY **out)
+{
+	uint8_t point[ECC_POINT_MAX];
+	const char *group;
+	OSSL_PARAM params[3];
+	size_t len;
+	int ret = ecc_point(pub, point, &len, &group);
+
+	if (ret)
+		return ret;
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * fl);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, len);
 	params[2] = OSSL_PARAM_construct_end();
 	return pkey_fromdata("EC", params, out);
 }
@@ -401,6 +410,26 @@ int katls_quote_public_pkey(const struct katls_tpm_public *pub, EVP_PKEY **out)
 	default:
 		return -EOPNOTSUPP;
 	}
+}
+
+int katls_quote_public_spki(const struct katls_tpm_public *pub, uint8_t **der, size_t *len)
+{
+	uint8_t point[ECC_POINT_MAX];
+	EVP_PKEY *key = NULL;
+	const char *group;
+	size_t point_len;
+	int ret;
+
+	*der = NULL;
+	if (pub->type != TPM2_ALG_ECC) {
+		ret = katls_quote_public_pkey(pub, &key);
+		if (!ret)
+			ret = katls_spki_der(key, der, len);
+		EVP_PKEY_free(key);
+		return ret;
+	}
+	ret = ecc_point(pub, point, &point_len, &group);
+	return ret ?: katls_spki_der_ec(OBJ_sn2nid(group), point, point_len, der, len);
 }
 
 int katls_quote_public_name(const struct katls_tpm_public *pub,
@@ -753,20 +782,28 @@ int katls_quote_ak_pinned(EVP_PKEY *ak, const struct katls_spki *pins, size_t nu
 			  enum katls_reason *out_reason, char *msg, size_t msg_size)
 {
 	const struct report rep = { out_reason, msg, msg_size };
-	unsigned char *der = NULL;
-	int len = i2d_PUBKEY(ak, &der);
-	bool found = false;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int ret;
 
-	if (len <= 0)
-		return report(&rep, KATLS_R_INTERNAL, ossl_err("i2d_PUBKEY", -ENOMEM),
-			      "cannot encode the AK public key");
-	for (size_t i = 0; i < num_pins && !found; i++)
-		found = pins[i].len == (size_t)len && !memcmp(pins[i].der, der, (size_t)len);
+	if (katls_spki_der(ak, &der, &len))
+		return report(&rep, KATLS_R_INTERNAL, -ENOMEM, "cannot encode the AK public key");
+	ret = katls_quote_spki_pinned(der, len, pins, num_pins, out_reason, msg, msg_size);
 	OPENSSL_free(der);
-	if (!found)
-		return report(&rep, KATLS_R_AK_UNTRUSTED, -EACCES,
-			      "AK public key is not pinned by the policy");
-	return report(&rep, KATLS_R_OK, 0, "AK is pinned");
+	return ret;
+}
+
+int katls_quote_spki_pinned(const uint8_t *der, size_t len, const struct katls_spki *pins,
+			    size_t num_pins, enum katls_reason *out_reason, char *msg,
+			    size_t msg_size)
+{
+	const struct report rep = { out_reason, msg, msg_size };
+
+	for (size_t i = 0; der && i < num_pins; i++)
+		if (pins[i].len == len && !memcmp(pins[i].der, der, len))
+			return report(&rep, KATLS_R_OK, 0, "AK is pinned");
+	return report(&rep, KATLS_R_AK_UNTRUSTED, -EACCES,
+		      "AK public key is not pinned by the policy");
 }
 
 int katls_quote_ak_name_pinned(const uint8_t *name, size_t name_len,

@@ -158,6 +158,15 @@ int katls_quote_public_parse(const uint8_t *in, size_t in_len, struct katls_tpm_
 int katls_quote_public_pkey(const struct katls_tpm_public *pub, EVP_PKEY **out);
 
 /**
+ * katls_quote_public_spki() - the DER SubjectPublicKeyInfo of a parsed
+ * TPMT_PUBLIC's key (what i2d_PUBKEY() writes for katls_quote_public_pkey()'s
+ * key); an ECC key's is encoded from its point without building the key.
+ * *@der is OPENSSL_free()d by the caller.
+ * Return: 0, -EOPNOTSUPP, -EBADMSG or -EINVAL.
+ */
+int katls_quote_public_spki(const struct katls_tpm_public *pub, uint8_t **der, size_t *len);
+
+/**
  * katls_quote_public_name() - the TPM Name: nameAlg || H_nameAlg(TPMT_PUBLIC).
  * @out: KATLS_TPM_NAME_MAX bytes of room.
  * Return: 0, -EOPNOTSUPP (nameAlg not SHA-1/-256/-384/-512) or -ENOMEM.
@@ -254,6 +263,10 @@ int katls_quote_verify(const uint8_t *attest, size_t attest_len,
  */
 int katls_quote_ak_pinned(EVP_PKEY *ak, const struct katls_spki *pins, size_t num_pins,
 			  enum katls_reason *out_reason, char *msg, size_t msg_size);
+/** katls_quote_spki_pinned() - the same for the AK's DER SubjectPublicKeyInfo. */
+int katls_quote_spki_pinned(const uint8_t *der, size_t len, const struct katls_spki *pins,
+			    size_t num_pins, enum katls_reason *out_reason, char *msg,
+			    size_t msg_size);
 
 /**
  * katls_quote_ak_name_pinned() - is the AK Name @name (katls_quote_public_name()

@@ -55,7 +55,8 @@ static void *grow(void *arr, size_t *cap, size_t need, size_t elem)
  * Each path is one record in a byte pool: header, its first digest, the
  * path.  A slot holds the top 32 bits of the path's hash and the record's
  * offset, so a lookup touches one slot and one record (two cache misses),
- * and probing past other paths rarely touches their records at all.
+ * and probing past other paths rarely touches their records at all; the
+ * index is taken from those 32 bits, so growing rehashes the slots alone.
  * Further digests of a path go to a node list (rare in practice).
  */
 struct drec {
@@ -90,7 +91,7 @@ static uint64_t fnv1a(const char *s, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-	return h ^ (h >> 29);		/* fold the well-mixed high bits into the index */
+	return h;	/* the tag and the index are its high bits, FNV's best mixed */
 }
 
 static size_t rec_size(size_t key_len, size_t dlen)
@@ -113,34 +114,38 @@ static const char *rec_key(const struct drec *r)
 	return (const char *)(r + 1) + r->dlen;
 }
 
-static const struct drec *dmap_find(const struct dmap *m, const char *key, size_t len)
-{
-	uint64_t h, tag;
+/* A slot: the top 32 bits of the key's hash, and the record's offset / 8 + 1. */
+#define TAG(h)		((h) >> 32)
+#define SLOT_TAG(v)	((v) >> 32)
 
-	if (!m->mask)
-		return NULL;
-	h = fnv1a(key, len);
-	tag = h >> 32 << 32;
-	for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+/*
+ * The slot of @key, or the empty slot where it would go.  The index is the
+ * low bits of the tag, so the table can grow from its slots alone.
+ */
+static size_t dmap_probe(const struct dmap *m, uint64_t h, const char *key, size_t len)
+{
+	size_t i;
+
+	for (i = TAG(h) & m->mask; m->slots[i]; i = (i + 1) & m->mask) {
 		const struct drec *r;
 
-		if (!m->slots[i])
-			return NULL;
-		if ((m->slots[i] & ~0xffffffffull) != tag)
+		if (SLOT_TAG(m->slots[i]) != TAG(h))
 			continue;
 		r = rec_at(m, m->slots[i]);
 		if (r->key_len == len && !memcmp(rec_key(r), key, len))
-			return r;
+			break;
 	}
+	return i;
 }
 
-static void dmap_slot(struct dmap *m, uint64_t h, size_t off)
+static const struct drec *dmap_find(const struct dmap *m, const char *key, size_t len)
 {
-	size_t i = h & m->mask;
+	size_t i;
 
-	while (m->slots[i])
-		i = (i + 1) & m->mask;
-	m->slots[i] = (h >> 32 << 32) | (off / 8 + 1);
+	if (!m->mask)
+		return NULL;
+	i = dmap_probe(m, fnv1a(key, len), key, len);
+	return m->slots[i] ? rec_at(m, m->slots[i]) : NULL;
 }
 
 static int dmap_rehash(struct dmap *m, size_t nslots)
@@ -149,15 +154,18 @@ static int dmap_rehash(struct dmap *m, size_t nslots)
 
 	if (!slots)
 		return -ENOMEM;
+	for (size_t j = 0; m->mask && j <= m->mask; j++) {
+		size_t i = SLOT_TAG(m->slots[j]) & (nslots - 1);
+
+		if (!m->slots[j])
+			continue;
+		while (slots[i])
+			i = (i + 1) & (nslots - 1);
+		slots[i] = m->slots[j];
+	}
 	free(m->slots);
 	m->slots = slots;
 	m->mask = nslots - 1;
-	for (size_t off = 0; off < m->pool_len;) {
-		const struct drec *r = (const struct drec *)(m->pool + off);
-
-		dmap_slot(m, fnv1a(rec_key(r), r->key_len), off);
-		off += rec_size(r->key_len, r->dlen);
-	}
 	return 0;
 }
 
@@ -191,19 +199,19 @@ static int dmap_add_node(struct dmap *m, struct drec *r, const uint8_t *d, size_
 
 static int dmap_add(struct dmap *m, const char *key, size_t key_len, const uint8_t *d, size_t len)
 {
-	const struct drec *found;
-	size_t off = m->pool_len, size = rec_size(key_len, len);
+	size_t off = m->pool_len, size = rec_size(key_len, len), i;
+	uint64_t h = fnv1a(key, key_len);
 	struct drec *r;
 
 	if (!len || len > KATLS_IMA_MAX_DIGEST || key_len > MAX_KEY_LEN)
 		return -EINVAL;
-	found = dmap_find(m, key, key_len);
-	if (found)
-		return dmap_add_node(m, (struct drec *)found, d, len);
-	if (off + size > (size_t)UINT32_MAX * 8)
-		return -ENOMEM;
 	if ((m->num + 1) * 2 > m->mask + 1 &&
 	    dmap_rehash(m, m->mask ? 2 * (m->mask + 1) : 64))
+		return -ENOMEM;
+	i = dmap_probe(m, h, key, key_len);
+	if (m->slots[i])
+		return dmap_add_node(m, rec_at(m, m->slots[i]), d, len);
+	if (off + size > (size_t)UINT32_MAX * 8)
 		return -ENOMEM;
 	if (GROW(m->pool, m->pool_cap, off + size))
 		return -ENOMEM;
@@ -213,7 +221,7 @@ static int dmap_add(struct dmap *m, const char *key, size_t key_len, const uint8
 	memcpy((uint8_t *)(r + 1) + len, key, key_len);
 	m->pool_len += size;
 	m->num++;
-	dmap_slot(m, fnv1a(key, key_len), off);
+	m->slots[i] = TAG(h) << 32 | (off / 8 + 1);
 	return 0;
 }
 
@@ -272,11 +280,57 @@ int katls_runtime_policy_add_digest(struct katls_runtime_policy *rp, enum katls_
 	return dmap_add(&rp->maps[map], path ? path : "", path_len, digest, len);
 }
 
+#define MAX_EXCLUDE_LEN	1024
+
+/*
+ * A repetition applied to a repetition ("a++", "x*{2}"): POSIX leaves it
+ * undefined, Python's re (Keylime) refuses it ("multiple repeat"), and
+ * glibc's regcomp() nests it into automata of gigabytes.
+ */
+static bool multiple_repeat(const char *re)
+{
+	bool after_repeat = false;
+
+	for (const char *c = re; *c; c++) {
+		bool repeat = *c == '*' || *c == '+' || *c == '?' || *c == '{';
+
+		if (repeat && after_repeat)
+			return true;
+		if (*c == '\\' && c[1]) {
+			c++;
+		} else if (*c == '[') {
+			/* a bracket expression: ']' first is a member, not the end */
+			c += c[1] == '^' ? 2 : 1;
+			if (*c == ']')
+				c++;
+			while (*c && *c != ']')
+				c++;
+			if (!*c)
+				return false;	/* unterminated: regcomp() says so */
+		} else if (*c == '{') {
+			while (c[1] && c[1] != '}')
+				c++;
+			if (c[1])
+				c++;	/* the bound ends at its '}' */
+		}
+		after_repeat = repeat;
+	}
+	return false;
+}
+
 int katls_runtime_policy_add_exclude(struct katls_runtime_policy *rp, const char *regex,
 				     char *err, size_t err_len)
 {
+	const char *why_not = strlen(regex) > MAX_EXCLUDE_LEN ? "longer than 1024 characters" :
+			      multiple_repeat(regex) ? "a repetition of a repetition (multiple repeat)" :
+			      NULL;
 	int rc;
 
+	if (why_not) {
+		if (err && err_len)
+			snprintf(err, err_len, "exclude regex \"%.200s\" is refused: %s", regex, why_not);
+		return -EINVAL;
+	}
 	if (GROW(rp->excludes, rp->cap_excludes, rp->num_excludes + 1))
 		return -ENOMEM;
 	/*
@@ -367,7 +421,7 @@ void katls_runtime_policy_prefetch(const struct katls_runtime_policy *rp,
 					 KATLS_RP_DIGESTS];
 
 	if (m->mask)
-		__builtin_prefetch(&m->slots[fnv1a(rec->path, rec->path_len) & m->mask]);
+		__builtin_prefetch(&m->slots[TAG(fnv1a(rec->path, rec->path_len)) & m->mask]);
 }
 
 int katls_runtime_policy_check(const struct katls_runtime_policy *rp,
@@ -397,141 +451,186 @@ int katls_runtime_policy_check(const struct katls_runtime_policy *rp,
 
 /* ---- Keylime runtime policy JSON ------------------------------------------ */
 
-/* The walker's state (j->priv). */
+/*
+ * Read with the streaming reader (json.h): a policy of 100k paths is a scan
+ * and 100k hash-map inserts, with no JSON tree in between.  An inline
+ * runtime policy (already a json-c object inside a katls policy) is written
+ * back to text and read the same way, so there is one parser.
+ */
+
+/* The reader's state: the policy being filled, the map and key being read. */
 struct rp_state {
-	struct katls_runtime_policy *rp;	/* runtime policy being filled */
-	enum katls_rp_map map;		/* map being filled */
-	const char *key;		/* its current key */
+	struct katls_runtime_policy *rp;
+	enum katls_rp_map map;
+	const char *key;
+	size_t key_len;
+	size_t digests;			/* read for the current key */
 };
 
-static int rp_version(struct jctx *j, struct json_object *v)
+static int rp_version(struct jscan *s, void *arg)
 {
 	int64_t n = 0;
-	int ret = jget_int(j, v, INT64_MIN, INT64_MAX, &n);
+	int ret = jscan_int(s, INT64_MIN, INT64_MAX, &n);
 
+	(void)arg;
 	if (!ret && n != 1)
-		return jerr(j, "unsupported runtime policy version %lld (only 1)", (long long)n);
+		return jerr(s->j, "unsupported runtime policy version %lld (only 1)", (long long)n);
 	return ret;
 }
 
-static int any_int(struct jctx *j, struct json_object *v)
+static int any_int(struct jscan *s, void *arg)
 {
 	int64_t n = 0;
 
-	return jget_int(j, v, 0, INT64_MAX, &n);
+	(void)arg;
+	return jscan_int(s, 0, INT64_MAX, &n);
 }
 
-static int rp_meta(struct jctx *j, struct json_object *v)
+static int any_str(struct jscan *s, void *arg)
 {
-	static const struct jkey keys[] = {
+	const char *str;
+	size_t len;
+
+	(void)arg;
+	return jscan_str(s, &str, &len);
+}
+
+static int rp_meta(struct jscan *s, void *arg)
+{
+	static const struct jscan_key keys[] = {
 		{ "version", rp_version, true },
 		{ "generator", any_int, false },
-		{ "timestamp", jany_str, false },
+		{ "timestamp", any_str, false },
 	};
 
-	return JWALK(j, v, keys);
+	return JSCAN_KEYS(s, keys, arg);
 }
 
-static int rp_digest(struct jctx *j, struct json_object *v, size_t i)
+static int rp_digest(struct jscan *s, size_t i, void *arg)
 {
-	struct rp_state *st = j->priv;
+	struct rp_state *st = arg;
 	uint8_t d[KATLS_IMA_MAX_DIGEST];
-	size_t len;
-	int ret = jget_hex(j, v, 0, d, &len);
+	const char *hex;
+	size_t hex_len, len;
+	int ret = jscan_str(s, &hex, &hex_len);
 
 	(void)i;
-	return ret ?: katls_runtime_policy_add_digest(st->rp, st->map, st->key,
-						      strlen(st->key), d, len);
+	st->digests++;
+	return ret ?: jparse_hex(s->j, hex, hex_len, 0, d, &len) ?:
+	       katls_runtime_policy_add_digest(st->rp, st->map, st->key, st->key_len, d, len);
 }
 
-static int rp_entry(struct jctx *j, const char *key, struct json_object *list)
+static int rp_entry(struct jscan *s, const char *key, void *arg)
 {
-	((struct rp_state *)j->priv)->key = key;
-	return jeach(j, list, false, rp_digest);
+	struct rp_state *st = arg;
+	size_t before = st->rp->maps[st->map].num;
+	int ret;
+
+	st->key = key;
+	st->key_len = strlen(key);
+	st->digests = 0;
+	ret = jscan_array(s, false, rp_digest, st);
+	/* digests for a path that was already there: the key appeared before */
+	if (!ret && st->rp->maps[st->map].num == before && st->digests)
+		return jerr(s->j, "listed twice");
+	return ret;
 }
 
 /* { "<path or name>": ["<hex>", ...], ... } into map @map. */
-static int rp_map(struct jctx *j, struct json_object *v, enum katls_rp_map map)
+static int rp_map(struct jscan *s, struct rp_state *st, enum katls_rp_map map)
 {
-	((struct rp_state *)j->priv)->map = map;
-	return jmembers(j, v, rp_entry);
+	st->map = map;
+	return jscan_object(s, rp_entry, st);
 }
 
-static int rp_digests(struct jctx *j, struct json_object *v)
+static int rp_digests(struct jscan *s, void *arg)
 {
-	return rp_map(j, v, KATLS_RP_DIGESTS);
+	return rp_map(s, arg, KATLS_RP_DIGESTS);
 }
 
-static int rp_keyrings(struct jctx *j, struct json_object *v)
+static int rp_keyrings(struct jscan *s, void *arg)
 {
-	return rp_map(j, v, KATLS_RP_KEYRINGS);
+	return rp_map(s, arg, KATLS_RP_KEYRINGS);
 }
 
-static int rp_ima_buf(struct jctx *j, struct json_object *v)
+static int rp_ima_buf(struct jscan *s, void *arg)
 {
-	return rp_map(j, v, KATLS_RP_IMA_BUF);
+	return rp_map(s, arg, KATLS_RP_IMA_BUF);
 }
 
-static int rp_exclude(struct jctx *j, const char *s, size_t len)
+static int rp_exclude(struct jscan *s, size_t i, void *arg)
 {
-	struct rp_state *st = j->priv;
+	struct rp_state *st = arg;
 	char why[384];
-	int ret = katls_runtime_policy_add_exclude(st->rp, s, why, sizeof(why));
-
-	(void)len;
-	return ret == -EINVAL ? jerr(j, "%s", why) : ret;
-}
-
-static int rp_excludes(struct jctx *j, struct json_object *v)
-{
-	return jeach_str(j, v, false, rp_exclude);
-}
-
-static int rp_keyring(struct jctx *j, const char *s, size_t len)
-{
-	struct rp_state *st = j->priv;
-
-	(void)len;
-	return katls_runtime_policy_ignore_keyring(st->rp, s);
-}
-
-static int rp_ignored_keyrings(struct jctx *j, struct json_object *v)
-{
-	return jeach_str(j, v, false, rp_keyring);
-}
-
-static int rp_log_hash_alg(struct jctx *j, struct json_object *v)
-{
-	const char *s;
+	const char *re;
 	size_t len;
-	int ret = jget_str(j, v, &s, &len);
+	int ret = jscan_str(s, &re, &len);
 
-	if (!ret && katls_ima_hash_from_name(s, len) < 0)
-		return jerr(j, "expected sha1, sha256, sha384 or sha512");
+	(void)i;
+	if (ret)
+		return ret;
+	ret = katls_runtime_policy_add_exclude(st->rp, re, why, sizeof(why));
+	return ret == -EINVAL ? jerr(s->j, "%s", why) : ret;
+}
+
+static int rp_excludes(struct jscan *s, void *arg)
+{
+	return jscan_array(s, false, rp_exclude, arg);
+}
+
+static int rp_keyring(struct jscan *s, size_t i, void *arg)
+{
+	struct rp_state *st = arg;
+	const char *name;
+	size_t len;
+	int ret = jscan_str(s, &name, &len);
+
+	(void)i;
+	return ret ?: katls_runtime_policy_ignore_keyring(st->rp, name);
+}
+
+static int rp_ignored_keyrings(struct jscan *s, void *arg)
+{
+	return jscan_array(s, false, rp_keyring, arg);
+}
+
+static int rp_log_hash_alg(struct jscan *s, void *arg)
+{
+	const char *str;
+	size_t len;
+	int ret = jscan_str(s, &str, &len);
+
+	(void)arg;
+	if (!ret && katls_ima_hash_from_name(str, len) < 0)
+		return jerr(s->j, "expected sha1, sha256, sha384 or sha512");
 	return ret;
 }
 
-static int rp_dm_policy(struct jctx *j, struct json_object *v)
+static int rp_dm_policy(struct jscan *s, void *arg)
 {
-	if (v)
-		return jerr(j, "device-mapper policies are not supported (must be null)");
-	return 0;
+	enum json_type t;
+	int ret = jscan_peek(s, &t);
+
+	(void)arg;
+	if (!ret && t != json_type_null)
+		return jerr(s->j, "device-mapper policies are not supported (must be null)");
+	return ret ?: jscan_null(s);
 }
 
-static int rp_ima(struct jctx *j, struct json_object *v)
+static int rp_ima(struct jscan *s, void *arg)
 {
-	static const struct jkey keys[] = {
+	static const struct jscan_key keys[] = {
 		{ "ignored_keyrings", rp_ignored_keyrings, false },
 		{ "log_hash_alg", rp_log_hash_alg, false },
 		{ "dm_policy", rp_dm_policy, false },
 	};
 
-	return JWALK(j, v, keys);
+	return JSCAN_KEYS(s, keys, arg);
 }
 
-static int rp_document(struct jctx *j, struct json_object *v)
+static int rp_document(struct jscan *s, struct rp_state *st)
 {
-	static const struct jkey keys[] = {
+	static const struct jscan_key keys[] = {
 		{ "meta", rp_meta, true },
 		{ "release", any_int, false },
 		{ "digests", rp_digests, true },
@@ -540,25 +639,25 @@ static int rp_document(struct jctx *j, struct json_object *v)
 		{ "ima", rp_ima, false },
 		{ "ima-buf", rp_ima_buf, false },
 		/* File signatures are not verified: signed-only files fail. */
-		{ "verification-keys", jany_str, false },
-		{ "rules", jany_str, false },
+		{ "verification-keys", any_str, false },
+		{ "rules", any_str, false },
 	};
 
-	return JWALK(j, v, keys);
+	return JSCAN_KEYS(s, keys, st) ?: jscan_end(s);
 }
 
-int katls_runtime_policy_from_json(struct jctx *j, struct json_object *v,
-				   struct katls_runtime_policy **out)
+int katls_runtime_policy_from_doc(struct jctx *j, const char *json, size_t len,
+				  struct katls_runtime_policy **out)
 {
-	struct rp_state st = { NULL, KATLS_RP_DIGESTS, NULL };
-	void *saved = j->priv;
+	struct rp_state st = { NULL, KATLS_RP_DIGESTS, NULL, 0, 0 };
+	struct jscan s;
 	int ret = katls_runtime_policy_new(&st.rp);
 
 	if (ret)
 		return ret;
-	j->priv = &st;
-	ret = rp_document(j, v);
-	j->priv = saved;
+	jscan_init(&s, j, json, len);
+	ret = rp_document(&s, &st);
+	jscan_cleanup(&s);
 	if (ret)
 		katls_runtime_policy_free(st.rp);
 	else
@@ -566,17 +665,18 @@ int katls_runtime_policy_from_json(struct jctx *j, struct json_object *v,
 	return ret;
 }
 
-int katls_runtime_policy_from_doc(struct jctx *j, const char *json, size_t len,
-				  struct katls_runtime_policy **out)
+int katls_runtime_policy_from_json(struct jctx *j, struct json_object *v,
+				   struct katls_runtime_policy **out)
 {
-	struct json_object *obj;
-	int ret = jparse_doc(j, json, len, &obj);
+	size_t len;
+	const char *text;
+	int ret = jwant(j, v, json_type_object);
 
 	if (ret)
 		return ret;
-	ret = katls_runtime_policy_from_json(j, obj, out);
-	json_object_put(obj);
-	return ret;
+	text = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
+						 JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	return text ? katls_runtime_policy_from_doc(j, text, len, out) : -ENOMEM;
 }
 
 int katls_runtime_policy_parse(const char *json, size_t len,

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "frame.h"
+#include "ima_prefix.h"
 #include "session.h"
 
 struct sess {
@@ -24,7 +25,17 @@ struct sess {
 	struct katls_ea_request theirs;		/* request we answer */
 	bool first;				/* no frame received yet */
 	bool failed;
+	/* incremental IMA (the section below) */
+	struct katls_ima_prefix *offered;	/* the prefix our request named */
+	bool asked_again;			/* we asked again for the whole log */
+	bool sent_tail;				/* we answered with a tail: may be asked again */
 };
+
+/* incremental IMA, below */
+static int ima_offer(struct sess *s, struct katls_buf *ext);
+static int ima_answer(struct sess *s, struct katls_buf *cmw);
+static int ima_ask_again(struct sess *s);
+static int ima_verdict_or_again(struct sess *s);
 
 static bool wants_peer(enum katls_mode m)
 {
@@ -175,7 +186,10 @@ static int send_hello(struct sess *s)
 	return ret ? fail(s, KATLS_R_INTERNAL, false, "cannot send hello: %s", strerror(-ret)) : 0;
 }
 
-/* Our request: fresh 32-byte crc (F2), type by role (DESIGN.md §5). */
+/*
+ * Our request: fresh 32-byte crc (F2), type by role (DESIGN.md §5), and the
+ * IMA prefix we hold of the peer's log, if any (ima_offer()).
+ */
 static int send_request(struct sess *s)
 {
 	struct katls_ea_request_params rp = {
@@ -185,10 +199,17 @@ static int send_request(struct sess *s)
 		.num_sigalgs = s->p->num_sigalgs,
 		.offer_batch = !s->p->no_batch,
 	};
-	int ret = katls_ea_request_build(&s->mine, &rp);
+	struct katls_buf ext = KATLS_BUF_INIT;
+	int ret = ima_offer(s, &ext);
 
+	rp.extra_exts = ext.data;
+	rp.extra_exts_len = ext.len;
+	katls_ea_request_cleanup(&s->mine);
+	if (!ret)
+		ret = katls_ea_request_build(&s->mine, &rp);
 	if (!ret)
 		ret = send_buf(s, &s->mine.raw);
+	katls_buf_cleanup(&ext);
 	return ret ? fail(s, KATLS_R_INTERNAL, false, "cannot send request: %s", strerror(-ret)) :
 	       0;
 }
@@ -247,6 +268,11 @@ static int send_authenticator(struct sess *s)
 			katls_buf_cleanup(&cmw);
 			return fail(s, KATLS_R_INTERNAL, false, "cannot attest: %s", err);
 		}
+		ret = ima_answer(s, &cmw);
+		if (ret) {
+			katls_buf_cleanup(&cmw);
+			return fail(s, KATLS_R_INTERNAL, false, "cannot attest: %s", strerror(-ret));
+		}
 		id.cmw = cmw.data;
 		id.cmw_len = cmw.len;
 	}
@@ -265,7 +291,11 @@ static int send_authenticator(struct sess *s)
 static int read_verdict(struct sess *s)
 {
 	struct katls_frame f;
-	int ret = next(s, &f, KATLS_FRAME_VERDICT, "verdict");
+	int ret;
+
+	if (s->sent_tail)
+		return ima_verdict_or_again(s);
+	ret = next(s, &f, KATLS_FRAME_VERDICT, "verdict");
 
 	if (!ret)
 		ret = peer_verdict(s, &f, true);
@@ -279,6 +309,7 @@ static int verify_peer(struct sess *s)
 {
 	const struct katls_session_params *p = s->p;
 	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_verify_params vp;
 	struct katls_frame f;
 	int ret;
 
@@ -298,8 +329,14 @@ static int verify_peer(struct sess *s)
 		return read_error(s, ret, "authenticator");
 	}
 	s->out->verified_peer = true;
-	ret = katls_verify_authenticator(p->verify, p->ex, peer_role(s), &s->mine, &s->used,
+	vp = *p->verify;
+	vp.ima_prefix = s->offered;
+	ret = katls_verify_authenticator(&vp, p->ex, peer_role(s), &s->mine, &s->used,
 					 auth.data, auth.len, &s->out->peer);
+	if (ret && s->out->peer.ima_retry_full && !s->asked_again) {
+		katls_buf_cleanup(&auth);
+		return ima_ask_again(s);
+	}
 	if (p->save_dir) {
 		int r = katls_verify_save(p->save_dir, p->ex, peer_role(s), &s->mine, auth.data,
 					  auth.len, s->out->peer.cmw, s->out->peer.cmw_len,
@@ -315,6 +352,86 @@ static int verify_peer(struct sess *s)
 	ret = send_verdict(s, KATLS_R_OK, s->out->peer.msg);
 	return ret ? fail(s, KATLS_R_INTERNAL, false, "cannot send verdict: %s",
 			  strerror(-ret)) : 0;
+}
+
+/* ---- incremental IMA (docs/wire.md, "Incremental IMA") --------------------- */
+
+/*
+ * The verifier names, in its request, the prefix of the peer's IMA log it
+ * holds (ima_cache.h), chosen by who it expects the peer to be; the attester
+ * answers with the entries after it (ima_prefix.h).  When a tail cannot be
+ * decided from that prefix (the attester rebooted, or the tail does not
+ * replay) the verifier asks once more, without a prefix: a second request
+ * where the attester expects the verdict, answered with the whole log.
+ */
+
+/* The katls_ima_prefix extension for our request, if we hold a prefix of this peer. */
+static int ima_offer(struct sess *s, struct katls_buf *ext)
+{
+	const struct katls_verify_params *vp = s->p->verify;
+	struct katls_ima_hint h;
+	uint8_t tag[32];
+
+	katls_ima_prefix_unref(s->offered);
+	s->offered = NULL;
+	if (s->asked_again || !vp || !vp->policy->ima_cache ||
+	    !katls_ima_cache_tag(vp->peer_id, vp->peer_id_len, vp->peer_name, tag))
+		return 0;
+	s->offered = katls_ima_cache_by_peer(vp->policy->ima_cache, tag);
+	if (!s->offered)
+		return 0;
+	katls_ima_hint_of(s->offered, &h);
+	return katls_ima_hint_encode(&h, ext);
+}
+
+/* Attester: the entries after the prefix the verifier named, if it names ours. */
+static int ima_answer(struct sess *s, struct katls_buf *cmw)
+{
+	int ret = katls_ima_hint_answer(&s->theirs, cmw);
+
+	if (ret < 0)
+		return ret;
+	s->sent_tail = ret == 1;
+	return 0;
+}
+
+/* Verifier: the tail did not decide; ask again, for the whole log, once. */
+static int ima_ask_again(struct sess *s)
+{
+	s->asked_again = true;
+	katls_verify_result_cleanup(&s->out->peer);
+	memset(&s->out->peer, 0, sizeof(s->out->peer));
+	return send_request(s) ?: verify_peer(s);
+}
+
+/* Attester after a tail: the verdict, or the verifier asking again (once). */
+static int ima_verdict_or_again(struct sess *s)
+{
+	uint8_t want = s->p->role == KATLS_ROLE_CLIENT ? KATLS_HS_CERTIFICATE_REQUEST :
+		       KATLS_HS_CLIENT_CERTIFICATE_REQUEST;
+	struct katls_ima_hint h;
+	struct katls_frame f;
+	int ret;
+
+	s->sent_tail = false;
+	ret = katls_frame_next(&s->rd, &f);
+	if (ret)
+		return read_error(s, ret, "verdict");
+	if (f.type != want) {
+		if (f.type != KATLS_FRAME_VERDICT)
+			return fail(s, KATLS_R_FRAMING, true, "expected the peer's verdict, got "
+				    "message type 0x%02x", f.type);
+		ret = peer_verdict(s, &f, true);
+		if (!ret)
+			s->out->attested = true;
+		return ret;
+	}
+	katls_ea_request_cleanup(&s->theirs);
+	if (katls_ea_request_parse(&s->theirs, f.msg, f.msg_len, 0))
+		return fail(s, KATLS_R_EA_MALFORMED, true, "malformed authenticator request");
+	if (katls_ima_hint_of_request(&s->theirs, &h) != -ENOENT)
+		return fail(s, KATLS_R_FRAMING, true, "the verifier asked again with an IMA prefix");
+	return send_authenticator(s) ?: read_verdict(s);
 }
 
 static int run_client(struct sess *s)
@@ -395,6 +512,7 @@ int katls_session_run(const struct katls_session_params *p, struct katls_session
 		snprintf(out->msg, sizeof(out->msg), "attestation exchange complete");
 	}
 	katls_frame_reader_cleanup(&s.rd);
+	katls_ima_prefix_unref(s.offered);
 	katls_ea_request_cleanup(&s.mine);
 	katls_ea_request_cleanup(&s.theirs);
 	katls_ea_crc_set_cleanup(&s.used);

@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "hex.h"
 #include "tls.h"
 
 struct tls_secrets {
@@ -60,17 +61,6 @@ static struct tls_secrets *secrets_get(const SSL *ssl, bool create)
 	return s;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "LABEL <client_random hex> <secret hex>": keep the application secrets. */
 static void capture(const SSL *ssl, const char *line)
 {
@@ -95,7 +85,7 @@ static void capture(const SSL *ssl, const char *line)
 	if (n % 2 || n / 2 > EVP_MAX_MD_SIZE)
 		return;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(sp2[1 + 2 * i]), lo = hexval(sp2[2 + 2 * i]);
+		int hi = katls_hex_digit(sp2[1 + 2 * i]), lo = katls_hex_digit(sp2[2 + 2 * i]);
 
 		if (hi < 0 || lo < 0) {
 			OPENSSL_cleanse(dst, EVP_MAX_MD_SIZE);

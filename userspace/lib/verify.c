@@ -2,33 +2,34 @@
 /*
  * The katls verifier (see verify.h).  Each step is one function that either
  * passes or fills the result's reason and message; katls_verify_evidence()
- * only calls them in DESIGN.md §6 order.  Exporter outputs (binder, nonce)
- * are wiped before return.
+ * only calls them in DESIGN.md §6 order.  Everything a step needs from the
+ * policy was compiled when it was loaded (policy.h): no step opens a file.
+ * Parsed certificates, accepted chains and AK keys come from the policy's
+ * verify_cache (pure functions of their bytes).  Exporter outputs (binder,
+ * nonce) are wiped before return.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "algs.h"
 #include "batch_proof.h"
 #include "cmw.h"
-#include "evidence.h"
 #include "ima.h"
+#include "ima_cache.h"
+#include "ima_resume.h"
 #include "quote.h"
+#include "spki.h"
 #include "verify.h"
-
-#define AUTH_MAX	(KATLS_CMW_MAX + (1u << 20))
+#include "verify_cache.h"
 
 __attribute__((format(printf, 3, 4)))
 static int refuse(struct katls_verify_result *out, enum katls_reason reason,
@@ -49,26 +50,25 @@ static int refuse(struct katls_verify_result *out, enum katls_reason reason,
 static int check_chain(const struct katls_verify_params *p, enum katls_role sender,
 		       X509 *leaf, STACK_OF(X509) *chain, struct katls_verify_result *out)
 {
-	STACK_OF(X509) *untrusted = sk_X509_new_null();
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	struct katls_verify_cache *cache = p->policy->verify_cache;
+	X509_STORE *store = p->policy->trust_store;	/* compiled when loaded */
+	int purpose = sender == KATLS_ROLE_SERVER ? X509_PURPOSE_SSL_SERVER :
+		      X509_PURPOSE_SSL_CLIENT;
+	STACK_OF(X509) *untrusted = NULL;
+	X509_STORE_CTX *ctx = NULL;
 	int ret = 0, vr;
 
-	if (!untrusted || !store || !ctx) {
-		ret = refuse(out, KATLS_R_INTERNAL, "out of memory building the X.509 store");
+	if (!store)
+		return refuse(out, KATLS_R_POLICY, "policy '%s' has no trust anchors",
+			      p->policy->name);
+	if (cache && katls_verify_cache_chain_ok(cache, leaf, chain, purpose))
+		return 0;	/* this exact chain was accepted, and is still valid */
+	untrusted = sk_X509_new_null();
+	ctx = X509_STORE_CTX_new();
+	if (!untrusted || !ctx) {
+		ret = refuse(out, KATLS_R_INTERNAL, "out of memory building the X.509 chain");
 		goto out;
 	}
-	if (!p->policy->num_trust_anchors) {
-		ret = refuse(out, KATLS_R_POLICY, "policy '%s' has no trust anchors",
-			     p->policy->name);
-		goto out;
-	}
-	for (size_t i = 0; i < p->policy->num_trust_anchors; i++)
-		if (X509_STORE_load_file(store, p->policy->trust_anchors[i]) != 1) {
-			ret = refuse(out, KATLS_R_POLICY, "cannot load trust anchor %s",
-				     p->policy->trust_anchors[i]);
-			goto out;
-		}
 	for (int i = 1; chain && i < sk_X509_num(chain); i++)
 		if (!sk_X509_push(untrusted, sk_X509_value(chain, i))) {
 			ret = refuse(out, KATLS_R_INTERNAL, "out of memory");
@@ -78,18 +78,18 @@ static int check_chain(const struct katls_verify_params *p, enum katls_role send
 		ret = refuse(out, KATLS_R_INTERNAL, "X509_STORE_CTX_init failed");
 		goto out;
 	}
-	X509_STORE_CTX_set_purpose(ctx, sender == KATLS_ROLE_SERVER ?
-				   X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT);
+	X509_STORE_CTX_set_purpose(ctx, purpose);
 	if (X509_verify_cert(ctx) != 1) {
 		vr = X509_STORE_CTX_get_error(ctx);
 		ret = refuse(out, KATLS_R_PKI_CHAIN,
 			     "PKI: authenticator certificate '%s' does not chain to a trust anchor "
 			     "of policy '%s': %s", out->sum.peer_subject, p->policy->name,
 			     X509_verify_cert_error_string(vr));
+	} else if (cache) {
+		katls_verify_cache_chain_add(cache, leaf, chain, purpose, ctx);
 	}
 out:
 	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
 	sk_X509_free(untrusted);
 	return ret;
 }
@@ -127,50 +127,13 @@ static int check_name(const struct katls_verify_params *p, X509 *leaf,
 
 /* ---- D2: AK pins ---------------------------------------------------------- */
 
-static int load_pins(const struct katls_policy *pol, struct katls_spki **out, size_t *num,
-		     struct katls_verify_result *res)
+static void ak_fingerprint(const uint8_t *spki, size_t len, char out[65])
 {
-	struct katls_spki *pins = calloc(pol->num_ak_pins + 1, sizeof(*pins));
-
-	*out = pins;
-	*num = 0;
-	if (!pins)
-		return refuse(res, KATLS_R_INTERNAL, "out of memory");
-	for (size_t i = 0; i < pol->num_ak_pins; i++) {
-		const struct katls_policy_ak *ak = &pol->ak_pins[i];
-		BIO *bio = ak->pem ? BIO_new_mem_buf(ak->pem, -1) : BIO_new_file(ak->path, "r");
-		EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-		unsigned char *der = NULL;
-		int len = key ? i2d_PUBKEY(key, &der) : -1;
-
-		EVP_PKEY_free(key);
-		BIO_free(bio);
-		if (len <= 0)
-			return refuse(res, KATLS_R_POLICY, "policy '%s': cannot read AK pin %s",
-				      pol->name, ak->path ? ak->path : "(inline PEM)");
-		pins[i].der = der;
-		pins[i].len = (size_t)len;
-		(*num)++;
-	}
-	return 0;
-}
-
-static void free_pins(struct katls_spki *pins, size_t num)
-{
-	for (size_t i = 0; i < num; i++)
-		OPENSSL_free((void *)pins[i].der);
-	free(pins);
-}
-
-static void ak_fingerprint(EVP_PKEY *ak, char out[65])
-{
-	unsigned char *der = NULL, md[32];
-	int len = i2d_PUBKEY(ak, &der);
+	uint8_t md[32];
 
 	out[0] = '\0';
-	if (len > 0 && EVP_Digest(der, (size_t)len, md, NULL, EVP_sha256(), NULL) == 1)
+	if (EVP_Digest(spki, len, md, NULL, katls_md(KATLS_IMA_SHA256), NULL) == 1)
 		katls_ima_format_hex(out, 65, md, sizeof(md));
-	OPENSSL_free(der);
 }
 
 /* ---- quote ---------------------------------------------------------------- */
@@ -180,21 +143,33 @@ struct appraisal {
 	struct katls_pcrs pcrs;
 	struct katls_attest at;		/* the quote, parsed (points into ev.quote) */
 	EVP_PKEY *ak;
+	uint8_t *ak_spki;		/* its DER SubjectPublicKeyInfo */
+	size_t ak_spki_len;
 	struct katls_tpm_name ak_name;	/* Name of the ak record's TPMT_PUBLIC */
 	uint8_t nonce[KATLS_QUOTE_NONCE_MAX];
 	size_t nonce_len;
 	bool ima_replayed;		/* ima_in describes a log the quote covers ... */
-	struct katls_ima_verify_in ima_in;
-	uint32_t ima_covered;		/* ... up to this many entries */
+	struct katls_ima_verify_in ima_in;	/* (the part replayed) */
+	struct katls_ima_verify_out ima_res;
+	uint64_t ima_covered;		/* ... up to this many entries from entry 0 */
+	struct katls_ima_resume resume;	/* incremental IMA (ima_resume.h) */
+	bool workload_again;		/* the workload needs the whole log */
 };
 
 static int check_aik(const struct katls_exporter *ex, X509 *leaf, struct appraisal *a,
 		     struct katls_verify_result *out)
 {
-	uint8_t h[EVP_MAX_MD_SIZE];
-	size_t h_len = sizeof(h);
+	uint8_t h[EVP_MAX_MD_SIZE], *spki;
+	unsigned int h_len = 0;
+	size_t spki_len;
+	int ok;
 
-	if (katls_aik_hash(ex->md, X509_get0_pubkey(leaf), h, &h_len))
+	/* AIK_pub_hash = H(SPKI_DER(leaf key)) (binder.h), the SPKI as the leaf holds it */
+	if (katls_spki_der_x509(leaf, &spki, &spki_len))
+		return refuse(out, KATLS_R_INTERNAL, "cannot encode the leaf public key");
+	ok = EVP_Digest(spki, spki_len, h, &h_len, ex->md, NULL) == 1;
+	OPENSSL_free(spki);
+	if (!ok)
 		return refuse(out, KATLS_R_INTERNAL, "cannot hash the leaf public key");
 	if (a->ev.aik.len != h_len || CRYPTO_memcmp(a->ev.aik.data, h, h_len))
 		return refuse(out, KATLS_R_AIK_BINDING,
@@ -267,25 +242,33 @@ static int check_binder(const struct katls_verify_params *p, const struct katls_
 	return ret;
 }
 
+static int pkey_of_public(const uint8_t *in, size_t len, EVP_PKEY **out)
+{
+	struct katls_tpm_public pub;
+
+	return katls_quote_public_parse(in, len, &pub) ?: katls_quote_public_pkey(&pub, out);
+}
+
+/* The AK's public key, built from the ak record (once per distinct record). */
+static int ak_pkey(const struct katls_policy *pol, struct appraisal *a)
+{
+	if (pol->verify_cache)
+		return katls_verify_cache_ak(pol->verify_cache, a->ev.ak.data, a->ev.ak.len,
+					     pkey_of_public, &a->ak);
+	return pkey_of_public(a->ev.ak.data, a->ev.ak.len, &a->ak);
+}
+
 /* Is the AK pinned by its PEM public key (ak_pins)?  0 yes, 1 no, else refused. */
 static int pem_pinned(const struct katls_policy *pol, struct appraisal *a,
 		      struct katls_verify_result *out)
 {
-	struct katls_spki *pins = NULL;
 	enum katls_reason reason;
-	size_t num = 0;
-	int ret;
+	int ret = katls_quote_spki_pinned(a->ak_spki, a->ak_spki_len, pol->ak_pin_spki,
+					  pol->num_ak_pins, &reason, NULL, 0);
 
-	ret = load_pins(pol, &pins, &num, out);
-	if (!ret) {
-		ret = katls_quote_ak_pinned(a->ak, pins, num, &reason, NULL, 0);
-		if (ret == -EACCES)
-			ret = 1;
-		else if (ret)
-			ret = refuse(out, KATLS_R_INTERNAL, "cannot encode the AK public key");
-	}
-	free_pins(pins, num);
-	return ret;
+	if (ret == -EACCES)
+		return 1;
+	return ret ? refuse(out, KATLS_R_INTERNAL, "cannot compare the AK public key") : 0;
 }
 
 /*
@@ -304,12 +287,13 @@ static int check_ak(const struct katls_verify_params *p, struct appraisal *a,
 	int ret;
 
 	if (katls_quote_public_parse(a->ev.ak.data, a->ev.ak.len, &pub) ||
-	    !katls_quote_is_ak(&pub) || katls_quote_public_pkey(&pub, &a->ak))
+	    !katls_quote_is_ak(&pub) || ak_pkey(pol, a))
 		return refuse(out, KATLS_R_QUOTE_STRUCTURE,
 			      "ak record is not a restricted TPM signing key");
-	if (katls_quote_public_name(&pub, a->ak_name.name, &a->ak_name.len))
-		return refuse(out, KATLS_R_INTERNAL, "cannot compute the AK's TPM Name");
-	ak_fingerprint(a->ak, out->sum.ak_fpr);
+	if (katls_quote_public_name(&pub, a->ak_name.name, &a->ak_name.len) ||
+	    katls_quote_public_spki(&pub, &a->ak_spki, &a->ak_spki_len))
+		return refuse(out, KATLS_R_INTERNAL, "cannot compute the AK's TPM Name or SPKI");
+	ak_fingerprint(a->ak_spki, a->ak_spki_len, out->sum.ak_fpr);
 	katls_ima_format_hex(out->sum.ak_name, sizeof(out->sum.ak_name), a->ak_name.name,
 			     a->ak_name.len);
 	/* Enrollment asked for: only an AK proven resident with a certified EK will do. */
@@ -394,19 +378,71 @@ static int check_pcr_refs(const struct katls_policy *pol, struct appraisal *a,
 #define BOOT_PCRS	0x3ffu		/* PCRs 0-9: what boot_aggregate covers */
 #define IMA_PCRS	(BOOT_PCRS | 1u << KATLS_IMA_PCR)
 
+/* The IMA log cannot be decided from the cache: ask for the whole log. */
+__attribute__((format(printf, 4, 5)))
+static int again(const struct katls_policy *pol, struct appraisal *a,
+		 struct katls_verify_result *out, const char *fmt, ...)
+{
+	char msg[sizeof(out->msg)];
+	va_list ap;
+
+	if (pol->ima_cache)
+		katls_ima_cache_drop(pol->ima_cache, a->ak_name.name, a->ak_name.len);
+	out->ima_retry_full = true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return refuse(out, KATLS_R_IMA_REPLAY, "%s", msg);
+}
+
+/* The IMA log as sent: its records, their digest size, the quote, the policy. */
+static int ima_input(const struct katls_policy *pol, struct appraisal *a,
+		     struct katls_verify_result *out)
+{
+	struct katls_ima_verify_in *in = &a->ima_in;
+	int ret;
+
+	memset(in, 0, sizeof(*in));
+	in->log = a->ev.ima.data;
+	in->log_len = a->ev.ima.len;
+	/*
+	 * The Evidence does not say which securityfs file (which D) the log was
+	 * copied from; a wrong guess cannot pass, since replay recomputes every
+	 * template digest and must reach the quoted PCR 10.  An empty log has
+	 * no boot_aggregate and is refused by katls_ima_verify() (a tail may be
+	 * empty: no entry since the prefix).
+	 */
+	ret = a->ev.ima.len ? katls_ima_detect_digest_size(a->ev.ima.data, a->ev.ima.len) : 32;
+	if (ret < 0)
+		return refuse(out, KATLS_R_EVIDENCE_MALFORMED,
+			      "the IMA log's first record does not parse");
+	in->digest_size = (size_t)ret;
+	in->bank = KATLS_IMA_SHA256;
+	in->pcr_index = KATLS_IMA_PCR;
+	in->quoted_pcr = a->pcrs.digest[KATLS_IMA_PCR];
+	in->policy = pol->ima.runtime_policy;
+	in->flags = pol->ima.allow_violations ? KATLS_IMA_ALLOW_VIOLATIONS : 0;
+	return 0;
+}
+
 /*
  * With an "ima" section the log is tied to the quote at both ends: entry 0,
  * boot_aggregate, must be the hash of the quoted PCRs 0-9 (the measured
  * boot), and the replay must reach the quoted PCR 10.  The quote must cover
  * all eleven; the pcrs record carries exactly the quoted values (checked by
  * katls_quote_verify()).  Nothing the attester leaves out skips a check.
+ * Incremental IMA (ima_resume.h) replays only what the verifier has not
+ * verified before, from a prefix it holds for this AK: entry 0 is then
+ * the prefix's, still checked against the quoted PCRs 0-9.
  */
-static int check_ima(const struct katls_policy *pol, struct appraisal *a,
+static int check_ima(const struct katls_verify_params *p, struct appraisal *a,
 		     struct katls_verify_result *out)
 {
+	const struct katls_policy *pol = p->policy;
 	uint8_t boot[10 * KATLS_PCR_DIGEST_LEN], agg[KATLS_PCR_DIGEST_LEN];
+	struct katls_ima_verify_out *res = &a->ima_res;
 	struct katls_ima_verify_in *in = &a->ima_in;
-	struct katls_ima_verify_out res;
+	char why[sizeof(out->msg)];
 	int ret;
 
 	if (!pol->ima.present)
@@ -419,50 +455,37 @@ static int check_ima(const struct katls_policy *pol, struct appraisal *a,
 		return refuse(out, KATLS_R_IMA_REPLAY, "IMA: the quote covers sha256 PCRs 0x%06x, "
 			      "not all of PCRs 0-9 (the boot_aggregate) and %u (the log)",
 			      a->pcrs.mask, KATLS_IMA_PCR);
-	if (a->ev.ima_start)
-		return refuse(out, KATLS_R_IMA_REPLAY, "IMA log starts at entry %llu; this "
-			      "verifier replays whole logs only",
-			      (unsigned long long)a->ev.ima_start);
-	memset(in, 0, sizeof(*in));
-	in->log = a->ev.ima.data;
-	in->log_len = a->ev.ima.len;
-	/*
-	 * The Evidence does not say which securityfs file (which D) the log was
-	 * copied from; a wrong guess cannot pass, since replay recomputes every
-	 * template digest and must reach the quoted PCR 10.  An empty log has
-	 * no boot_aggregate and is refused by katls_ima_verify().
-	 */
-	ret = a->ev.ima.len ? katls_ima_detect_digest_size(a->ev.ima.data, a->ev.ima.len) : 32;
-	if (ret < 0)
-		return refuse(out, KATLS_R_EVIDENCE_MALFORMED,
-			      "the IMA log's first record does not parse");
-	in->digest_size = (size_t)ret;
-	in->bank = KATLS_IMA_SHA256;
-	in->pcr_index = KATLS_IMA_PCR;
-	in->quoted_pcr = a->pcrs.digest[KATLS_IMA_PCR];
-	in->policy = pol->ima.runtime_policy;
-	in->flags = pol->ima.allow_violations ? KATLS_IMA_ALLOW_VIOLATIONS : 0;
+	ret = ima_input(pol, a, out);
+	if (ret)
+		return ret;
 	for (unsigned int i = 0; i < 10; i++)
 		memcpy(boot + i * KATLS_PCR_DIGEST_LEN, a->pcrs.digest[i], KATLS_PCR_DIGEST_LEN);
 	if (katls_ima_boot_aggregate(KATLS_IMA_SHA256, boot, 10, agg))
 		return refuse(out, KATLS_R_INTERNAL, "cannot hash the quoted PCRs 0-9");
-	in->boot_aggregate = agg;
-	in->boot_aggregate_len = sizeof(agg);
-	memset(&res, 0, sizeof(res));
-	ret = katls_ima_verify(in, &res);
-	in->boot_aggregate = NULL;	/* agg is about to go out of scope */
+	ret = katls_ima_resume_plan(&a->resume, in, a->ev.ima_start, p->ima_prefix,
+				    pol->ima_cache, &a->ak_name, agg, why, sizeof(why));
+	if (ret == KATLS_IMA_RESUME_AGAIN)
+		return again(pol, a, out, "%s", why);
+	if (ret)
+		return refuse(out, KATLS_R_IMA_REPLAY, "%s", why);
+	ret = katls_ima_verify(in, res);
 	out->sum.has_ima = true;
-	out->sum.ima_records = res.num_records;
-	out->sum.ima_covered = res.num_covered;
+	out->sum.ima_records = (uint32_t)(in->start_index + res->num_records);
+	out->sum.ima_covered = (uint32_t)(in->start_index + res->num_covered);
 	if (!ret) {
 		a->ima_replayed = true;
-		a->ima_covered = res.num_covered;
+		a->ima_covered = in->start_index + res->num_covered;
 		return 0;
 	}
+	/* a tail that does not extend the prefix: a reboot, or a lie; the whole log decides */
+	if (a->resume.kind == KATLS_IMA_TAIL && res->reason == KATLS_R_IMA_REPLAY)
+		return again(pol, a, out, "IMA: the %u entries from entry %llu do not extend the "
+			     "verified prefix to the quoted PCR 10: %s", res->num_records,
+			     (unsigned long long)in->start_index, res->msg);
 	if (ret == -EACCES || ret == -EBADMSG || ret == -EOPNOTSUPP)
-		return refuse(out, res.reason ? res.reason : KATLS_R_EVIDENCE_MALFORMED,
-			      "%s", res.msg);
-	return refuse(out, KATLS_R_INTERNAL, "IMA verification failed: %s", res.msg);
+		return refuse(out, res->reason ? res->reason : KATLS_R_EVIDENCE_MALFORMED,
+			      "%s", res->msg);
+	return refuse(out, KATLS_R_INTERNAL, "IMA verification failed: %s", res->msg);
 }
 
 static int check_kernel(const struct katls_policy *pol, struct appraisal *a,
@@ -502,7 +525,7 @@ static int check_kernel(const struct katls_policy *pol, struct appraisal *a,
  * and cgroup cannot be checked against anything the TPM covers: advisory.
  * Return: true if verified, else false with the reason in @why.
  */
-static bool workload_in_ima(const struct appraisal *a, const struct katls_cmw_workload *w,
+static bool workload_in_ima(struct appraisal *a, const struct katls_cmw_workload *w,
 			    uint32_t *index, char *why, size_t why_len)
 {
 	int alg = katls_ima_hash_from_kernel_algo(w->exe_digest_alg), ret;
@@ -525,15 +548,20 @@ static bool workload_in_ima(const struct appraisal *a, const struct katls_cmw_wo
 			 "\"ima\", or Evidence without a log)");
 		return false;
 	}
-	ret = katls_ima_find_measurement(&a->ima_in, a->ima_covered, w->exe_path,
-					 (unsigned int)alg, w->exe_digest, w->exe_digest_len,
-					 index);
+	ret = katls_ima_resume_workload(&a->resume, a->ima_covered, w->exe_path,
+					(unsigned int)alg, w->exe_digest, w->exe_digest_len, index);
 	if (!ret)
 		return true;
-	snprintf(why, why_len, ret == -ENOENT ?
-		 "no IMA measurement of that path with that digest among the %u entries the "
-		 "quote covers" : "the IMA log could not be searched (%u entries covered)",
-		 a->ima_covered);
+	if (ret == KATLS_IMA_RESUME_AGAIN)
+		snprintf(why, why_len, "not measured in the IMA entries from %llu, and this "
+			 "verifier's prefix of the log was never searched for it",
+			 (unsigned long long)a->resume.whole.start_index);
+	else
+		snprintf(why, why_len, ret == -ENOENT ?
+			 "no IMA measurement of that path with that digest among the %llu entries "
+			 "the quote covers" : "the IMA log could not be searched (%llu entries "
+			 "covered)", (unsigned long long)a->ima_covered);
+	a->workload_again = ret == KATLS_IMA_RESUME_AGAIN;
 	return false;
 }
 
@@ -595,6 +623,11 @@ static int check_workload(const struct katls_policy *pol, struct appraisal *a,
 	sum->workload_verified = workload_in_ima(a, w, &sum->workload_ima_index,
 						 sum->workload_unverified,
 						 sizeof(sum->workload_unverified));
+	if (a->workload_again) {
+		ret = again(pol, a, out, "workload %s: %s", w->exe_path,
+			    sum->workload_unverified);
+		goto out;
+	}
 	if (!rules)
 		goto out;
 	if (!sum->workload_verified)
@@ -609,6 +642,17 @@ static int check_workload(const struct katls_policy *pol, struct appraisal *a,
 out:
 	free(w);
 	return ret;
+}
+
+/* Accepted: the covered IMA prefix is this verifier's to resume from next time. */
+static void remember_ima(const struct katls_verify_params *p, struct appraisal *a)
+{
+	uint8_t tag[32];
+	bool has_tag = katls_ima_cache_tag(p->peer_id, p->peer_id_len, p->peer_name, tag);
+
+	if (a->ima_replayed && p->policy->ima_cache)
+		katls_ima_resume_commit(&a->resume, p->policy->ima_cache, &a->ak_name,
+					has_tag ? tag : NULL, &a->ima_in, &a->ima_res);
 }
 
 /* ---- coordinators --------------------------------------------------------- */
@@ -628,7 +672,7 @@ int katls_verify_evidence(const struct katls_verify_params *p,
 	out->sum.max_age_s = p->policy->max_age_s;
 	X509_NAME_oneline(X509_get_subject_name(leaf), out->sum.peer_subject,
 			  sizeof(out->sum.peer_subject));
-	X509_digest(leaf, EVP_sha256(), out->sum.peer_sha256, NULL);
+	X509_digest(leaf, katls_md(KATLS_IMA_SHA256), out->sum.peer_sha256, NULL);
 	ret = check_chain(p, sender, leaf, chain, out);
 	if (!ret)
 		ret = check_name(p, leaf, out);
@@ -657,7 +701,7 @@ int katls_verify_evidence(const struct katls_verify_params *p,
 	if (!ret)
 		ret = check_pcr_refs(p->policy, &a, out);
 	if (!ret)
-		ret = check_ima(p->policy, &a, out);
+		ret = check_ima(p, &a, out);
 	if (!ret)
 		ret = check_kernel(p->policy, &a, out);
 	if (!ret)
@@ -666,11 +710,19 @@ int katls_verify_evidence(const struct katls_verify_params *p,
 		out->reason = KATLS_R_OK;
 		snprintf(out->msg, sizeof(out->msg), "accepted '%s' under policy '%s'",
 			 out->sum.peer_subject, p->policy->name);
+		remember_ima(p, &a);
 	}
+	katls_ima_resume_cleanup(&a.resume);
 	OPENSSL_cleanse(a.nonce, sizeof(a.nonce));
 	EVP_PKEY_free(a.ak);
+	OPENSSL_free(a.ak_spki);
 	katls_cmw_cleanup(&a.ev);
 	return ret;
+}
+
+static X509 *cached_x509(void *cache, const uint8_t *der, size_t len)
+{
+	return katls_verify_cache_x509(cache, der, len);
 }
 
 int katls_verify_authenticator(const struct katls_verify_params *p,
@@ -680,13 +732,18 @@ int katls_verify_authenticator(const struct katls_verify_params *p,
 			       const uint8_t *auth, size_t auth_len,
 			       struct katls_verify_result *out)
 {
+	struct katls_ea_x509_parser parser = { NULL, NULL };
 	struct katls_ea_result ea;
 	enum katls_reason reason;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	ret = katls_ea_authenticator_validate(&ea, &reason, ex, sender, req, used, auth,
-					      auth_len);
+	if (p && p->policy && p->policy->verify_cache) {
+		parser.parse = cached_x509;
+		parser.arg = p->policy->verify_cache;
+	}
+	ret = katls_ea_authenticator_validate_with(&ea, &reason, ex, sender, req, used, auth,
+						   auth_len, parser.parse ? &parser : NULL);
 	if (ret) {
 		if (reason == KATLS_R_OK)
 			reason = ret == -EBADMSG ? KATLS_R_EA_MALFORMED : KATLS_R_INTERNAL;
@@ -728,279 +785,4 @@ void katls_verify_result_cleanup(struct katls_verify_result *res)
 	free(res->cmw);
 	res->cmw = NULL;
 	res->cmw_len = 0;
-}
-
-/* ---- saved exchanges (katls verify --dir) --------------------------------- */
-
-static const char *const hc_label[] = {
-	[KATLS_ROLE_CLIENT] = "EXPORTER-client authenticator handshake context",
-	[KATLS_ROLE_SERVER] = "EXPORTER-server authenticator handshake context",
-};
-static const char *const fk_label[] = {
-	[KATLS_ROLE_CLIENT] = "EXPORTER-client authenticator finished key",
-	[KATLS_ROLE_SERVER] = "EXPORTER-server authenticator finished key",
-};
-
-static const char saved_readme[] =
-	"katls saved attestation exchange (katls serve/connect --save-evidence)\n"
-	"\n"
-	"request.bin        the authenticator request we sent (RFC 9261, as on the wire)\n"
-	"authenticator.bin  the peer's authenticator (Certificate||CertificateVerify||Finished)\n"
-	"cmw.cbor           the CMW Evidence from the leaf's cmw_attestation extension\n"
-	"peer-ak.unverified.pem\n"
-	"                   the attestation key the PEER CLAIMS in its Evidence (public),\n"
-	"                   for inspection.  It is unverified: do NOT pin it.  Pinning a\n"
-	"                   key a peer sent is trust on first use: it makes whoever answered\n"
-	"                   this connection the trusted attester.  Get AK pins (ak_names)\n"
-	"                   from 'katls provision' on the attester, or from EK enrollment.\n"
-	"meta               suite hash, sender role, expected peer name, binder label\n"
-	"session-secrets/   SESSION SECRETS of the TLS connection: exporter outputs the\n"
-	"                   verifier used (hc.bin = authenticator handshake context,\n"
-	"                   fk.bin = finished MAC key, attestation.bin =\n"
-	"                   TLS-Exporter(binder label, crc, 32)).  Anyone holding them can\n"
-	"                   forge authenticators for that connection: keep this directory\n"
-	"                   private (files are 0600) and delete it when done.\n"
-	"\n"
-	"'katls verify --dir DIR --policy FILE' re-checks everything except the TLS binding\n"
-	"itself, which it takes from the saved session-secrets values.\n";
-
-static int write_file(const char *dir, const char *name, const void *data, size_t len)
-{
-	char path[4096];
-	int fd, ret = 0;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	for (const uint8_t *p = data; len; ) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (close(fd) && !ret)
-		ret = -errno;
-	return ret;
-}
-
-static int mkdir_private(const char *path)
-{
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return -errno;
-	return chmod(path, 0700) ? -errno : 0;
-}
-
-/* The peer's claimed AK, named so that nobody mistakes it for a trust pin. */
-#define SAVED_PEER_AK	"peer-ak.unverified.pem"
-
-static int save_ak(const char *dir, const uint8_t *cmw, size_t cmw_len)
-{
-	struct katls_evidence ev;
-	struct katls_tpm_public pub;
-	EVP_PKEY *ak = NULL;
-	char *pem = NULL;
-	BIO *bio;
-	long n;
-	int ret = 0;
-
-	memset(&ev, 0, sizeof(ev));
-	if (!cmw || katls_cmw_decode(cmw, cmw_len, &ev))
-		return 0;	/* nothing to extract: the verdict says why */
-	if (!katls_quote_public_parse(ev.ak.data, ev.ak.len, &pub) &&
-	    !katls_quote_public_pkey(&pub, &ak) && (bio = BIO_new(BIO_s_mem()))) {
-		if (PEM_write_bio_PUBKEY(bio, ak) == 1 && (n = BIO_get_mem_data(bio, &pem)) > 0)
-			ret = write_file(dir, SAVED_PEER_AK, pem, (size_t)n);
-		BIO_free(bio);
-	}
-	EVP_PKEY_free(ak);
-	katls_cmw_cleanup(&ev);
-	return ret;
-}
-
-int katls_verify_save(const char *dir, const struct katls_exporter *ex,
-		      enum katls_role sender, const struct katls_ea_request *req,
-		      const uint8_t *auth, size_t auth_len, const uint8_t *cmw,
-		      size_t cmw_len, const char *peer_name, const char *binder_label)
-{
-	uint8_t hc[EVP_MAX_MD_SIZE], fk[EVP_MAX_MD_SIZE], att[32];
-	size_t n = (size_t)EVP_MD_get_size(ex->md);
-	char sub[4096], meta[1024];
-	int ret;
-
-	if (sender != KATLS_ROLE_CLIENT && sender != KATLS_ROLE_SERVER)
-		return -EINVAL;
-	if (!binder_label)
-		binder_label = KATLS_BINDER_LABEL;
-	if ((size_t)snprintf(sub, sizeof(sub), "%s/session-secrets", dir) >= sizeof(sub))
-		return -ENAMETOOLONG;
-	ret = mkdir_private(dir);
-	if (!ret)
-		ret = mkdir_private(sub);
-	if (!ret)
-		ret = katls_exporter_export(ex, hc_label[sender], NULL, 0, hc, n);
-	if (!ret)
-		ret = katls_exporter_export(ex, fk_label[sender], NULL, 0, fk, n);
-	if (!ret)
-		ret = katls_exporter_export(ex, binder_label, req->crc, req->crc_len, att,
-					    sizeof(att));
-	if (!ret)
-		ret = write_file(sub, "hc.bin", hc, n);
-	if (!ret)
-		ret = write_file(sub, "fk.bin", fk, n);
-	if (!ret)
-		ret = write_file(sub, "attestation.bin", att, sizeof(att));
-	OPENSSL_cleanse(hc, sizeof(hc));
-	OPENSSL_cleanse(fk, sizeof(fk));
-	OPENSSL_cleanse(att, sizeof(att));
-	if (!ret)
-		ret = write_file(dir, "request.bin", req->raw.data, req->raw.len);
-	if (!ret)
-		ret = write_file(dir, "authenticator.bin", auth, auth_len);
-	if (!ret && cmw)
-		ret = write_file(dir, "cmw.cbor", cmw, cmw_len);
-	if (!ret)
-		ret = save_ak(dir, cmw, cmw_len);
-	if (!ret) {
-		snprintf(meta, sizeof(meta), "hash %s\nsender %s\npeer-name %s\nbinder-label %s\n",
-			 EVP_MD_get0_name(ex->md), sender == KATLS_ROLE_SERVER ? "server" : "client",
-			 peer_name && *peer_name ? peer_name : "-", binder_label);
-		ret = write_file(dir, "meta", meta, strlen(meta));
-	}
-	if (!ret)
-		ret = write_file(dir, "README", saved_readme, sizeof(saved_readme) - 1);
-	return ret;
-}
-
-/* An exporter that answers only the three values the live verifier used. */
-struct saved_exporter {
-	enum katls_role sender;
-	const char *binder_label;
-	struct katls_buf hc, fk, att;
-	const struct katls_ea_request *req;
-};
-
-static int saved_export(void *arg, const char *label, const uint8_t *ctx, size_t ctx_len,
-			uint8_t *out, size_t out_len)
-{
-	struct saved_exporter *s = arg;
-	const struct katls_buf *b = NULL;
-
-	if (!strcmp(label, hc_label[s->sender]) && !ctx_len)
-		b = &s->hc;
-	else if (!strcmp(label, fk_label[s->sender]) && !ctx_len)
-		b = &s->fk;
-	else if (!strcmp(label, s->binder_label) && ctx_len == s->req->crc_len &&
-		 !memcmp(ctx, s->req->crc, ctx_len))
-		b = &s->att;
-	if (!b || b->len != out_len)
-		return -ENOENT;
-	memcpy(out, b->data, out_len);
-	return 0;
-}
-
-static int read_in(const char *dir, const char *name, struct katls_buf *out)
-{
-	char path[4096];
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return -ENAMETOOLONG;
-	return katls_file_read(path, AUTH_MAX, out);
-}
-
-static int parse_meta(char *meta, const EVP_MD **md, enum katls_role *sender,
-		      char *peer, size_t peer_len, char *label, size_t label_len)
-{
-	char *save = NULL;
-
-	*md = NULL;
-	*sender = 0;
-	for (char *l = strtok_r(meta, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char *v = strchr(l, ' ');
-
-		if (!v)
-			return -EBADMSG;
-		*v++ = '\0';
-		if (!strcmp(l, "hash"))
-			*md = EVP_get_digestbyname(v);
-		else if (!strcmp(l, "sender"))
-			*sender = !strcmp(v, "server") ? KATLS_ROLE_SERVER :
-				  !strcmp(v, "client") ? KATLS_ROLE_CLIENT : 0;
-		else if (!strcmp(l, "peer-name"))
-			snprintf(peer, peer_len, "%s", strcmp(v, "-") ? v : "");
-		else if (!strcmp(l, "binder-label"))
-			snprintf(label, label_len, "%s", v);
-		else
-			return -EBADMSG;
-	}
-	return *md && *sender && *label ? 0 : -EBADMSG;
-}
-
-int katls_verify_dir(const char *dir, const struct katls_verify_params *p,
-		     struct katls_verify_result *out)
-{
-	struct katls_buf meta = KATLS_BUF_INIT, reqb = KATLS_BUF_INIT, auth = KATLS_BUF_INIT;
-	struct saved_exporter se = { 0 };
-	struct katls_verify_params vp = *p;
-	struct katls_ea_request req = { 0 };
-	struct katls_ea_crc_set used;
-	struct katls_exporter ex;
-	char peer[256] = "", label[128] = "";
-	const char *what;
-	const EVP_MD *md;
-	int ret;
-
-	memset(out, 0, sizeof(*out));
-	katls_ea_crc_set_init(&used);
-	what = "meta";
-	ret = read_in(dir, "meta", &meta);
-	if (!ret)
-		ret = katls_put_u8(&meta, 0);
-	if (!ret)
-		ret = parse_meta((char *)meta.data, &md, &se.sender, peer, sizeof(peer), label,
-				 sizeof(label));
-	if (!ret && (what = "request.bin", 1))
-		ret = read_in(dir, "request.bin", &reqb);
-	if (!ret)
-		ret = katls_ea_request_parse(&req, reqb.data, reqb.len, 0);
-	if (!ret && (what = "authenticator.bin", 1))
-		ret = read_in(dir, "authenticator.bin", &auth);
-	if (!ret && (what = "session-secrets/hc.bin", 1))
-		ret = read_in(dir, "session-secrets/hc.bin", &se.hc);
-	if (!ret && (what = "session-secrets/fk.bin", 1))
-		ret = read_in(dir, "session-secrets/fk.bin", &se.fk);
-	if (!ret && (what = "session-secrets/attestation.bin", 1))
-		ret = read_in(dir, "session-secrets/attestation.bin", &se.att);
-	if (ret) {
-		snprintf(out->msg, sizeof(out->msg), "%s/%s: %s", dir, what, strerror(-ret));
-		out->reason = KATLS_R_INTERNAL;
-		goto out;
-	}
-	se.binder_label = label;
-	se.req = &req;
-	ex.md = md;
-	ex.export = saved_export;
-	ex.arg = &se;
-	if (!vp.peer_name && *peer)
-		vp.peer_name = peer;
-	vp.binder_label = label;
-	ret = katls_verify_authenticator(&vp, &ex, se.sender, &req, &used, auth.data, auth.len,
-					 out);
-out:
-	katls_ea_crc_set_cleanup(&used);
-	katls_ea_request_cleanup(&req);
-	katls_buf_cleanup(&meta);
-	katls_buf_cleanup(&reqb);
-	katls_buf_cleanup(&auth);
-	katls_buf_cleanup(&se.hc);
-	katls_buf_cleanup(&se.fk);
-	katls_buf_cleanup(&se.att);
-	return ret;
 }

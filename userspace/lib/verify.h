@@ -15,14 +15,21 @@
  *   PCR reference values → IMA: PCRs 0-10 quoted, entry 0 boot_aggregate ==
  *   H(quoted PCRs 0-9), replay to the quoted PCR 10 (replay until match),
  *   allowlist → kernel rules (advisory data) → workload: exe path and digest
- *   measured in the quoted IMA log, then the workload rules.
+ *   measured in the quoted IMA log, then the workload rules.  With
+ *   incremental IMA (ima_resume.h) the replay starts from a prefix of the
+ *   log this verifier accepted before, whose entry 0 is checked against the
+ *   quoted PCRs 0-9 all the same; what the prefix cannot decide sets
+ *   ima_retry_full (the whole log decides).
  *
  * Offline re-verification (katls verify --dir) uses a saved exchange: the
  * messages as on the wire plus the exporter OUTPUTS the live verifier used
  * (HC, FK, TLS-Exporter("Attestation", crc)); it re-checks everything except
  * the TLS binding itself, which it takes from those saved values.
  *
- * No global state; one verification per call.
+ * Verification reads no file: the policy was compiled when it was loaded
+ * (policy.h).  Many threads may verify at once on one policy; its caches
+ * (verify_cache.h, ima_cache.h) take their own locks.  The only global state
+ * is the pre-fetched algorithms (algs.h).
  */
 #ifndef KATLS_VERIFY_H
 #define KATLS_VERIFY_H
@@ -34,6 +41,7 @@
 #include <openssl/x509.h>
 
 #include "ea.h"
+#include "ima_cache.h"
 #include "katls.h"
 #include "policy.h"
 
@@ -76,6 +84,12 @@ struct katls_verify_summary {
 struct katls_verify_result {
 	enum katls_reason reason;	/* KATLS_R_OK when accepted */
 	char msg[512];			/* one line: what failed (or passed) */
+	/*
+	 * Refused because an IMA tail (incremental IMA) could not be decided
+	 * from the verifier's cached prefix: a request without the prefix may
+	 * get the whole log, which decides (session.c asks once).
+	 */
+	bool ima_retry_full;
 	struct katls_verify_summary sum;
 	uint8_t *cmw;			/* copy of the CMW (for saving), may be NULL */
 	size_t cmw_len;
@@ -85,6 +99,16 @@ struct katls_verify_params {
 	const struct katls_policy *policy;
 	const char *peer_name;		/* expected name (connect target), or NULL */
 	const char *binder_label;	/* NULL = KATLS_BINDER_LABEL */
+	/*
+	 * Incremental IMA (ima_cache.h): who the peer is across connections
+	 * (an address, say; NULL: @peer_name), and the prefix of its log the
+	 * request offered (session.c sets it), or NULL: a log from entry N > 0
+	 * is then refused unless the policy's cache holds exactly the prefix
+	 * the request names (a saved exchange re-verified).
+	 */
+	const uint8_t *peer_id;
+	size_t peer_id_len;
+	struct katls_ima_prefix *ima_prefix;
 };
 
 /**
@@ -132,5 +156,24 @@ int katls_verify_save(const char *dir, const struct katls_exporter *ex,
  */
 int katls_verify_dir(const char *dir, const struct katls_verify_params *p,
 		     struct katls_verify_result *out);
+
+/* A saved exchange read into memory once (saved.c), to re-verify it often. */
+struct katls_saved;
+
+/**
+ * katls_saved_load() - read a directory written by katls_verify_save().
+ * Return: 0 and *@out (katls_saved_free()), or -errno with "<file>: <why>"
+ * in @err.
+ */
+int katls_saved_load(const char *dir, struct katls_saved **out, char *err, size_t err_len);
+/** katls_saved_free() - wipes the session secrets; NULL-safe. */
+void katls_saved_free(struct katls_saved *s);
+/**
+ * katls_saved_verify() - katls_verify_dir() of a loaded exchange: reads no
+ * file.  @s is not modified (each call starts with no crc consumed), so one
+ * loaded exchange may be verified any number of times, from any thread.
+ */
+int katls_saved_verify(const struct katls_saved *s, const struct katls_verify_params *p,
+		       struct katls_verify_result *out);
 
 #endif /* KATLS_VERIFY_H */

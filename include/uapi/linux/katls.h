@@ -41,17 +41,35 @@
  *             A single record larger than a netlink message (> ~32 KiB)
  *             fails the dump with -EMSGSIZE.
  *
- * KATLS_CMD_DAEMON_REGISTER (do; CAP_NET_ADMIN)
- *   The helper daemon announces itself from the netlink socket it will use
- *   for REQUEST_ACCEPT.  Exactly one daemon is registered at a time: another
- *   socket gets -EBUSY, the same socket again is a no-op.  The registration
- *   ends when that netlink socket is released (the module watches
- *   NETLINK_URELEASE): a daemon that exits or crashes is noticed at once, and
- *   every request still queued or accepted fails with -ECONNABORTED.  While no
- *   daemon is registered, KATLS_SO_ATTEST fails at once with -ECONNREFUSED.
- *   The daemon should also join the "events" group to hear REQUEST_READY.
+ * The daemon is a netlink socket
+ * ------------------------------
+ * CAP_NET_ADMIN alone is no identity: a CNI plugin or a network manager has
+ * it.  The daemon is the one netlink socket that registered; only it may
+ * REQUEST_ACCEPT, and only the socket that accepted a request may complete it
+ * with REQUEST_DONE (others get -EPERM).  Registering needs more than the
+ * ops' CAP_NET_ADMIN: CAP_SYS_ADMIN too (both in the initial user namespace,
+ * held by the sender and by the task that opened the socket), a network
+ * namespace owned by the initial user namespace, and, if the operator pinned
+ * one with the module parameter daemon_exe (e.g. "/usr/sbin/katlsd"; root
+ * only, /sys/module/katls/parameters/daemon_exe), that very executable (same
+ * inode).  So while katlsd restarts, a CAP_NET_ADMIN task cannot take its
+ * place; with daemon_exe set, neither can another CAP_SYS_ADMIN program.
  *
- * KATLS_CMD_REQUEST_ACCEPT (do; CAP_NET_ADMIN)
+ * KATLS_CMD_DAEMON_REGISTER (do; CAP_NET_ADMIN and CAP_SYS_ADMIN)
+ *   The helper daemon announces itself from the netlink socket it will use
+ *   for REQUEST_ACCEPT and REQUEST_DONE.  Exactly one daemon is registered at
+ *   a time: another socket gets -EBUSY, the same socket again is a no-op.
+ *   -EPERM (with an extack message naming the reason) without CAP_SYS_ADMIN,
+ *   from a network namespace of another user namespace, or from an executable
+ *   other than daemon_exe.  The registration ends when that netlink socket is
+ *   released (the module watches NETLINK_URELEASE): a daemon that exits or
+ *   crashes is noticed at once, and every request still queued or accepted
+ *   fails with -ECONNABORTED.  While no daemon is registered, KATLS_SO_ATTEST
+ *   fails at once with -ECONNREFUSED.  The daemon should also join the
+ *   "events" group to hear REQUEST_READY.  Unloading the module ends the
+ *   registration too (a registered daemon does not pin the module).
+ *
+ * KATLS_CMD_REQUEST_ACCEPT (do; CAP_NET_ADMIN; the registered daemon only)
  *   Request:  [REQ_ID] u32; without it the oldest queued request is taken.
  *   Reply:    REQ_ID, REQ_FD (a new O_CLOEXEC fd for the application's
  *             socket, installed in the caller), REQ_ROLE, REQ_MODE,
@@ -61,12 +79,14 @@
  *             REQ_EXE_PATH (d_path of its executable) and, when IMA can hash
  *             it, REQ_EXE_DIGEST with REQ_EXE_DIGEST_ALGO (enum hash_algo of
  *             linux/hash_info.h) and REQ_EXE_DIGEST_ALGO_NAME ("sha256").
- *   Errors:   -ENOENT no queued request (or none with that id), -EALREADY the
+ *             REQ_TIMEOUT_MS is the effective timeout (see max_timeout_ms).
+ *   Errors:   -EPERM the caller is not the registered daemon's socket,
+ *             -ENOENT no queued request (or none with that id), -EALREADY the
  *             request was already accepted, -EMFILE etc. from fd allocation.
  *   The acceptor owns the request until DONE; if its netlink socket is
  *   released first, the request fails with -ECONNABORTED.
  *
- * KATLS_CMD_REQUEST_DONE (do; CAP_NET_ADMIN)
+ * KATLS_CMD_REQUEST_DONE (do; CAP_NET_ADMIN; the request's acceptor only)
  *   Request:  REQ_ID, REQ_STATUS (s32: 0, -EACCES, -EKEYREJECTED,
  *             -EKEYEXPIRED, -EPROTO, -ETIMEDOUT or -ECONNRESET; anything else
  *             is -EINVAL and leaves the request untouched), [REQ_REASON] u32,
@@ -75,20 +95,43 @@
  *   kTLS (ULP "tls", software or device crypto) for both transmit and
  *   receive; if not, the request fails with -EPROTO for the application and
  *   DONE itself returns -EPROTO with an extack message.
- *   Errors:   -ENOENT unknown request id (also: cancelled by timeout or
- *             signal meanwhile), -EINVAL request not accepted yet.
+ *   Errors:   -EPERM the caller is not the daemon's socket that accepted
+ *             the request, -ENOENT unknown request id (also: cancelled by
+ *             timeout or signal meanwhile), -EINVAL request not accepted yet.
  *   The daemon closes its fd for the socket afterwards.
  *
- * Events (multicast group "events")
- *   KATLS_CMD_REQUEST_READY: REQ_ID, REQ_ROLE, REQ_MODE — a request is queued.
+ * Events (multicast group "events"; joining needs CAP_SYS_ADMIN)
+ *   KATLS_CMD_REQUEST_READY: REQ_ID, REQ_ROLE, REQ_MODE — a request is queued;
+ *     sent in the daemon's network namespace.
  *   KATLS_CMD_STATE_CHANGED: STATE_GENERATION, STATE_IMA_COUNT — the
  *     measured-state generation moved (new IMA records or violations).  The
  *     module polls IMA's list while someone listens on the group (and on
- *     every STATE_GET), so the event follows a measurement within ~1 s.
+ *     every STATE_GET), so the event follows a measurement within ~1 s.  Sent
+ *     in every network namespace owned by the initial user namespace.
+ *   Joining is checked by the kernel (GENL_MCAST_CAP_SYS_ADMIN) against the
+ *   network namespace's user namespace: an unprivileged user gets -EPERM in
+ *   the initial namespaces; in a user+network namespace of its own it may
+ *   join, but nothing is ever sent there.  The events carry what STATE_GET
+ *   gives CAP_SYS_ADMIN callers only (the IMA count).
  *
  * STATE_GET additionally reports, for CAP_NET_ADMIN callers, the request
  * counters: STATE_REQ_QUEUED, STATE_REQ_ACCEPTED, STATE_SOCKS (sockets that
- * carry katls state) and STATE_DAEMON (1 if a daemon is registered).
+ * carry katls state), STATE_DAEMON (1 if a daemon is registered) and
+ * STATE_REQ_LIMITED (KATLS_SO_ATTEST calls refused by a limit since load).
+ *
+ * Limits (module parameters, /sys/module/katls/parameters/, root may change
+ * them at run time; each request is checked against the current values)
+ * ------
+ *   max_requests          open (queued or accepted) requests of all users;
+ *                         default 1024.  Beyond: -ENOBUFS.
+ *   max_requests_per_uid  open requests per requesting real uid; default 64;
+ *                         callers with CAP_SYS_RESOURCE are exempt (as from
+ *                         RLIMIT_NPROC).  Beyond: -EAGAIN.
+ *   max_timeout_ms        the longest a request may wait for its verdict;
+ *                         1000..KATLS_TIMEOUT_MAX_MS, default 60000.  A
+ *                         larger timeout_ms (or the default) is clamped to it.
+ *   daemon_exe            see "The daemon is a netlink socket"; default "".
+ *   A refused request changes nothing on the socket: the caller may retry.
  *
  * Socket options
  * --------------
@@ -98,15 +141,19 @@
  *     0              the socket is now kTLS in both directions and the verdict
  *                    was positive (KATLS_SO_STATUS has the details)
  *     -EINVAL        wrong size, version, role, mode, timeout (max
- *                    KATLS_TIMEOUT_MAX_MS), strings not NUL-terminated, or
- *                    non-zero reserved fields
+ *                    KATLS_TIMEOUT_MAX_MS; values above the max_timeout_ms
+ *                    parameter are clamped, not refused), strings not
+ *                    NUL-terminated, or non-zero reserved fields
  *     -EPROTONOSUPPORT  not a TCP socket (UDP, raw, MPTCP, ...)
  *     -ENOTCONN      TCP but not ESTABLISHED (unconnected, listening, closing)
- *     -EBUSY         the socket already carries a ULP (kTLS, ...)
+ *     -EBUSY         the socket already carries a ULP (kTLS, ...), or its
+ *                    destructor was chained by other kernel code
  *     -EALREADY      an attestation is already pending on this socket
  *     -EISCONN       this socket was already attested (a socket whose
  *                    attestation failed is shut down: -ENOTCONN)
  *     -ECONNREFUSED  no daemon registered
+ *     -EAGAIN        the caller's uid has max_requests_per_uid requests open
+ *     -ENOBUFS       max_requests requests are open (all users)
  *     -ECONNABORTED  the daemon exited before completing the request
  *     -ETIMEDOUT     the request did not complete within its timeout
  *     -EINTR         a signal interrupted the wait (never restarted)
@@ -114,11 +161,19 @@
  *                    as reported by the daemon (attestation failed); -EPROTO
  *                    also when the daemon claimed success without kTLS
  *     -ENOMEM
- *   On every failure after the request was queued, the socket is shut down
- *   (SHUT_RDWR): the application never keeps a half-attested or plaintext
- *   stream.  A socket that used KATLS_SO_ATTEST keeps a small status record
- *   until it is destroyed, and pins katls.ko while it exists (rmmod fails with
- *   EBUSY; so does rmmod while a caller waits in setsockopt).
+ *   The errors up to -ENOBUFS leave the socket as it was.  On every failure
+ *   after the request was queued, the socket is shut down (SHUT_RDWR): the
+ *   application never keeps a half-attested or plaintext stream.  A socket
+ *   that used KATLS_SO_ATTEST keeps a small status record until it is
+ *   destroyed, and pins katls.ko while it exists (rmmod fails with EBUSY; so
+ *   does rmmod while a caller waits in setsockopt).  Such a socket can never
+ *   listen() again (EINVAL), so it has no children that could outlive the
+ *   module: an attested socket carries the "tls" ULP, and a failed one the
+ *   "tls" ULP if the daemon got that far, else the module's own ULP "katls"
+ *   (which does nothing and which applications cannot set: EPERM).  If the
+ *   application listens on the socket while its request is pending (after
+ *   connect(AF_UNSPEC)), the shutdown stops that listener; should it keep
+ *   listening anyway, the socket keeps no status record (state NONE).
  * KATLS_SO_STATUS (getsockopt, SOL_IP or SOL_IPV6): struct katls_status,
  *   exactly sizeof(struct katls_status) bytes (else -EINVAL).  Any socket:
  *   state NONE if it never asked for attestation.
@@ -214,6 +269,7 @@ enum katls_attr {
 	KATLS_A_STATE_REQ_ACCEPTED,	/* u32, requests held by the daemon */
 	KATLS_A_STATE_SOCKS,		/* u32, sockets with katls state */
 	KATLS_A_STATE_DAEMON,		/* u8, 1 if a daemon is registered */
+	KATLS_A_STATE_REQ_LIMITED,	/* u64, requests refused by a limit */
 
 	__KATLS_A_MAX,
 	KATLS_A_MAX = __KATLS_A_MAX - 1

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _KATLS_SOCK_H
+#define _KATLS_SOCK_H
+
+#include <linux/types.h>
+#include <uapi/linux/katls.h>
+
+struct sock;
+
+int katls_sock_init(void);
+void katls_sock_exit(void);
+
+int katls_sock_attach(struct sock *sk);
+void katls_sock_detach(struct sock *sk);
+int katls_sock_finish(struct sock *sk, int result, u32 reason, u64 expiry,
+		      const u8 *peer_digest);
+void katls_sock_status(struct sock *sk, struct katls_status *st);
+u32 katls_sock_count(void);
+
+#endif /* _KATLS_SOCK_H */
