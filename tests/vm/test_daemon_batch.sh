@@ -35,8 +35,12 @@ trap 'stop_proxy; cleanup_daemon' EXIT
 quotes() { grep -Ec '^quote [0-9]+ (delayed|failed)' "$work/px.log" || true; }
 jq --arg t "$px_tcti" '.tpm.tcti = $t' "$work/katlsd.json" >"$work/k.tmp" && mv "$work/k.tmp" "$work/katlsd.json"
 $katls gate load >/dev/null || { echo "FAIL - katls gate load"; exit 1; }
+# Every loopback connection a client makes to 7700-7720 needs attestation (the
+# rule names no policy: the client's default stands); the server ends are held
+# PENDING by katlsd while their requests run.
 for p in $(seq 7700 7720); do
-	$katls policy add 127.0.0.1 port $p --policy vm >/dev/null || { echo "FAIL - rule $p"; exit 1; }
+	$katls policy add 127.0.0.1 port $p --direction out >/dev/null ||
+		{ echo "FAIL - rule $p"; exit 1; }
 done
 start_katlsd
 
