@@ -241,8 +241,9 @@ static void gather(struct attester *a, const char *log, const struct katls_ima_h
 		die("request", "cannot build");
 	katls_evidence_source_free(a->src);
 	if (katls_evidence_source_new(&a->src, &cfg, err, sizeof(err)) ||
-	    katls_evidence_gather(a->src, &a->ex, a->key, req->crc, req->crc_len, cmw, err,
-				  sizeof(err)))
+	    katls_evidence_gather(a->src, &(struct katls_evidence_request){
+		    .ex = &a->ex, .leaf_key = a->key, .crc = req->crc, .crc_len = req->crc_len },
+		    cmw, err, sizeof(err)))
 		die("Evidence", err);
 	if (hint && katls_ima_hint_answer(req, cmw) != 1)
 		die("Evidence", "the attester did not answer with a tail");

@@ -276,6 +276,35 @@ static void test_ranges(void **state)
 		  "$.ima.digest_size: integer out of range 0..64");
 }
 
+/* quote_batch: enabled by default, every bound checked, unknown keys refused. */
+static void test_quote_batch(void **state)
+{
+	struct katlsd_config *c = parse_ok("{" CERT_KEY "}", NULL);
+
+	assert_true(c->batch.enabled);
+	assert_int_equal(c->batch.max, 0);		/* the library's default */
+	assert_int_equal(c->batch.linger_ms, 0);
+	assert_int_equal(c->batch.queue, 0);
+	katlsd_config_free(c);
+	c = parse_ok("{" CERT_KEY ", \"quote_batch\": { \"enabled\": false, \"max\": 64, "
+		     "\"linger_ms\": 20, \"queue\": 256 }}", NULL);
+	assert_false(c->batch.enabled);
+	assert_int_equal(c->batch.max, 64);
+	assert_int_equal(c->batch.linger_ms, 20);
+	assert_int_equal(c->batch.queue, 256);
+	katlsd_config_free(c);
+	parse_bad("{" CERT_KEY ", \"quote_batch\": { \"max\": 1025 }}",
+		  "$.quote_batch.max: integer out of range 2..1024");
+	parse_bad("{" CERT_KEY ", \"quote_batch\": { \"max\": 1 }}",
+		  "$.quote_batch.max: integer out of range 2..1024");
+	parse_bad("{" CERT_KEY ", \"quote_batch\": { \"linger_ms\": 1001 }}",
+		  "$.quote_batch.linger_ms: integer out of range 0..1000");
+	parse_bad("{" CERT_KEY ", \"quote_batch\": { \"queue\": 0 }}",
+		  "$.quote_batch.queue: integer out of range 1..65536");
+	parse_bad("{" CERT_KEY ", \"quote_batch\": { \"size\": 8 }}",
+		  "$.quote_batch: unknown key \"size\"");
+}
+
 static void test_empty_strings(void **state)
 {
 	parse_bad("{ \"certificate\": \"\", \"key\": \"k\" }", "$.certificate: empty path");
@@ -500,6 +529,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_quote_batch),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),

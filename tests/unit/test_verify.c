@@ -32,6 +32,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "batch_proof.h"
 #include "buf.h"
 #include "cmw.h"
 #include "ea.h"
@@ -39,6 +40,7 @@
 #include "ima_cache.h"
 #include "ima_prefix.h"
 #include "katls.h"
+#include "merkle.h"
 #include "policy.h"
 #include "quote.h"
 #include "session.h"
@@ -300,6 +302,8 @@ static void ak_public(struct katls_buf *b, EVP_PKEY *ak, uint32_t attrs)
 	put_tpm2b(b, y, 32);
 }
 
+struct fake_batch;
+
 struct fake {
 	EVP_PKEY *ak;			/* NULL = ak_key */
 	EVP_PKEY *aik_key;		/* key hashed into "aik"; NULL = the leaf key */
@@ -312,6 +316,7 @@ struct fake {
 	uint32_t claimed_attrs;		/* attributes in the "ak" record; 0 = attrs */
 	const struct katls_tpm_name *signer;	/* qualifiedSigner; NULL = the key's QN */
 	const struct katls_cmw_workload *workload;	/* NULL = none */
+	const struct fake_batch *batch;	/* quote a batch's root (size > 1); NULL = the binder */
 	uint64_t ima_start;		/* @ima holds the log from this entry on */
 	uint8_t boot;			/* PCRs 0-9 of another boot: PCR i = i + boot */
 };
@@ -373,6 +378,69 @@ static void fake_names(EVP_PKEY *ak, uint32_t attrs, struct katls_tpm_name *name
 	katls_buf_cleanup(&q);
 }
 
+/* ---- quote batching: this session's leaf in a batch under one quote -------- */
+
+enum batch_flaw {
+	B_HONEST,
+	B_OTHER_LEAF,		/* the proof of the next session in the batch */
+	B_FLIPPED_SIBLING,	/* a bit of a sibling hash flipped */
+	B_WRONG_INDEX,		/* the neighbour's index (same path length) */
+	B_SHORT_PATH,		/* the last hash left out */
+	B_LONG_PATH,		/* one hash too many */
+	B_ROOT_NOT_QUOTED,	/* the TPM quoted another root */
+	B_TOO_LARGE,		/* claims more sessions than the bound */
+};
+
+struct fake_batch {
+	size_t size;			/* sessions under the quote */
+	size_t index;			/* this session's leaf */
+	const katls_merkle_hash *leaves;	/* everyone's leaves (size); NULL = made up */
+	enum batch_flaw flaw;
+};
+
+/*
+ * The batch record of the session whose binder is @binder, as quote_batch.c
+ * makes it (or broken as @fb->flaw says), and the root the TPM quotes (@qd).
+ */
+static void fake_batch_record(const struct fake_batch *fb, const uint8_t *binder,
+			      size_t binder_len, struct katls_buf *rec, uint8_t qd[32])
+{
+	katls_merkle_hash *leaves = calloc(fb->size, sizeof(*leaves));
+	katls_merkle_hash path[KATLS_BATCH_DEPTH_MAX + 1];
+	size_t at = fb->flaw == B_OTHER_LEAF ? (fb->index + 1) % fb->size : fb->index;
+	struct katls_batch_proof p = { .size = (uint16_t)fb->size, .index = (uint16_t)at };
+	struct katls_merkle_tree *t;
+
+	assert_non_null(leaves);
+	for (size_t i = 0; i < fb->size; i++) {
+		uint8_t other[4] = { 0x0f, (uint8_t)i, (uint8_t)(i >> 8), 0xf0 };
+
+		if (fb->leaves)
+			memcpy(leaves[i], fb->leaves[i], sizeof(leaves[i]));
+		else
+			assert_int_equal(katls_merkle_leaf_hash(other, sizeof(other), leaves[i]), 0);
+	}
+	assert_int_equal(katls_batch_leaf(binder, binder_len, leaves[fb->index]), 0);
+	assert_int_equal(katls_merkle_tree_build(leaves, fb->size, &t), 0);
+	memcpy(p.leaf, leaves[at], sizeof(p.leaf));
+	memcpy(p.root, katls_merkle_tree_root(t), sizeof(p.root));
+	assert_int_equal(katls_merkle_tree_path(t, at, path, &p.path_len), 0);
+	p.path = path;
+	memcpy(qd, p.root, 32);
+	switch (fb->flaw) {
+	case B_FLIPPED_SIBLING: path[0][5] ^= 0x40; break;
+	case B_WRONG_INDEX: p.index ^= 1; break;
+	case B_SHORT_PATH: p.path_len--; break;
+	case B_LONG_PATH: memcpy(path[p.path_len++], leaves[0], sizeof(path[0])); break;
+	case B_ROOT_NOT_QUOTED: qd[0] ^= 1; break;
+	case B_TOO_LARGE: p.size = KATLS_BATCH_MAX + 1; break;
+	default: break;
+	}
+	assert_int_equal(katls_batch_proof_encode(&p, rec), 0);
+	katls_merkle_tree_free(t);
+	free(leaves);
+}
+
 /* Evidence for @req as a TPM would make it, signed by the software AK. */
 static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
 		     const uint8_t *crc, size_t crc_len, const struct fake *f)
@@ -382,6 +450,7 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 	struct katls_tpm_name qn;
 	uint8_t binder[EVP_MAX_MD_SIZE], nonce[32], digest[64], h[32];
 	size_t binder_len = sizeof(binder), nonce_len, dlen, aik_len = EVP_MAX_MD_SIZE;
+	bool batched = f && f->batch && f->batch->size > 1;
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	EVP_PKEY *ak = f && f->ak ? f->ak : ak_key;
@@ -404,6 +473,10 @@ static void make_cmw(struct katls_buf *out, const struct katls_exporter *ex, EVP
 					      crc_len, f ? f->label : NULL, binder,
 					      &binder_len), 0);
 	assert_int_equal(katls_quote_nonce(binder, binder_len, nonce, &nonce_len), 0);
+	if (batched) {		/* the TPM quotes the batch's root instead */
+		fake_batch_record(f->batch, binder, binder_len, &ev.batch, nonce);
+		nonce_len = 32;
+	}
 	assert_int_equal(katls_quote_pcr_digest(0x000b, pcrs.mask, &pcrs, digest, &dlen), 0);
 	/* TPMS_ATTEST */
 	katls_put_be32(&ev.quote, 0xff544347);
@@ -1430,13 +1503,24 @@ static int fd_write(void *arg, const uint8_t *buf, size_t len)
 }
 
 static unsigned int gathered;	/* Evidence made by fake_gather() */
+static bool gather_batch_asked;	/* the last request's rq->batch */
+static bool gather_batch_always;	/* batch even if the request did not allow it */
 
-/* Software-TPM Evidence through the session's gather hook. */
-static int fake_gather(void *arg, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
-		       const uint8_t *crc, size_t crc_len, struct katls_buf *out, char *err,
-		       size_t err_len)
+/*
+ * Software-TPM Evidence through the session's gather hook (@arg: a struct
+ * fake or NULL); a fake batch is used only when the request allows it.
+ */
+static int fake_gather(void *arg, const struct katls_evidence_request *rq,
+		       struct katls_buf *out, char *err, size_t err_len)
 {
-	make_cmw(out, ex, leaf_key, crc, crc_len, arg);
+	struct fake f = { 0 };
+
+	if (arg)
+		f = *(const struct fake *)arg;
+	gather_batch_asked = rq->batch;
+	if (!rq->batch && !gather_batch_always)
+		f.batch = NULL;
+	make_cmw(out, rq->ex, rq->leaf_key, rq->crc, rq->crc_len, &f);
 	gathered++;
 	return 0;
 }
@@ -1617,6 +1701,284 @@ static void test_session_not_katls(void **state)
 	close(fd[0]);
 	close(fd[1]);
 	conn_close(&t);
+}
+
+/* ---- quote batching (docs/wire.md "Quote batching") ----------------------- */
+
+static void batch_request(struct katls_ea_request *req, bool offer)
+{
+	struct katls_ea_request_params p = { .type = KATLS_HS_CLIENT_CERTIFICATE_REQUEST,
+					     .offer_batch = offer };
+
+	assert_int_equal(katls_ea_request_build(req, &p), 0);
+	assert_int_equal(katls_ea_request_offers(req, KATLS_EXT_QUOTE_BATCH), offer);
+}
+
+/* Verify Evidence of a (flawed) batch on a fresh request offering batching. */
+static enum katls_reason verify_batch(struct conn *t, const struct fake_batch *fb, bool offer,
+				      struct katls_verify_summary *sum, char *msg, size_t len)
+{
+	struct katls_buf auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	struct fake f = { .batch = fb };
+	enum katls_reason r;
+
+	batch_request(&req, offer);
+	make_auth(&auth, &t->sex, &req, srv_cert, srv_key, &f);
+	r = verify_set(t, &req, NULL, &auth, policy(NULL), NULL, sum, msg, len);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	return r;
+}
+
+/*
+ * Batches of 1, 2, 3, 7, 64 and the maximum verify, the session's leaf
+ * anywhere in them; a batch of one is today's Evidence (no batch record,
+ * the quote's extraData is the binder), so verifiers that never offered
+ * batching accept it.
+ */
+static void test_batch_sizes_verify(void **state)
+{
+	static const struct { size_t size, index; } cases[] = {
+		{ 1, 0 }, { 2, 0 }, { 2, 1 }, { 3, 2 }, { 7, 0 }, { 7, 6 }, { 64, 33 },
+		{ KATLS_BATCH_MAX, 0 }, { KATLS_BATCH_MAX, KATLS_BATCH_MAX - 1 },
+		{ KATLS_BATCH_MAX, 517 },
+	};
+	struct katls_verify_summary sum;
+	struct conn t;
+
+	conn_open(&t, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_batch fb = { cases[i].size, cases[i].index, NULL, B_HONEST };
+
+		assert_int_equal(verify_batch(&t, &fb, true, &sum, NULL, 0), KATLS_R_OK);
+		assert_int_equal(sum.batch_size, cases[i].size > 1 ? cases[i].size : 0);
+		assert_int_equal(sum.batch_index, cases[i].size > 1 ? cases[i].index : 0);
+		if (cases[i].size == 1)		/* not offered: the same Evidence passes */
+			assert_int_equal(verify_batch(&t, &fb, false, NULL, NULL, 0), KATLS_R_OK);
+	}
+	conn_close(&t);
+}
+
+/* The SHA-384 suite: the 48-byte binder is the leaf's input as it is. */
+static void test_batch_sha384(void **state)
+{
+	struct fake_batch fb = { 7, 3, NULL, B_HONEST };
+	struct conn t;
+
+	conn_open(&t, "TLS_AES_256_GCM_SHA384");
+	assert_int_equal(verify_batch(&t, &fb, true, NULL, NULL, 0), KATLS_R_OK);
+	conn_close(&t);
+}
+
+/* Every way a batch proof can be wrong is refused with its own reason. */
+static void test_batch_flaws_refused(void **state)
+{
+	static const struct {
+		enum batch_flaw flaw;
+		size_t size, index;
+		enum katls_reason want;
+		const char *msg;
+	} cases[] = {
+		{ B_OTHER_LEAF, 7, 2, KATLS_R_BATCH_LEAF, "another leaf" },
+		{ B_FLIPPED_SIBLING, 7, 2, KATLS_R_BATCH_INCLUSION, "sibling hash is wrong" },
+		{ B_WRONG_INDEX, 8, 5, KATLS_R_BATCH_INCLUSION, "(it does at index 5: wrong index)" },
+		{ B_SHORT_PATH, 64, 9, KATLS_R_BATCH_PATH, "truncated" },
+		{ B_LONG_PATH, 64, 9, KATLS_R_BATCH_PATH, "over-long" },
+		{ B_ROOT_NOT_QUOTED, 3, 1, KATLS_R_BATCH_ROOT, "not the quote's extraData" },
+		{ B_TOO_LARGE, 7, 2, KATLS_R_BATCH_SIZE, "outside the bounds 2..1024" },
+	};
+	struct conn t;
+	char msg[512];
+
+	conn_open(&t, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_batch fb = { cases[i].size, cases[i].index, NULL, cases[i].flaw };
+
+		assert_int_equal(verify_batch(&t, &fb, true, NULL, msg, sizeof(msg)),
+				 cases[i].want);
+		if (!strstr(msg, cases[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, msg, cases[i].msg);
+	}
+	/* an index at or past the size: the leaf the proof names does not exist */
+	{
+		struct fake_batch fb = { 7, 6, NULL, B_HONEST };
+		struct katls_buf auth = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT;
+		struct katls_ea_request req;
+		struct katls_evidence ev;
+		struct fake f = { .batch = &fb };
+		size_t at;
+
+		batch_request(&req, true);
+		make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, &f);
+		assert_int_equal(katls_cmw_decode(cmw.data, cmw.len, &ev), 0);
+		at = 3;		/* u8 version, u16 size, u16 index */
+		ev.batch.data[at] = 0;
+		ev.batch.data[at + 1] = 7;
+		cmw.len = 0;
+		assert_int_equal(katls_cmw_encode(&ev, &cmw), 0);
+		auth_carrying(&auth, &t.sex, &req, srv_cert, srv_key, &cmw);
+		assert_int_equal(verify_set(&t, &req, NULL, &auth, policy(NULL), NULL, NULL, msg,
+					    sizeof(msg)), KATLS_R_BATCH_INDEX);
+		katls_cmw_cleanup(&ev);
+		katls_buf_cleanup(&cmw);
+		katls_buf_cleanup(&auth);
+		katls_ea_request_cleanup(&req);
+	}
+	conn_close(&t);
+}
+
+/* Batched Evidence for a request that did not offer batching: refused. */
+static void test_batch_not_offered_refused(void **state)
+{
+	struct fake_batch fb = { 7, 2, NULL, B_HONEST };
+	struct conn t;
+	char msg[512];
+
+	conn_open(&t, NULL);
+	assert_int_equal(verify_batch(&t, &fb, false, NULL, msg, sizeof(msg)),
+			 KATLS_R_BATCH_SIZE);
+	assert_non_null(strstr(msg, "did not offer quote batching"));
+	conn_close(&t);
+}
+
+/* This session's leaf on @t for @req, as the attester computes it. */
+static void session_leaf(const struct conn *t, const struct katls_ea_request *req,
+			 katls_merkle_hash out)
+{
+	uint8_t binder[EVP_MAX_MD_SIZE];
+	size_t len = sizeof(binder);
+
+	assert_int_equal(katls_binder_compute(&t->sex, srv_key, req->crc, req->crc_len, NULL,
+					      binder, &len), 0);
+	assert_int_equal(katls_batch_leaf(binder, len, out), 0);
+}
+
+/*
+ * R1/R2 hold with batching: one honest quote covers sessions A and B (and a
+ * third).  Each verifies on its own connection; A's Evidence in a correct
+ * authenticator on B (replay, or a relay that re-signs it) is refused at
+ * the leaf; A's whole authenticator on B fails RFC 9261 as before.
+ */
+static void test_batch_replayed_on_new_connection(void **state)
+{
+	struct katls_buf auth_a = KATLS_BUF_INIT, auth_b = KATLS_BUF_INIT;
+	struct katls_buf cmw_a = KATLS_BUF_INIT, moved = KATLS_BUF_INIT;
+	katls_merkle_hash leaves[3] = { { 0 } };
+	struct fake_batch fa = { 3, 0, leaves, B_HONEST }, fb = { 3, 1, leaves, B_HONEST };
+	struct fake f = { 0 };
+	struct katls_ea_request req_a, req_b;
+	struct conn a, b;
+	enum katls_reason r;
+	char msg[512];
+
+	conn_open(&a, NULL);
+	conn_open(&b, NULL);
+	batch_request(&req_a, true);
+	batch_request(&req_b, true);
+	session_leaf(&a, &req_a, leaves[0]);
+	session_leaf(&b, &req_b, leaves[1]);
+	f.batch = &fa;
+	make_cmw(&cmw_a, &a.sex, srv_key, req_a.crc, req_a.crc_len, &f);
+	auth_carrying(&auth_a, &a.sex, &req_a, srv_cert, srv_key, &cmw_a);
+	assert_int_equal(verify(&a, &req_a, NULL, &auth_a, NULL, NULL), KATLS_R_OK);
+	f.batch = &fb;
+	make_auth(&auth_b, &b.sex, &req_b, srv_cert, srv_key, &f);
+	assert_int_equal(verify(&b, &req_b, NULL, &auth_b, NULL, NULL), KATLS_R_OK);
+	/* A's authenticator as it is, on B (same request bytes) */
+	r = verify(&b, &req_a, NULL, &auth_a, NULL, NULL);
+	assert_true(r == KATLS_R_EA_SIGNATURE || r == KATLS_R_EA_FINISHED);
+	/* A's Evidence in a correct authenticator on B */
+	auth_carrying(&moved, &b.sex, &req_b, srv_cert, srv_key, &cmw_a);
+	assert_int_equal(verify_set(&b, &req_b, NULL, &moved, policy(NULL), NULL, NULL, msg,
+				    sizeof(msg)), KATLS_R_BATCH_LEAF);
+	/* and a relay re-signing it with its own trusted certificate */
+	katls_buf_cleanup(&moved);
+	auth_carrying(&moved, &b.sex, &req_b, relay_cert, relay_key, &cmw_a);
+	assert_int_equal(verify(&b, &req_b, NULL, &moved, NULL, NULL), KATLS_R_AIK_BINDING);
+	katls_buf_cleanup(&auth_a);
+	katls_buf_cleanup(&auth_b);
+	katls_buf_cleanup(&cmw_a);
+	katls_buf_cleanup(&moved);
+	katls_ea_request_cleanup(&req_a);
+	katls_ea_request_cleanup(&req_b);
+	conn_close(&a);
+	conn_close(&b);
+}
+
+/*
+ * The session engine negotiates: the verifier offers batching in its
+ * request unless no_batch, the attester asks for a shared quote only when
+ * offered and itself willing; a batch sent anyway is refused.
+ */
+static void test_session_batch_negotiation(void **state)
+{
+	static const struct { bool c_no, s_no, always; bool asked; enum katls_reason want; } cases[] = {
+		{ false, false, false, true, KATLS_R_OK },
+		{ true, false, false, false, KATLS_R_OK },
+		{ false, true, false, false, KATLS_R_OK },
+		{ true, true, false, false, KATLS_R_OK },
+		{ true, false, true, false, KATLS_R_BATCH_SIZE },
+	};
+	struct fake_batch fb = { 5, 4, NULL, B_HONEST };
+	struct fake f = { .batch = &fb };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct side c, s;
+		struct conn t;
+		pthread_t th;
+		int fd[2];
+
+		conn_open(&t, NULL);
+		gather_batch_always = cases[i].always;
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+		side_init(&c, KATLS_ROLE_CLIENT, KATLS_MODE_VERIFY_PEER, &t.cex, fd[0], NULL,
+			  "server.test");
+		side_init(&s, KATLS_ROLE_SERVER, KATLS_MODE_ATTEST_SELF, &t.sex, fd[1], NULL, NULL);
+		c.p.no_batch = cases[i].c_no;
+		s.p.no_batch = cases[i].s_no;
+		s.p.gather_arg = &f;
+		assert_int_equal(pthread_create(&th, NULL, side_run, &s), 0);
+		side_run(&c);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		assert_int_equal(gather_batch_asked, cases[i].asked);
+		assert_int_equal(c.r.reason, cases[i].want);
+		if (cases[i].want == KATLS_R_OK)
+			assert_int_equal(c.r.peer.sum.batch_size, cases[i].asked ? 5 : 0);
+		side_cleanup(&c);
+		side_cleanup(&s);
+		close(fd[0]);
+		close(fd[1]);
+		conn_close(&t);
+	}
+	gather_batch_always = false;
+}
+
+/*
+ * A verifier's request may offer quote batching and name an IMA prefix at
+ * once: the two private extensions have distinct codepoints, and the
+ * attester finds both.
+ */
+static void test_batch_and_ima_prefix_in_one_request(void **state)
+{
+	struct katls_ima_hint hint = { .ak = { .len = 34, .name = { 0x00, 0x0b, 0x42 } },
+				       .num_entries = 7 }, got;
+	struct katls_ea_request_params p = { .type = KATLS_HS_CLIENT_CERTIFICATE_REQUEST,
+					     .offer_batch = true };
+	struct katls_buf ext = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+
+	assert_int_not_equal(KATLS_EXT_QUOTE_BATCH, KATLS_EXT_IMA_PREFIX);
+	assert_int_not_equal(KATLS_EXT_QUOTE_BATCH, KATLS_EXT_CMW_ATTESTATION);
+	assert_int_equal(katls_ima_hint_encode(&hint, &ext), 0);
+	p.extra_exts = ext.data;
+	p.extra_exts_len = ext.len;
+	assert_int_equal(katls_ea_request_build(&req, &p), 0);
+	assert_true(katls_ea_request_offers(&req, KATLS_EXT_QUOTE_BATCH));
+	assert_int_equal(katls_ima_hint_of_request(&req, &got), 0);
+	assert_int_equal(got.num_entries, 7);
+	katls_ea_request_cleanup(&req);
+	katls_buf_cleanup(&ext);
 }
 
 /* ---- compiled policies (issue 12) ------------------------------------------ */
@@ -2363,6 +2725,13 @@ int main(void)
 		cmocka_unit_test(test_session_refused),
 		cmocka_unit_test(test_session_server_wont_attest),
 		cmocka_unit_test(test_session_not_katls),
+		cmocka_unit_test(test_batch_sizes_verify),
+		cmocka_unit_test(test_batch_sha384),
+		cmocka_unit_test(test_batch_flaws_refused),
+		cmocka_unit_test(test_batch_not_offered_refused),
+		cmocka_unit_test(test_batch_replayed_on_new_connection),
+		cmocka_unit_test(test_session_batch_negotiation),
+		cmocka_unit_test(test_batch_and_ima_prefix_in_one_request),
 		cmocka_unit_test(test_policy_files_deleted_after_load),
 		cmocka_unit_test(test_reload_during_concurrent_verifications),
 		cmocka_unit_test(test_ima_incremental_verifier),

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -136,6 +138,22 @@ int katls_cli_attest_opt(struct katls_cli_attest_opts *o, int c, const char *arg
 	case 'S': o->ciphers = arg; break;
 	case 's': o->save_dir = arg; break;
 	case 'j': o->json = true; break;
+	case 'B': o->no_batch = true; break;
+	case 'X':
+		if (katls_cli_parse_u32(arg, &o->batch_max) || !o->batch_max ||
+		    o->batch_max > KATLS_BATCH_MAX) {
+			fprintf(stderr, "%s: --batch-max must be 1..%u\n", o->cmd, KATLS_BATCH_MAX);
+			return -EINVAL;
+		}
+		break;
+	case 'L':
+		if (katls_cli_parse_u32(arg, &o->batch_linger) ||
+		    o->batch_linger > KATLS_QUOTE_LINGER_MAX_MS) {
+			fprintf(stderr, "%s: --batch-linger must be 0..%u (ms)\n", o->cmd,
+				KATLS_QUOTE_LINGER_MAX_MS);
+			return -EINVAL;
+		}
+		break;
 	case 'm':
 		if (katls_cli_mode_parse(arg, &o->mode)) {
 			fprintf(stderr, "%s: --mode must be %s\n", o->cmd, o->modes);
@@ -203,6 +221,8 @@ int katls_cli_attest_setup(struct katls_cli_attest *a, const struct katls_cli_at
 		ec.ak_handle = o->ak_handle;
 		ec.ima_log = o->ima_log;
 		ec.ima_digest_size = o->ima_digest_size;
+		ec.batch.max = o->no_batch ? 1 : o->batch_max;
+		ec.batch.linger_ms = o->batch_linger;
 		ec.test_corrupt = getenv("KATLS_TEST_CORRUPT");
 		if (katls_evidence_source_new(&a->src, &ec, err, sizeof(err))) {
 			fprintf(stderr, "%s: %s\n", o->cmd, err);
@@ -231,6 +251,8 @@ void katls_cli_attest_params(struct katls_session_params *p, const struct katls_
 	p->src = a->src;
 	p->verify = &a->vp;
 	p->save_dir = o->save_dir;
+	p->no_batch = o->no_batch;
+	p->quote_timeout_ms = o->timeout * 1000;
 }
 
 int katls_cli_set_timeout(int fd, unsigned int seconds)
@@ -241,6 +263,13 @@ int katls_cli_set_timeout(int fd, unsigned int seconds)
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
 		return -errno;
 	return 0;
+}
+
+int katls_cli_set_nodelay(int fd)
+{
+	int one = 1;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ? -errno : 0;
 }
 
 int katls_cli_session(SSL *ssl, struct katls_session_params *p, struct katls_session_result *r)
@@ -362,6 +391,13 @@ static json_object *summary_json(const struct katls_verify_summary *s)
 	}
 	if (s->has_kernel || s->has_workload)
 		json_object_object_add(o, "advisory", advisory_json(s));
+	if (s->batch_size) {
+		json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "size", json_object_new_int64(s->batch_size));
+		json_object_object_add(b, "index", json_object_new_int64(s->batch_index));
+		json_object_object_add(o, "quote_batch", b);
+	}
 	return o;
 }
 
@@ -375,6 +411,9 @@ static void print_summary_text(const struct katls_verify_summary *s)
 		       s->ak_pinned_by ? s->ak_pinned_by : "");
 	if (*s->ak_fpr)
 		printf("  ak key     sha256:%s\n", s->ak_fpr);
+	if (s->batch_size)
+		printf("  quote      shared by a batch of %u sessions (this one: leaf %u), "
+		       "proven for this session's binder\n", s->batch_size, s->batch_index);
 	if (s->has_pcr10) {
 		printf("  pcr 10     sha256:");
 		katls_hex(stdout, s->pcr10, 32);

@@ -29,6 +29,11 @@ const char *katls_cli_mode_name(enum katls_mode mode);
 int katls_cli_parse_u32(const char *s, uint32_t *out);
 /* Sets SO_RCVTIMEO and SO_SNDTIMEO. */
 int katls_cli_set_timeout(int fd, unsigned int seconds);
+/*
+ * Sets TCP_NODELAY: the exchange is a few small messages each way, which
+ * Nagle's algorithm would hold for the peer's delayed ACK (~40 ms a turn).
+ */
+int katls_cli_set_nodelay(int fd);
 /* Runs the exchange over an established SSL. */
 int katls_cli_session(SSL *ssl, struct katls_session_params *p, struct katls_session_result *r);
 /* The options katls serve and connect share; see katls_cli_attest_opt(). */
@@ -39,8 +44,10 @@ struct katls_cli_attest_opts {
 	const char *cert, *key, *ca, *policy, *policy_name, *tcti, *ima_log;
 	const char *save_dir, *ciphers;
 	uint32_t ak_handle, ima_digest_size, timeout;
+	uint32_t batch_max, batch_linger;	/* quote batching (attesting), 0 = defaults */
 	enum katls_mode mode;
 	bool json;
+	bool no_batch;			/* neither share quotes nor accept shared ones */
 };
 
 /* Their getopt_long() entries, for the caller's table. */
@@ -55,6 +62,9 @@ struct katls_cli_attest_opts {
 	{ "timeout", required_argument, NULL, 't' },				\
 	{ "ciphers", required_argument, NULL, 'S' },				\
 	{ "save-evidence", required_argument, NULL, 's' },			\
+	{ "no-batch", no_argument, NULL, 'B' },					\
+	{ "batch-max", required_argument, NULL, 'X' },				\
+	{ "batch-linger", required_argument, NULL, 'L' },			\
 	{ "json", no_argument, NULL, 'j' }
 
 /*

@@ -43,6 +43,9 @@ static void usage(FILE *f)
 		"  --tcti T, --ak-handle H, --ima-log F, --ima-digest-size D\n"
 		"                       our Evidence sources (modes attest and mutual)\n"
 		"  --timeout S          seconds for connect, handshake and exchange (default 10)\n"
+		"  --no-batch           ask the server for a TPM quote of its own (default: a\n"
+		"                       quote it shares with concurrent sessions is accepted,\n"
+		"                       docs/wire.md); attesting, never share ours\n"
 		"  --ciphers LIST       TLS 1.3 cipher suites (OpenSSL syntax)\n"
 		"  --save-evidence DIR  save the exchange for 'katls verify --dir' (contains\n"
 		"                       session secrets, and the AK the peer claims as\n"
@@ -86,6 +89,7 @@ static int dial(const char *host, const char *port, unsigned int timeout)
 		if (fd < 0)
 			continue;
 		katls_cli_set_timeout(fd, timeout);
+		katls_cli_set_nodelay(fd);
 		if (!connect(fd, a->ai_addr, a->ai_addrlen))
 			break;
 		err = errno;

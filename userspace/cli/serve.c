@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * katls serve: a TLS 1.3 server with the katls/1 exchange in userspace
- * (DESIGN.md §3.3).  One connection at a time; after a successful exchange
- * it echoes the client's application data back until the client closes.
+ * (DESIGN.md §3.3).  Each connection runs on its own thread, at most
+ * --max-conns at once (further clients wait in the listen backlog), so that
+ * concurrent clients' attestations share TPM quotes (quote_batch.h); --once
+ * serves a single connection on the main thread.  After a successful
+ * exchange it echoes the client's application data back until the client
+ * closes.  A verdict's lines are printed together (stdout is locked).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +26,12 @@
 #include "evidence.h"
 #include "tls.h"
 
+#define MAX_CONNS_DEFAULT	128
+
 struct serve_opts {
 	struct katls_cli_attest_opts a;
 	const char *addr, *port;
+	uint32_t max_conns;
 	bool once;
 };
 
@@ -46,6 +54,12 @@ static void usage(FILE *f)
 		"  --ima-digest-size D  template digest size of that log (20 or 32; default 32\n"
 		"                       for --ima-log, 20 for securityfs)\n"
 		"  --timeout S          seconds for handshake and exchange (default 10)\n"
+		"  --max-conns N        connections served at once (default 128)\n"
+		"  --no-batch           quote every attestation alone, and ask a client that\n"
+		"                       attests for a quote of its own (default: concurrent\n"
+		"                       attestations share a TPM quote, docs/wire.md)\n"
+		"  --batch-max N        attestations per shared quote, 1..1024 (default 1024)\n"
+		"  --batch-linger MS    before a quote, wait up to MS for more (default 0)\n"
 		"  --ciphers LIST       TLS 1.3 cipher suites (OpenSSL syntax)\n"
 		"  --save-evidence DIR  save the client's exchange (verify/mutual); contains\n"
 		"                       session secrets, see katls(8)\n"
@@ -68,7 +82,7 @@ static int listen_on(const char *addr, const char *port)
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 256)) {
 		fprintf(stderr, "katls serve: cannot listen on %s:%s: %s\n", addr, port,
 			strerror(errno));
 		if (fd >= 0)
@@ -100,6 +114,7 @@ static int serve_one(int cfd, const char *peer, const struct serve_opts *o,
 
 	katls_cli_attest_params(&p, a, &o->a);
 	katls_cli_set_timeout(cfd, o->a.timeout);
+	katls_cli_set_nodelay(cfd);
 	ret = katls_tls_ssl_new(&ssl, a->ctx, cfd, NULL);
 	if (!ret)
 		ret = katls_tls_handshake(ssl, err, sizeof(err));
@@ -111,7 +126,9 @@ static int serve_one(int cfd, const char *peer, const struct serve_opts *o,
 		return KATLS_EXIT_FAIL;
 	}
 	ret = katls_cli_session(ssl, &p, &r);
+	flockfile(stdout);
 	katls_cli_print_result(peer, o->a.json, o->a.mode, ret, &r);
+	funlockfile(stdout);
 	code = katls_cli_exit_code(ret, &r);
 	katls_session_result_cleanup(&r);
 	if (code == KATLS_EXIT_OK)
@@ -123,6 +140,73 @@ static int serve_one(int cfd, const char *peer, const struct serve_opts *o,
 	return code;
 }
 
+/* ---- one thread per connection ------------------------------------------------ */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned int running;
+} conns = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+
+struct conn {
+	int fd;
+	char peer[NI_MAXHOST + NI_MAXSERV + 2];
+	const struct serve_opts *o;
+	const struct katls_cli_attest *a;
+};
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+
+	serve_one(c->fd, c->peer, c->o, c->a);
+	close(c->fd);
+	free(c);
+	OPENSSL_thread_stop();
+	pthread_mutex_lock(&conns.lock);
+	conns.running--;
+	pthread_cond_signal(&conns.cv);
+	pthread_mutex_unlock(&conns.lock);
+	return NULL;
+}
+
+/* Serves @cfd on a new thread once fewer than max_conns run (owns @cfd). */
+static void serve_threaded(int cfd, const char *peer, const struct serve_opts *o,
+			   const struct katls_cli_attest *a)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret;
+
+	if (!c) {
+		close(cfd);
+		return;
+	}
+	c->fd = cfd;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->o = o;
+	c->a = a;
+	pthread_mutex_lock(&conns.lock);
+	while (conns.running >= o->max_conns)
+		pthread_cond_wait(&conns.cv, &conns.lock);
+	conns.running++;
+	pthread_mutex_unlock(&conns.lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 1 << 20);
+	ret = pthread_create(&t, &attr, conn_thread, c);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		fprintf(stderr, "katls serve: %s: cannot start a thread: %s\n", peer, strerror(ret));
+		close(cfd);
+		free(c);
+		pthread_mutex_lock(&conns.lock);
+		conns.running--;
+		pthread_mutex_unlock(&conns.lock);
+	}
+}
+
 /* The options of katls serve alone. */
 static int local_opt(void *arg, int c, const char *val)
 {
@@ -132,6 +216,13 @@ static int local_opt(void *arg, int c, const char *val)
 	case 'p': o->port = val; break;
 	case 'a': o->addr = val; break;
 	case '1': o->once = true; break;
+	case 'M':
+		if (katls_cli_parse_u32(val, &o->max_conns) || !o->max_conns ||
+		    o->max_conns > 4096) {
+			fprintf(stderr, "katls serve: --max-conns must be 1..4096\n");
+			return -EINVAL;
+		}
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -143,7 +234,8 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 	static const struct option opts[] = {
 		KATLS_CLI_ATTEST_OPTIONS,
 		{ "port", required_argument, NULL, 'p' }, { "addr", required_argument, NULL, 'a' },
-		{ "once", no_argument, NULL, '1' }, { "help", no_argument, NULL, 'h' }, { 0 }
+		{ "once", no_argument, NULL, '1' }, { "max-conns", required_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
 	struct katls_cli_attest_opts *a = &o->a;
 
@@ -170,7 +262,7 @@ int serve_main(int argc, char **argv)
 {
 	struct serve_opts o = { .a = { .cmd = "katls serve", .modes = "attest, verify or mutual",
 				       .usage = usage, .timeout = 10, .mode = KATLS_MODE_ATTEST_SELF },
-				.addr = "127.0.0.1", .port = "4433" };
+				.addr = "127.0.0.1", .port = "4433", .max_conns = MAX_CONNS_DEFAULT };
 	struct katls_cli_attest a = { 0 };
 	int lfd = -1, code = KATLS_EXIT_FAIL;
 
@@ -182,8 +274,8 @@ int serve_main(int argc, char **argv)
 	lfd = listen_on(o.addr, o.port);
 	if (lfd < 0)
 		goto out;
-	fprintf(stderr, "katls serve: listening on %s:%s (mode %s)\n", o.addr, o.port,
-		katls_cli_mode_name(o.a.mode));
+	fprintf(stderr, "katls serve: listening on %s:%s (mode %s, %s)\n", o.addr, o.port,
+		katls_cli_mode_name(o.a.mode), o.once ? "one connection" : "concurrent connections");
 	for (;;) {
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
@@ -201,11 +293,18 @@ int serve_main(int argc, char **argv)
 			snprintf(peer, sizeof(peer), "client");
 		else
 			snprintf(peer, sizeof(peer), "%s:%s", host, serv);
-		code = serve_one(cfd, peer, &o, &a);
-		close(cfd);
-		if (o.once)
+		if (o.once) {
+			code = serve_one(cfd, peer, &o, &a);
+			close(cfd);
 			break;
+		}
+		serve_threaded(cfd, peer, &o, &a);
 	}
+	/* connection threads use @a: let them finish first */
+	pthread_mutex_lock(&conns.lock);
+	while (conns.running)
+		pthread_cond_wait(&conns.cv, &conns.lock);
+	pthread_mutex_unlock(&conns.lock);
 out:
 	if (lfd >= 0)
 		close(lfd);

@@ -11,7 +11,8 @@
  *     "tpm": { "tcti": "device:/dev/tpmrm0", "ak_handle": "0x81010002" },
  *     "ima": { "log": "/path", "digest_size": 32 },
  *     "max_workers": 128,
- *     "gate": { "pin_dir": "/sys/fs/bpf/katls", "required": false } }
+ *     "gate": { "pin_dir": "/sys/fs/bpf/katls", "required": false },
+ *     "quote_batch": { "enabled": true, "max": 1024, "linger_ms": 0, "queue": 4096 } }
  *
  * Two steps: config_parse() turns the text into a struct katlsd_config and
  * touches no file (unit tests and tests/fuzz/fuzz_config.c call it
@@ -98,14 +99,21 @@ static int top_default_policy(struct jctx *j, struct json_object *v)
 	return get_str(j, v, &cfg_of(j)->default_policy);
 }
 
-static int top_max_workers(struct jctx *j, struct json_object *v)
+/* An integer in lo..hi stored in *@out. */
+static int get_uint(struct jctx *j, struct json_object *v, int64_t lo, int64_t hi,
+		    unsigned int *out)
 {
 	int64_t n = 0;
-	int ret = jget_int(j, v, 1, 4096, &n);
+	int ret = jget_int(j, v, lo, hi, &n);
 
 	if (!ret)
-		cfg_of(j)->max_workers = (unsigned int)n;
+		*out = (unsigned int)n;
 	return ret;
+}
+
+static int top_max_workers(struct jctx *j, struct json_object *v)
+{
+	return get_uint(j, v, 1, 4096, &cfg_of(j)->max_workers);
 }
 
 static int tpm_tcti(struct jctx *j, struct json_object *v)
@@ -217,6 +225,38 @@ static int top_gate(struct jctx *j, struct json_object *v)
 	return JWALK(j, v, keys);
 }
 
+static int batch_enabled(struct jctx *j, struct json_object *v)
+{
+	return jget_bool(j, v, &cfg_of(j)->batch.enabled);
+}
+
+static int batch_max(struct jctx *j, struct json_object *v)
+{
+	return get_uint(j, v, 2, KATLS_BATCH_MAX, &cfg_of(j)->batch.max);
+}
+
+static int batch_linger_ms(struct jctx *j, struct json_object *v)
+{
+	return get_uint(j, v, 0, KATLS_QUOTE_LINGER_MAX_MS, &cfg_of(j)->batch.linger_ms);
+}
+
+static int batch_queue(struct jctx *j, struct json_object *v)
+{
+	return get_uint(j, v, 1, 65536, &cfg_of(j)->batch.queue);
+}
+
+static int top_quote_batch(struct jctx *j, struct json_object *v)
+{
+	static const struct jkey keys[] = {
+		{ "enabled", batch_enabled, false },
+		{ "max", batch_max, false },
+		{ "linger_ms", batch_linger_ms, false },
+		{ "queue", batch_queue, false },
+	};
+
+	return JWALK(j, v, keys);
+}
+
 static const struct jkey top_keys[] = {
 	{ "description", jany_str, false },
 	{ "certificate", top_certificate, true },
@@ -229,6 +269,7 @@ static const struct jkey top_keys[] = {
 	{ "ima", top_ima, false },
 	{ "max_workers", top_max_workers, false },
 	{ "gate", top_gate, false },
+	{ "quote_batch", top_quote_batch, false },
 };
 
 /*
@@ -248,6 +289,7 @@ static int config_parse(struct jctx *j, const char *json, size_t len,
 		return -ENOMEM;
 	c->refs = 1;
 	c->max_workers = KATLSD_MAX_WORKERS_DEFAULT;
+	c->batch.enabled = true;
 	j->priv = c;
 	ret = jparse_doc(j, json, len, &root);
 	if (!ret)

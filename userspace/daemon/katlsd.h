@@ -35,6 +35,15 @@ struct katlsd_config {
 	unsigned int max_workers;
 	char *gate_pin_dir;
 	bool gate_required;
+	/*
+	 * Quote batching (katlsd.json(5) "quote_batch"): enabled is read per
+	 * request (attest: share quotes; verify: offer the peer to); max,
+	 * linger_ms and queue shape the batcher made at start.
+	 */
+	struct {
+		bool enabled;
+		unsigned int max, linger_ms, queue;
+	} batch;
 	/* derived */
 	struct katls_policy_set *policies;	/* NULL: no policy file (attest only) */
 	SSL_CTX *client_ctx, *server_ctx;

@@ -10,8 +10,10 @@
  * queued in the module (and time out there) until a worker finishes.  A
  * thread per request keeps the blocking OpenSSL handshake simple and lets the
  * two ends of a loopback connection run at once; the price is one stack per
- * request in flight.  TPM access is serialized by the Evidence source's mutex,
- * the registered netlink handle (ACCEPT, DONE) by ctl_lock, the BPF gate
+ * request in flight.  The TPM is used by the Evidence source's quote batcher
+ * thread alone: workers that attest queue there, and all that queue while a
+ * quote is in flight share the next one (quote_batch.h).  The registered
+ * netlink handle (ACCEPT, DONE) is serialized by ctl_lock, the BPF gate
  * handle by gate_lock.
  *
  * SIGHUP reloads the configuration and its policies: new requests use the
@@ -132,6 +134,8 @@ static int evidence_open(const struct katlsd_config *c)
 	struct katls_evidence_config ec = {
 		.tcti = c->tcti, .ak_handle = c->ak_handle, .ima_log = c->ima_log,
 		.ima_digest_size = c->ima_digest_size,
+		.batch = { .max = c->batch.enabled ? c->batch.max : 1,
+			   .linger_ms = c->batch.linger_ms, .queue_max = c->batch.queue },
 	};
 	char err[512];
 	int ret = katls_evidence_source_new(&katlsd.src, &ec, err, sizeof(err));

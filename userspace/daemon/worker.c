@@ -46,7 +46,7 @@ struct work {
 	struct katls_cmw_workload wl;
 	char tag[64];			/* "req 12 client/verify" */
 	double t_gather_ms;
-	double t_quote_ms;		/* the TPM quote, part of t_gather_ms */
+	struct katls_evidence_stats ev;	/* the quote: batch, queueing, TPM time */
 	/* timing of the katls/1 exchange (tr_read/tr_write below) */
 	int fd;
 	double t_wait_ms;		/* blocked in reads: the peer's turn */
@@ -76,11 +76,14 @@ static void hex(char *out, const uint8_t *in, size_t len)
 	out[2 * len] = '\0';
 }
 
-/* Evidence with this request's workload identity (session.h gather hook). */
-static int gather(void *arg, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
-		  const uint8_t *crc, size_t crc_len, struct katls_buf *out,
+/*
+ * Evidence with this request's workload identity (session.h gather hook).
+ * Concurrent workers' requests share quotes through the source's batcher.
+ */
+static int gather(void *arg, const struct katls_evidence_request *rq, struct katls_buf *out,
 		  char *err, size_t err_len)
 {
+	struct katls_evidence_request r = *rq;
 	struct work *w = arg;
 	char crc_hex[17];
 	double t0 = now_ms();
@@ -90,11 +93,11 @@ static int gather(void *arg, const struct katls_exporter *ex, EVP_PKEY *leaf_key
 		snprintf(err, err_len, "no Evidence source (TPM or AK unavailable at start)");
 		return -ENODEV;
 	}
-	ret = katls_evidence_gather_workload(katlsd.src, &w->wl, ex, leaf_key, crc, crc_len,
-					     out, err, err_len);
+	r.workload = &w->wl;
+	r.stats = &w->ev;
+	ret = katls_evidence_gather(katlsd.src, &r, out, err, err_len);
 	w->t_gather_ms = now_ms() - t0;
-	w->t_quote_ms = katls_evidence_quote_ms;
-	hex(crc_hex, crc, crc_len < 8 ? crc_len : 8);
+	hex(crc_hex, rq->crc, rq->crc_len < 8 ? rq->crc_len : 8);
 	katlsd_log(LOG_DEBUG, "%s: Evidence for crc %s…: %zu bytes in %.1f ms", w->tag, crc_hex,
 		   out->len, w->t_gather_ms);
 	return ret;
@@ -222,19 +225,35 @@ static int status_of(int ret, enum katls_reason reason)
 	}
 }
 
+/* " quote batch N (leaf I), queued Q ms" when this request attested; else "". */
+static const char *batch_note(const struct work *w, char *buf, size_t len)
+{
+	if (!w->ev.batch_size)
+		return "";
+	if (w->ev.batch_size == 1)
+		snprintf(buf, len, " quote of its own, queued %.1f ms", w->ev.wait_ms);
+	else
+		snprintf(buf, len, " quote batch %zu (leaf %zu), queued %.1f ms", w->ev.batch_size,
+			 w->ev.batch_index, w->ev.wait_ms);
+	return buf;
+}
+
 static void log_summary(struct work *w, const struct katls_verify_summary *s)
 {
-	char pcr[65] = "", dig[129] = "";
+	char pcr[65] = "", dig[129] = "", quote[64] = "quote of its own";
 
 	if (s->has_pcr10)
 		hex(pcr, s->pcr10, 32);
 	if (s->workload_digest_len)
 		hex(dig, s->workload_digest, s->workload_digest_len);
+	if (s->batch_size)
+		snprintf(quote, sizeof(quote), "quote batch %u (leaf %u)", s->batch_size,
+			 s->batch_index);
 	katlsd_log(LOG_INFO, "%s: peer Evidence: subject \"%s\" ak sha256:%.16s… pcr10 %s "
-		   "ima %u/%u entries, kernel %s, workload %s sha256:%s", w->tag,
+		   "ima %u/%u entries, kernel %s, workload %s sha256:%s, %s", w->tag,
 		   s->peer_subject, s->ak_fpr, s->has_pcr10 ? pcr : "-", s->ima_covered,
 		   s->ima_records, s->has_kernel ? s->kernel_release : "-",
-		   s->has_workload ? s->workload_exe : "-", *dig ? dig : "-");
+		   s->has_workload ? s->workload_exe : "-", *dig ? dig : "-", quote);
 }
 
 static void run(struct work *w)
@@ -257,7 +276,7 @@ static void run(struct work *w)
 	uint32_t max_age = 0;
 	uint64_t expiry = 0;
 	double t0 = now_ms(), t_hs = 0, t_ktls = 0, t_x = 0;
-	char err[512] = "";
+	char err[512] = "", note[128];
 	SSL *ssl = NULL;
 	int ret, status, flags, fd = a->fd;
 	X509 *peer;
@@ -359,6 +378,8 @@ static void run(struct work *w)
 	p.key = w->cfg->key;
 	p.gather = gather;
 	p.gather_arg = w;
+	p.quote_timeout_ms = io_ms;
+	p.no_batch = !w->cfg->batch.enabled;
 	p.verify = pol ? &vp : NULL;
 	ret = katls_session_run(&p, &r);
 	t_x = now_ms() - t0 - t_ktls;
@@ -412,12 +433,12 @@ out:
 		__atomic_add_fetch(&katlsd.accepted, 1, __ATOMIC_RELAXED);
 		katlsd_log(LOG_INFO, "%s: attested kTLS %s, %s%s, max age %u s [%.1f ms: handshake "
 			   "%.1f, kTLS %.1f, Evidence %.1f (quote %.1f), exchange %.1f (peer %.1f, local %.1f), "
-			   "%u round trips]", w->tag, katls_ktls_cipher_name(ssl),
+			   "%u round trips]%s", w->tag, katls_ktls_cipher_name(ssl),
 			   r.verified_peer ? "peer verified" : "",
 			   r.attested ? (r.verified_peer ? " and we attested" : "we attested") : "",
 			   max_age, now_ms() - t0, t_hs, t_ktls - t_hs, w->t_gather_ms,
-			   w->t_quote_ms, t_x, w->t_wait_ms, t_x - w->t_wait_ms - w->t_gather_ms,
-			   w->turns);
+			   w->ev.quote_ms, t_x, w->t_wait_ms, t_x - w->t_wait_ms - w->t_gather_ms,
+			   w->turns, batch_note(w, note, sizeof(note)));
 	}
 	katls_session_result_cleanup(&r);
 	if (ssl) {

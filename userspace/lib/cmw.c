@@ -19,6 +19,7 @@
 
 #include <cbor.h>
 
+#include "batch_proof.h"
 #include "buf.h"
 #include "cmw.h"
 
@@ -275,6 +276,9 @@ static const struct field ev_fields[] = {
 	  .media = KATLS_MT_AIK },
 	{ "ima", F_RECORD, P_IF_IMA, EV(ima), .max = KATLS_CMW_MAX, .media = KATLS_MT_IMA },
 	{ "pcrs", F_RECORD, P_REQUIRED, EV(pcrs), .max = TPM_PART_MAX, .media = KATLS_MT_PCRS },
+	/* quote batching: checked by katls_batch_proof_parse() in the verifier */
+	{ "batch", F_RECORD, P_IF_NONEMPTY, EV(batch), .max = KATLS_BATCH_PROOF_MAX,
+	  .media = KATLS_MT_QUOTE_BATCH },
 	{ "quote", F_RECORD, P_REQUIRED, EV(quote), .max = TPM_PART_MAX, .media = KATLS_MT_QUOTE },
 	{ "kernel", F_RECORD, P_IF_NONEMPTY, EV(kernel), .max = 4096, .media = KATLS_MT_KERNEL },
 	{ "__cmwc_t", F_CMWC_T, P_REQUIRED, .off = 0 },
@@ -722,6 +726,7 @@ void katls_cmw_cleanup(struct katls_evidence *ev)
 	katls_buf_cleanup(&ev->ima);
 	katls_buf_cleanup(&ev->kernel);
 	katls_buf_cleanup(&ev->workload);
+	katls_buf_cleanup(&ev->batch);
 	ev->has_ima = false;
 	ev->ima_start = 0;
 }

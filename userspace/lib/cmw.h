@@ -13,17 +13,22 @@
  *     ? "ima":       [KATLS_MT_IMA,       binary records,     4],
  *     ? "ima-start": [KATLS_MT_IMA_START, u64 big-endian (8), 4],
  *     ? "kernel":    [KATLS_MT_KERNEL,    << kernel map >>,   4],
- *     ? "workload":  [KATLS_MT_WORKLOAD,  << workload map >>, 4] }
+ *     ? "workload":  [KATLS_MT_WORKLOAD,  << workload map >>, 4],
+ *     ? "batch":     [KATLS_MT_QUOTE_BATCH, batch proof,     4] }
  *
  * "ima-start" is its own record (8-byte big-endian index of the first IMA
  * record in "ima") so that "ima" stays exactly the kernel's binary format;
  * the two appear together or not at all.
  *
+ * "batch" (quote batching, batch_proof.h) is present when the quote covers a
+ * batch of sessions: the quote's qualifyingData is then the batch's Merkle
+ * root, not this session's binder.
+ *
  * Determinism (RFC 8949 §4.2.1 core deterministic encoding): definite
  * lengths, shortest heads, map keys in bytewise order of their encodings.
  * For text keys that order is "shorter key first, then bytewise", so
- * "__cmwc_t" is not the first key: "ak" < "aik" < "ima" < "pcrs" < "quote" <
- * "kernel" < "__cmwc_t" < "workload" < "ima-start" < "quote-sig".
+ * "__cmwc_t" is not the first key: "ak" < "aik" < "ima" < "pcrs" < "batch" <
+ * "quote" < "kernel" < "__cmwc_t" < "workload" < "ima-start" < "quote-sig".
  * Encoders build the items with libcbor in that order; decoders are strict
  * cursor-based readers that accept exactly what the encoders produce (any
  * other encoding of the same data, unknown or duplicate keys, indefinite
@@ -60,6 +65,7 @@
 #define KATLS_MT_KERNEL		"application/vnd.katls.kernel-state+cbor"
 #define KATLS_MT_WORKLOAD	"application/vnd.katls.workload+cbor"
 #define KATLS_MT_AIK		"application/vnd.katls.aik-hash"
+#define KATLS_MT_QUOTE_BATCH	"application/vnd.katls.quote-batch"
 #define KATLS_CMW_IND_EVIDENCE	4
 
 #define KATLS_CMW_MAX		(16u << 20)	/* whole collection */
@@ -79,6 +85,8 @@ struct katls_evidence {
 	struct katls_buf ima;		/* binary_runtime_measurements records */
 	struct katls_buf kernel;	/* optional (len 0 = absent): katls_cmw_kernel_encode() */
 	struct katls_buf workload;	/* optional (len 0 = absent): katls_cmw_workload_encode */
+	/* quote batching: katls_batch_proof_encode(), len 0 = the quote is this session's own */
+	struct katls_buf batch;
 };
 
 /* STATE_GET snapshot (include/uapi/linux/katls.h). */

@@ -43,6 +43,12 @@
 #define KATLS_EXT_SIGNATURE_ALGORITHMS	0x000d
 /* Private codepoint until IANA assigns one (PROTOCOL.md §2.1, §8). */
 #define KATLS_EXT_CMW_ATTESTATION	0xFF00
+/*
+ * katls quote batching (docs/wire.md): an empty extension in a request says
+ * that the verifier accepts Evidence whose quote covers a batch of sessions.
+ * Private codepoint; attesters that do not know it ignore it (RFC 9261 §4).
+ */
+#define KATLS_EXT_QUOTE_BATCH		0xFF02
 
 #define KATLS_EA_CRC_LEN	32	/* default certificate_request_context size */
 #define KATLS_EA_CRC_MAX	255
@@ -97,6 +103,7 @@ struct katls_ea_request_params {
 	size_t num_sigalgs;
 	uint16_t cmw_ext;		/* 0 = KATLS_EXT_CMW_ATTESTATION */
 	bool no_cmw;			/* leave out cmw_attestation */
+	bool offer_batch;		/* add an empty KATLS_EXT_QUOTE_BATCH */
 	const uint8_t *extra_exts;	/* more extensions, encoded (type, len, data)... */
 	size_t extra_exts_len;		/* ... appended after cmw_attestation */
 };

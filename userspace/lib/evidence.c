@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * Evidence gathering (see evidence.h).  The TPM context is the only shared
- * state; katls_evidence_gather() holds the source's mutex for the whole
- * quote + IMA read so concurrent requests cannot interleave on the TPM.
+ * Evidence gathering (see evidence.h).  The TPM context is used by the
+ * quote batcher's thread alone (batch_quote()), which quotes and then reads
+ * the IMA log once for every request of a batch; the requests' own threads
+ * compute their binders and encode their Evidence from that shared quote.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -24,20 +23,18 @@
 
 struct katls_evidence_source {
 	struct katls_evidence_config cfg;
-	struct katls_tpm *tpm;
+	struct katls_tpm *tpm;		/* the batcher's thread only */
 	struct katls_buf ak_public;	/* TPMT_PUBLIC of the AK */
-	pthread_mutex_t lock;
+	struct katls_quote_batcher *batcher;
 };
 
-_Thread_local double katls_evidence_quote_ms;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+/* What one quote gives every request it covers (the batcher's payload). */
+struct quoted {
+	struct katls_buf quote;		/* TPMS_ATTEST */
+	struct katls_buf sig;		/* TPMT_SIGNATURE */
+	struct katls_pcrs pcrs;		/* the quoted values */
+	struct katls_buf ima;		/* the IMA log, read after the quote */
+};
 
 int katls_file_read(const char *path, size_t max, struct katls_buf *out)
 {
@@ -68,61 +65,6 @@ int katls_file_read(const char *path, size_t max, struct katls_buf *out)
 	}
 	close(fd);
 	return ret;
-}
-
-int katls_evidence_source_new(struct katls_evidence_source **out,
-			      const struct katls_evidence_config *cfg,
-			      char *err, size_t err_len)
-{
-	struct katls_evidence_source *src = calloc(1, sizeof(*src));
-	int ret;
-
-	*out = NULL;
-	if (!src)
-		return -ENOMEM;
-	src->cfg = *cfg;
-	if (!src->cfg.ak_handle)
-		src->cfg.ak_handle = KATLS_AK_HANDLE_DEFAULT;
-	if (!src->cfg.pcr_mask)
-		src->cfg.pcr_mask = KATLS_EVIDENCE_PCR_MASK;
-	if (!src->cfg.ima_digest_size)
-		src->cfg.ima_digest_size = cfg->ima_log ? 32 : 20;
-	if (!src->cfg.ima_log)
-		src->cfg.ima_log = KATLS_IMA_SECURITYFS;
-	pthread_mutex_init(&src->lock, NULL);
-	ret = katls_tpm_open(cfg->tcti, &src->tpm);
-	if (ret) {
-		snprintf(err, err_len, "cannot open the TPM (%s): %s",
-			 cfg->tcti ? cfg->tcti : "TCTI from the environment", strerror(-ret));
-		goto fail;
-	}
-	ret = katls_tpm_ak_public(src->tpm, src->cfg.ak_handle, &src->ak_public, NULL);
-	if (ret) {
-		snprintf(err, err_len, "no attestation key at handle 0x%08x: %s%s",
-			 src->cfg.ak_handle, strerror(-ret),
-			 ret == -ENOENT ? " (run 'katls provision')" : "");
-		goto fail;
-	}
-	*out = src;
-	return 0;
-fail:
-	katls_evidence_source_free(src);
-	return ret;
-}
-
-void katls_evidence_source_free(struct katls_evidence_source *src)
-{
-	if (!src)
-		return;
-	katls_tpm_close(src->tpm);
-	katls_buf_cleanup(&src->ak_public);
-	pthread_mutex_destroy(&src->lock);
-	free(src);
-}
-
-size_t katls_evidence_source_ima_digest_size(const struct katls_evidence_source *src)
-{
-	return src->cfg.ima_digest_size;
 }
 
 static bool corrupt(const struct katls_evidence_source *src, const char *what)
@@ -156,57 +98,6 @@ static int kernel_state(struct katls_buf *out)
 	k.ima_count = st.ima_count;
 	k.ima_violations = st.ima_violations;
 	return katls_cmw_kernel_encode(&k, out);
-}
-
-static int quote(struct katls_evidence_source *src, const struct katls_exporter *ex,
-		 EVP_PKEY *leaf_key, const uint8_t *crc, size_t crc_len,
-		 struct katls_evidence *ev, char *err, size_t err_len)
-{
-	uint8_t binder[EVP_MAX_MD_SIZE], nonce[KATLS_QUOTE_NONCE_MAX];
-	size_t binder_len = sizeof(binder), nonce_len, aik_len;
-	struct katls_pcrs pcrs;
-	double t0;
-	int ret;
-
-	ret = katls_binder_compute(ex, leaf_key, crc, crc_len, NULL, binder, &binder_len);
-	if (!ret)
-		ret = katls_quote_nonce(binder, binder_len, nonce, &nonce_len);
-	OPENSSL_cleanse(binder, sizeof(binder));
-	if (ret) {
-		snprintf(err, err_len, "cannot compute the binder: %s", strerror(-ret));
-		return ret;
-	}
-	if (corrupt(src, "binder"))
-		nonce[0] ^= 1;
-	t0 = now_ms();
-	ret = katls_tpm_quote(src->tpm, src->cfg.ak_handle, nonce, nonce_len,
-			      src->cfg.pcr_mask, &ev->quote, &ev->quote_sig, &pcrs);
-	katls_evidence_quote_ms = now_ms() - t0;
-	if (ret) {
-		snprintf(err, err_len, "TPM quote failed: %s", strerror(-ret));
-		return ret;
-	}
-	if (corrupt(src, "quote-sig") && ev->quote_sig.len)
-		ev->quote_sig.data[ev->quote_sig.len - 1] ^= 1;
-	ret = katls_cmw_pcrs_encode(&pcrs, &ev->pcrs);
-	if (!ret)
-		ret = katls_put_bytes(&ev->ak, src->ak_public.data, src->ak_public.len);
-	/* TPMT_PUBLIC: type u16, nameAlg u16, objectAttributes u32 (noDA = 0x400) */
-	if (!ret && corrupt(src, "ak-attrs") && ev->ak.len >= 8)
-		ev->ak.data[6] ^= 0x04;
-	if (!ret)
-		ret = katls_buf_reserve(&ev->aik, EVP_MAX_MD_SIZE);
-	aik_len = EVP_MAX_MD_SIZE;
-	if (!ret)
-		ret = katls_aik_hash(ex->md, leaf_key, ev->aik.data, &aik_len);
-	if (!ret) {
-		ev->aik.len = aik_len;
-		if (corrupt(src, "aik"))
-			ev->aik.data[0] ^= 1;
-	}
-	if (ret)
-		snprintf(err, err_len, "cannot encode Evidence: %s", strerror(-ret));
-	return ret;
 }
 
 static int append_records(const uint8_t *records, size_t len, uint64_t generation,
@@ -251,36 +142,211 @@ static int read_ima(const struct katls_evidence_source *src, struct katls_buf *o
 	return katls_file_read(src->cfg.ima_log, IMA_LOG_MAX, out);
 }
 
-int katls_evidence_gather(struct katls_evidence_source *src, const struct katls_exporter *ex,
-			  EVP_PKEY *leaf_key, const uint8_t *crc, size_t crc_len,
-			  struct katls_buf *out, char *err, size_t err_len)
+/* ---- the quote: on the batcher's thread ------------------------------------ */
+
+static void quoted_free(void *payload)
 {
-	return katls_evidence_gather_workload(src, src->cfg.workload, ex, leaf_key, crc, crc_len,
-					      out, err, err_len);
+	struct quoted *q = payload;
+
+	katls_buf_cleanup(&q->quote);
+	katls_buf_cleanup(&q->sig);
+	katls_buf_cleanup(&q->ima);
+	free(q);
 }
 
-int katls_evidence_gather_workload(struct katls_evidence_source *src,
-				   const struct katls_cmw_workload *workload,
-				   const struct katls_exporter *ex, EVP_PKEY *leaf_key,
-				   const uint8_t *crc, size_t crc_len, struct katls_buf *out,
-				   char *err, size_t err_len)
+/* One TPM quote for @n requests, then the IMA log: it must cover every quoted extend. */
+static int batch_quote(void *arg, const uint8_t *qd, size_t qd_len, size_t n, void **payload,
+		       char *err, size_t err_len)
 {
+	struct katls_evidence_source *src = arg;
+	struct quoted *q = calloc(1, sizeof(*q));
+	uint8_t nonce[KATLS_QUOTE_NONCE_MAX];
+	int ret;
+
+	if (!q)
+		return -ENOMEM;
+	memcpy(nonce, qd, qd_len);
+	if (corrupt(src, "binder"))
+		nonce[0] ^= 1;
+	ret = katls_tpm_quote(src->tpm, src->cfg.ak_handle, nonce, qd_len, src->cfg.pcr_mask,
+			      &q->quote, &q->sig, &q->pcrs);
+	if (ret)
+		snprintf(err, err_len, "TPM2_Quote: %s", strerror(-ret));
+	if (!ret && !src->cfg.no_ima) {
+		ret = read_ima(src, &q->ima);
+		if (ret)
+			snprintf(err, err_len, "cannot read the IMA log %s: %s", src->cfg.ima_log,
+				 strerror(-ret));
+	}
+	if (ret) {
+		quoted_free(q);
+		return ret;
+	}
+	*payload = q;
+	return 0;
+}
+
+int katls_evidence_source_new(struct katls_evidence_source **out,
+			      const struct katls_evidence_config *cfg,
+			      char *err, size_t err_len)
+{
+	struct katls_evidence_source *src = calloc(1, sizeof(*src));
+	int ret;
+
+	*out = NULL;
+	if (!src)
+		return -ENOMEM;
+	src->cfg = *cfg;
+	if (!src->cfg.ak_handle)
+		src->cfg.ak_handle = KATLS_AK_HANDLE_DEFAULT;
+	if (!src->cfg.pcr_mask)
+		src->cfg.pcr_mask = KATLS_EVIDENCE_PCR_MASK;
+	if (!src->cfg.ima_digest_size)
+		src->cfg.ima_digest_size = cfg->ima_log ? 32 : 20;
+	if (!src->cfg.ima_log)
+		src->cfg.ima_log = KATLS_IMA_SECURITYFS;
+	ret = katls_tpm_open(cfg->tcti, &src->tpm);
+	if (ret) {
+		snprintf(err, err_len, "cannot open the TPM (%s): %s",
+			 cfg->tcti ? cfg->tcti : "TCTI from the environment", strerror(-ret));
+		goto fail;
+	}
+	ret = katls_tpm_ak_public(src->tpm, src->cfg.ak_handle, &src->ak_public, NULL);
+	if (ret) {
+		snprintf(err, err_len, "no attestation key at handle 0x%08x: %s%s",
+			 src->cfg.ak_handle, strerror(-ret),
+			 ret == -ENOENT ? " (run 'katls provision')" : "");
+		goto fail;
+	}
+	ret = katls_quote_batcher_new(&src->cfg.batch, &(struct katls_quote_batch_ops){
+		batch_quote, quoted_free, src }, &src->batcher);
+	if (ret) {
+		snprintf(err, err_len, "cannot start the quote batcher: %s", strerror(-ret));
+		goto fail;
+	}
+	*out = src;
+	return 0;
+fail:
+	katls_evidence_source_free(src);
+	return ret;
+}
+
+void katls_evidence_source_free(struct katls_evidence_source *src)
+{
+	if (!src)
+		return;
+	katls_quote_batcher_free(src->batcher);
+	katls_tpm_close(src->tpm);
+	katls_buf_cleanup(&src->ak_public);
+	free(src);
+}
+
+size_t katls_evidence_source_ima_digest_size(const struct katls_evidence_source *src)
+{
+	return src->cfg.ima_digest_size;
+}
+
+/* ---- one request: on its own thread ------------------------------------------ */
+
+/* The quote of @rq: its binder's leaf and nonce queued at the batcher. */
+static int wait_quote(struct katls_evidence_source *src, const struct katls_evidence_request *rq,
+		      struct katls_quote_batch_result *res, char *err, size_t err_len)
+{
+	struct katls_quote_batch_request q = { .solo = !rq->batch };
+	uint8_t binder[EVP_MAX_MD_SIZE];
+	size_t binder_len = sizeof(binder);
+	int ret;
+
+	ret = katls_binder_compute(rq->ex, rq->leaf_key, rq->crc, rq->crc_len, NULL, binder,
+				   &binder_len);
+	if (!ret)
+		ret = katls_quote_nonce(binder, binder_len, q.nonce, &q.nonce_len);
+	if (!ret)
+		ret = katls_batch_leaf(binder, binder_len, q.leaf);
+	OPENSSL_cleanse(binder, sizeof(binder));
+	if (ret) {
+		snprintf(err, err_len, "cannot compute the binder: %s", strerror(-ret));
+		return ret;
+	}
+	ret = katls_quote_batch_submit(src->batcher, &q, rq->timeout_ms ? rq->timeout_ms :
+				       KATLS_EVIDENCE_TIMEOUT_DEFAULT_MS, res, err, err_len);
+	OPENSSL_cleanse(&q, sizeof(q));
+	return ret;
+}
+
+/* The batch proof record, with the test hook that breaks it. */
+static int put_batch(const struct katls_evidence_source *src, struct katls_quote_batch_result *res,
+		     struct katls_buf *out)
+{
+	if (corrupt(src, "batch-sibling") && res->proof.path_len)
+		res->path[0][0] ^= 1;
+	return katls_batch_proof_encode(&res->proof, out);
+}
+
+/* quote, quote-sig, pcrs, ak, aik, ima and batch records from the shared quote */
+static int put_quote(const struct katls_evidence_source *src,
+		     const struct katls_evidence_request *rq,
+		     struct katls_quote_batch_result *res, struct katls_evidence *ev)
+{
+	const struct quoted *q = res->payload;
+	size_t aik_len = EVP_MAX_MD_SIZE;
+	int ret;
+
+	ret = katls_put_bytes(&ev->quote, q->quote.data, q->quote.len);
+	if (!ret)
+		ret = katls_put_bytes(&ev->quote_sig, q->sig.data, q->sig.len);
+	if (!ret && corrupt(src, "quote-sig") && ev->quote_sig.len)
+		ev->quote_sig.data[ev->quote_sig.len - 1] ^= 1;
+	if (!ret)
+		ret = katls_cmw_pcrs_encode(&q->pcrs, &ev->pcrs);
+	if (!ret)
+		ret = katls_put_bytes(&ev->ak, src->ak_public.data, src->ak_public.len);
+	/* TPMT_PUBLIC: type u16, nameAlg u16, objectAttributes u32 (noDA = 0x400) */
+	if (!ret && corrupt(src, "ak-attrs") && ev->ak.len >= 8)
+		ev->ak.data[6] ^= 0x04;
+	if (!ret)
+		ret = katls_buf_reserve(&ev->aik, EVP_MAX_MD_SIZE);
+	if (!ret)
+		ret = katls_aik_hash(rq->ex->md, rq->leaf_key, ev->aik.data, &aik_len);
+	if (!ret) {
+		ev->aik.len = aik_len;
+		if (corrupt(src, "aik"))
+			ev->aik.data[0] ^= 1;
+	}
+	if (!ret && !src->cfg.no_ima) {
+		ev->has_ima = true;
+		ev->ima_start = 0;
+		ret = katls_put_bytes(&ev->ima, q->ima.data, q->ima.len);
+	}
+	if (!ret && res->batched)
+		ret = put_batch(src, res, &ev->batch);
+	return ret;
+}
+
+int katls_evidence_gather(struct katls_evidence_source *src,
+			  const struct katls_evidence_request *rq, struct katls_buf *out,
+			  char *err, size_t err_len)
+{
+	const struct katls_cmw_workload *workload = rq->workload ? rq->workload :
+						    src->cfg.workload;
+	struct katls_quote_batch_result res;
 	struct katls_evidence ev;
 	int ret;
 
 	memset(&ev, 0, sizeof(ev));
-	pthread_mutex_lock(&src->lock);
-	ret = quote(src, ex, leaf_key, crc, crc_len, &ev, err, err_len);
-	/* the log is read after the quote: it must cover every quoted extend */
-	if (!ret && !src->cfg.no_ima) {
-		ret = read_ima(src, &ev.ima);
-		if (ret)
-			snprintf(err, err_len, "cannot read the IMA log %s: %s",
-				 src->cfg.ima_log, strerror(-ret));
-		ev.has_ima = true;
-		ev.ima_start = 0;
+	ret = wait_quote(src, rq, &res, err, err_len);
+	if (ret)
+		return ret;
+	ret = put_quote(src, rq, &res, &ev);
+	if (ret)
+		snprintf(err, err_len, "cannot encode Evidence: %s", strerror(-ret));
+	if (!ret && rq->stats) {
+		rq->stats->wait_ms = res.wait_ms;
+		rq->stats->quote_ms = res.quote_ms;
+		rq->stats->batch_size = res.batch_size;
+		rq->stats->batch_index = res.batched ? res.proof.index : 0;
 	}
-	pthread_mutex_unlock(&src->lock);
+	katls_quote_batch_result_cleanup(&res);
 	if (!ret && !src->cfg.no_kernel) {
 		ret = kernel_state(&ev.kernel);
 		if (ret == -ENOENT || ret == -EPERM || ret == -EACCES || ret == -EPROTONOSUPPORT) {

@@ -4,15 +4,18 @@
  * request (DESIGN.md §5, §6) and encode it as the CMW collection.
  *
  *   binder = katls_binder_compute(exporter, leaf key, crc)
- *   nonce  = katls_quote_nonce(binder)
- *   quote  = TPM2_Quote(SHA-256 PCRs 0-10, nonce)      (tpm.h)
+ *   quote  = TPM2_Quote(SHA-256 PCRs 0-10, qualifyingData) (tpm.h), where
+ *            qualifyingData = katls_quote_nonce(binder) for a quote of its
+ *            own, or the Merkle root of a batch of requests' binders
+ *            (quote_batch.h; the Evidence then carries the batch proof)
  *   ima    = the IMA log, read AFTER the quote so it covers every quoted
  *            extend (the log may run ahead; the verifier replays until match)
  *   kernel = katls.ko STATE_GET when the module is loaded, else omitted
  *
- * A struct katls_evidence_source owns one TPM context; gathers on one
- * source are serialized by its mutex, so a daemon may share it between
- * threads.
+ * A struct katls_evidence_source owns one TPM context and the quote batcher
+ * whose thread is its only user after katls_evidence_source_new(): requests
+ * from any number of threads queue there, and those that arrive while a
+ * quote is in flight share the next one (when their verifier offered it).
  */
 #ifndef KATLS_EVIDENCE_H
 #define KATLS_EVIDENCE_H
@@ -26,10 +29,12 @@
 #include "buf.h"
 #include "cmw.h"
 #include "ea.h"
+#include "quote_batch.h"
 
 #define KATLS_EVIDENCE_PCR_MASK	0x7ffu	/* PCRs 0-10 */
 #define KATLS_IMA_SECURITYFS \
 	"/sys/kernel/security/integrity/ima/binary_runtime_measurements"
+#define KATLS_EVIDENCE_TIMEOUT_DEFAULT_MS	30000	/* longest wait for a quote */
 
 struct katls_evidence_config {
 	const char *tcti;		/* NULL: $TPM2TOOLS_TCTI, $KATLS_TCTI, default */
@@ -40,23 +45,20 @@ struct katls_evidence_config {
 	bool no_ima;			/* send no IMA log */
 	bool no_kernel;			/* never ask katls.ko */
 	const struct katls_cmw_workload *workload;	/* optional */
+	/* quote batching: max 1 quotes every request alone (batching off) */
+	struct katls_quote_batch_config batch;
 	/*
 	 * Test hook (tests/host, documented in katls(8) as such): "quote-sig"
 	 * flips a bit of the quote signature, "aik" of the aik record, "binder"
-	 * quotes a wrong nonce, "ak-attrs" flips the noDA attribute in the ak
-	 * record (the same key claimed with other attributes).  NULL in
-	 * production.
+	 * quotes a wrong nonce (in a quote batch: a root the proof does not
+	 * lead to), "ak-attrs" flips the noDA attribute in the ak record (the
+	 * same key claimed with other attributes), "batch-sibling" flips a bit
+	 * of the first sibling hash of a batch proof.  NULL in production.
 	 */
 	const char *test_corrupt;
 };
 
 struct katls_evidence_source;
-
-/*
- * Timing only (katlsd's per-request log line): how long the last
- * katls_tpm_quote() made by a gather on this thread took, in ms.
- */
-extern _Thread_local double katls_evidence_quote_ms;
 
 /**
  * katls_evidence_source_new() - open the TPM and check the AK exists.
@@ -73,27 +75,37 @@ void katls_evidence_source_free(struct katls_evidence_source *src);
 /** katls_evidence_source_ima_digest_size() - D of the IMA log this source reads. */
 size_t katls_evidence_source_ima_digest_size(const struct katls_evidence_source *src);
 
-/**
- * katls_evidence_gather() - Evidence for one request, as CMW bytes.
- * @ex: the connection's exporter; @leaf_key: the EA leaf key (AIK);
- * @crc/@crc_len: the request's certificate_request_context.
- * @out: the CMW is appended.
- * Return: 0 or -errno (message in @err).
- */
-int katls_evidence_gather(struct katls_evidence_source *src, const struct katls_exporter *ex,
-			  EVP_PKEY *leaf_key, const uint8_t *crc, size_t crc_len,
-			  struct katls_buf *out, char *err, size_t err_len);
+/* How the quote of one request went (katlsd's per-request log line). */
+struct katls_evidence_stats {
+	double wait_ms;			/* queued behind the quote in flight */
+	double quote_ms;		/* the quote that covers the request */
+	size_t batch_size;		/* requests under that quote (1: its own) */
+	size_t batch_index;		/* this request's leaf (batches of several) */
+};
+
+/* One authenticator request to attest. */
+struct katls_evidence_request {
+	const struct katls_exporter *ex;	/* the connection's exporter */
+	EVP_PKEY *leaf_key;			/* the EA leaf key (AIK) */
+	const uint8_t *crc;			/* certificate_request_context */
+	size_t crc_len;
+	bool batch;				/* the verifier accepts a shared quote */
+	const struct katls_cmw_workload *workload;	/* NULL: the source's */
+	unsigned int timeout_ms;		/* 0 = KATLS_EVIDENCE_TIMEOUT_DEFAULT_MS */
+	struct katls_evidence_stats *stats;	/* optional, filled on success */
+};
 
 /**
- * katls_evidence_gather_workload() - katls_evidence_gather() with the
- * workload record of this request (@workload, may be NULL: none) instead of
- * the source's (katlsd: the requesting application's identity).
+ * katls_evidence_gather() - Evidence for one request, as CMW bytes.
+ * @out: the CMW is appended.
+ * Waits for a quote at most @rq->timeout_ms (queued behind the quote in
+ * flight, then its own); a failed quote fails every request it covers.
+ * Return: 0 or -errno (message in @err): -ETIMEDOUT, -EBUSY (quote queue
+ * full), the TPM's -errno, ...
  */
-int katls_evidence_gather_workload(struct katls_evidence_source *src,
-				   const struct katls_cmw_workload *workload,
-				   const struct katls_exporter *ex, EVP_PKEY *leaf_key,
-				   const uint8_t *crc, size_t crc_len, struct katls_buf *out,
-				   char *err, size_t err_len);
+int katls_evidence_gather(struct katls_evidence_source *src,
+			  const struct katls_evidence_request *rq, struct katls_buf *out,
+			  char *err, size_t err_len);
 
 /** katls_file_read() - whole file into @out (at most @max bytes). 0/-errno. */
 int katls_file_read(const char *path, size_t max, struct katls_buf *out);

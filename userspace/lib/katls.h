@@ -45,6 +45,13 @@ enum katls_reason {
 	KATLS_R_INTERNAL = 25,
 	KATLS_R_PROTOCOL = 26,		/* peer does not speak katls/1 */
 	KATLS_R_POLICY = 27,		/* policy missing or unusable */
+	/* quote batching (docs/wire.md "Quote batching"), in the verifier's order */
+	KATLS_R_BATCH_SIZE = 28,	/* batch size outside 2..KATLS_BATCH_MAX, or not offered */
+	KATLS_R_BATCH_INDEX = 29,	/* leaf index not below the batch size */
+	KATLS_R_BATCH_PATH = 30,	/* path length not what the index and size need */
+	KATLS_R_BATCH_LEAF = 31,	/* the proof's leaf is not this session's binder */
+	KATLS_R_BATCH_INCLUSION = 32,	/* leaf + path do not hash to the proof's root */
+	KATLS_R_BATCH_ROOT = 33,	/* the proof's root is not the quote's extraData */
 	__KATLS_R_MAX
 };
 

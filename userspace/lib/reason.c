@@ -31,6 +31,12 @@ static const char *const names[__KATLS_R_MAX] = {
 	[KATLS_R_INTERNAL]		= "internal",
 	[KATLS_R_PROTOCOL]		= "protocol",
 	[KATLS_R_POLICY]		= "policy",
+	[KATLS_R_BATCH_SIZE]		= "batch-size",
+	[KATLS_R_BATCH_INDEX]		= "batch-index",
+	[KATLS_R_BATCH_PATH]		= "batch-path",
+	[KATLS_R_BATCH_LEAF]		= "batch-leaf",
+	[KATLS_R_BATCH_INCLUSION]	= "batch-inclusion",
+	[KATLS_R_BATCH_ROOT]		= "batch-root",
 };
 
 const char *katls_reason_name(unsigned int reason)

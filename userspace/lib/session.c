@@ -197,6 +197,7 @@ static int send_request(struct sess *s)
 			KATLS_HS_CERTIFICATE_REQUEST,
 		.sigalgs = s->p->sigalgs,
 		.num_sigalgs = s->p->num_sigalgs,
+		.offer_batch = !s->p->no_batch,
 	};
 	struct katls_buf ext = KATLS_BUF_INIT;
 	int ret = ima_offer(s, &ext);
@@ -246,12 +247,19 @@ static int send_authenticator(struct sess *s)
 				  strerror(-ret)) : 0;
 	}
 	if ((p->gather || p->src) && s->theirs.wants_cmw) {
+		struct katls_evidence_request rq = {
+			.ex = p->ex, .leaf_key = p->key,
+			.crc = s->theirs.crc, .crc_len = s->theirs.crc_len,
+			.timeout_ms = p->quote_timeout_ms,
+			/* quote batching: only if both ends want it */
+			.batch = !p->no_batch &&
+				 katls_ea_request_offers(&s->theirs, KATLS_EXT_QUOTE_BATCH),
+		};
+
 		if (p->gather)
-			ret = p->gather(p->gather_arg, p->ex, p->key, s->theirs.crc,
-					s->theirs.crc_len, &cmw, err, sizeof(err));
+			ret = p->gather(p->gather_arg, &rq, &cmw, err, sizeof(err));
 		else
-			ret = katls_evidence_gather(p->src, p->ex, p->key, s->theirs.crc,
-						    s->theirs.crc_len, &cmw, err, sizeof(err));
+			ret = katls_evidence_gather(p->src, &rq, &cmw, err, sizeof(err));
 		if (ret) {
 			/* authenticated refusal, then report our own failure */
 			if (!katls_ea_empty_build(&auth, p->ex, p->role, &s->theirs))

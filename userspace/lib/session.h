@@ -53,12 +53,19 @@ struct katls_session_params {
 	struct katls_evidence_source *src;	/* NULL: attest without Evidence */
 	/*
 	 * Evidence hook used instead of @src when set (tests inject a software
-	 * TPM here): same contract as katls_evidence_gather().
+	 * TPM here, katlsd adds the workload): same contract as
+	 * katls_evidence_gather(), for the request @rq the session built.
 	 */
-	int (*gather)(void *arg, const struct katls_exporter *ex, EVP_PKEY *leaf_key,
-		      const uint8_t *crc, size_t crc_len, struct katls_buf *out,
+	int (*gather)(void *arg, const struct katls_evidence_request *rq, struct katls_buf *out,
 		      char *err, size_t err_len);
 	void *gather_arg;
+	unsigned int quote_timeout_ms;		/* 0 = KATLS_EVIDENCE_TIMEOUT_DEFAULT_MS */
+	/*
+	 * Quote batching (docs/wire.md): attesting, never share a quote with
+	 * other sessions; verifying, do not offer the peer to (its request
+	 * leaves out KATLS_EXT_QUOTE_BATCH).
+	 */
+	bool no_batch;
 	/* verifying (mode verify or mutual) */
 	const struct katls_verify_params *verify;
 	const char *save_dir;			/* save the peer's exchange here */

@@ -21,6 +21,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "algs.h"
+#include "batch_proof.h"
 #include "cmw.h"
 #include "ima.h"
 #include "ima_cache.h"
@@ -177,6 +178,39 @@ static int check_aik(const struct katls_exporter *ex, X509 *leaf, struct apprais
 	return 0;
 }
 
+/*
+ * Quote batching (docs/wire.md): the quote covers a batch of sessions and
+ * the batch record proves this session's binder under its extraData.  Only
+ * a verifier that offered batching in its request accepts one.  On success
+ * a->nonce becomes the proven extraData, which check_quote() then expects.
+ */
+static int check_batch(const struct katls_ea_request *req, const uint8_t *binder,
+		       size_t binder_len, struct appraisal *a, struct katls_verify_result *out)
+{
+	struct katls_batch_proof proof;
+	katls_merkle_hash leaf;
+	enum katls_reason reason;
+	char msg[300];
+	int ret;
+
+	if (katls_batch_proof_parse(a->ev.batch.data, a->ev.batch.len, &proof))
+		return refuse(out, KATLS_R_EVIDENCE_MALFORMED, "batch record malformed");
+	if (!katls_ea_request_offers(req, KATLS_EXT_QUOTE_BATCH))
+		return refuse(out, KATLS_R_BATCH_SIZE, "quote covers a batch of %u sessions, but "
+			      "our request did not offer quote batching", proof.size);
+	if (katls_batch_leaf(binder, binder_len, leaf))
+		return refuse(out, KATLS_R_INTERNAL, "cannot compute the batch leaf");
+	ret = katls_batch_proof_verify(&proof, leaf, KATLS_BATCH_MAX, a->at.extra,
+				       a->at.extra_len, &reason, msg, sizeof(msg));
+	if (ret)
+		return refuse(out, reason, "quote batch: %s", msg);
+	out->sum.batch_size = proof.size;
+	out->sum.batch_index = proof.index;
+	memcpy(a->nonce, proof.root, sizeof(proof.root));
+	a->nonce_len = sizeof(proof.root);
+	return 0;
+}
+
 static int check_binder(const struct katls_verify_params *p, const struct katls_exporter *ex,
 			const struct katls_ea_request *req, X509 *leaf, struct appraisal *a,
 			struct katls_verify_result *out)
@@ -189,19 +223,23 @@ static int check_binder(const struct katls_verify_params *p, const struct katls_
 				   p->binder_label, binder, &binder_len);
 	if (!ret)
 		ret = katls_quote_nonce(binder, binder_len, a->nonce, &a->nonce_len);
-	OPENSSL_cleanse(binder, sizeof(binder));
-	if (ret)
+	if (ret) {
+		OPENSSL_cleanse(binder, sizeof(binder));
 		return refuse(out, KATLS_R_INTERNAL, "cannot compute the binder: %s",
 			      strerror(-ret));
+	}
 	if (katls_quote_attest_parse(a->ev.quote.data, a->ev.quote.len, &a->at))
-		return refuse(out, KATLS_R_QUOTE_STRUCTURE,
-			      "quote is not a well-formed TPMS_ATTEST of type quote");
-	if (a->at.extra_len != a->nonce_len ||
-	    CRYPTO_memcmp(a->at.extra, a->nonce, a->nonce_len))
-		return refuse(out, KATLS_R_BINDER,
-			      "quote does not carry this session's binder (Evidence replayed, "
-			      "relayed or generated for another request)");
-	return 0;
+		ret = refuse(out, KATLS_R_QUOTE_STRUCTURE,
+			     "quote is not a well-formed TPMS_ATTEST of type quote");
+	else if (a->ev.batch.len)
+		ret = check_batch(req, binder, binder_len, a, out);
+	else if (a->at.extra_len != a->nonce_len ||
+		 CRYPTO_memcmp(a->at.extra, a->nonce, a->nonce_len))
+		ret = refuse(out, KATLS_R_BINDER,
+			     "quote does not carry this session's binder (Evidence replayed, "
+			     "relayed or generated for another request)");
+	OPENSSL_cleanse(binder, sizeof(binder));
+	return ret;
 }
 
 static int pkey_of_public(const uint8_t *in, size_t len, EVP_PKEY **out)

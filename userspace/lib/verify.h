@@ -7,7 +7,9 @@
  *   RFC 9261 validation (ea.h) → PKI chain of the leaf against the policy's
  *   trust anchors and the expected peer name (D1) → CMW strict decode →
  *   aik record == H(SPKI of the leaf) (D2) → quote extraData == nonce of
- *   this session's binder (B1, F1, R1, R2) → quote structure → AK pinned
+ *   this session's binder (B1, F1, R1, R2), or, for a quote batch, the
+ *   Merkle root that the batch record proves this binder's leaf under
+ *   (batch_proof.h) → quote structure → AK pinned
  *   (D2: its TPM Name in ak_names, or its public key in ak_pins) → quote
  *   signature, PCR digest and qualifiedSigner == the AK's qualified name →
  *   PCR reference values → IMA: PCRs 0-10 quoted, entry 0 boot_aggregate ==
@@ -74,6 +76,9 @@ struct katls_verify_summary {
 	uint32_t workload_uid;		/* advisory: self-reported */
 	uint64_t workload_cgroup_id;	/* advisory: self-reported */
 	uint32_t max_age_s;		/* from the policy, for the verdict */
+	/* quote batching: the quote covered this many sessions (0: its own) */
+	uint32_t batch_size;
+	uint32_t batch_index;		/* this session's leaf */
 };
 
 struct katls_verify_result {
