@@ -140,7 +140,7 @@ $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # ---- fuzzing (clang libFuzzer; the library is rebuilt with coverage) ----------
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -D_FORTIFY_SOURCE=0 \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -D_FORTIFY_SOURCE=0 -MMD -MP \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	-Iinclude/uapi -Iuserspace/lib -Ibuild/bpf $(PKG_CFLAGS)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build/fuzz/%.o)

@@ -21,6 +21,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +272,8 @@ static void run(struct work *w)
 	struct katls_session_params p = { 0 };
 	struct katls_exporter ex;
 	struct timeval tv, old_rcv, old_snd;
+	int one = 1, old_nodelay = 0;
+	socklen_t nl = sizeof(old_nodelay);
 	socklen_t tl = sizeof(tv);
 	uint8_t digest[SHA256_DIGEST_LENGTH], *dig = NULL;
 	uint32_t timeout = a->timeout_ms ? a->timeout_ms : KATLS_TIMEOUT_DEFAULT_MS, io_ms;
@@ -330,6 +334,13 @@ static void run(struct work *w)
 		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/*
+	 * The handshake and the katls/1 exchange are small messages written back
+	 * to back: without TCP_NODELAY, Nagle holds each second one for the peer's
+	 * delayed ACK (~40 ms a turn).  The application's setting comes back after.
+	 */
+	getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &old_nodelay, &nl);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	ret = katls_tls_ssl_new(&ssl, client ? w->cfg->client_ctx : w->cfg->server_ctx, fd,
 				client ? a->server_name : NULL);
@@ -394,6 +405,7 @@ static void run(struct work *w)
 			max_age = rule.max_age_s;
 	}
 restore:
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &old_nodelay, sizeof(old_nodelay));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &old_rcv, sizeof(old_rcv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &old_snd, sizeof(old_snd));
 	if (flags >= 0 && (flags & O_NONBLOCK))
