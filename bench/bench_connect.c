@@ -266,10 +266,22 @@ struct kd {
 	unsigned int rt;
 };
 
+/* The value of " key=" in a verdict line (docs/man/katlsd.8, LOGGING); 0 if absent. */
+static double kv(const char *line, const char *key)
+{
+	char k[32];
+	const char *p;
+
+	snprintf(k, sizeof(k), " %s=", key);
+	p = strstr(line, k);
+	return p ? strtod(p + strlen(k), NULL) : 0;
+}
+
+/* @what: " role=client mode=verify " and the like */
 static int parse_log(const char *log, long off, const char *what, struct kd *out, int max)
 {
 	FILE *f = fopen(log, "r");
-	char line[2048];
+	char line[8192];
 	int n = 0;
 
 	if (!f)
@@ -277,14 +289,20 @@ static int parse_log(const char *log, long off, const char *what, struct kd *out
 	fseek(f, off, SEEK_SET);
 	while (n < max && fgets(line, sizeof(line), f)) {
 		struct kd *k = &out[n];
-		char *p;
 
-		if (!strstr(line, what) || !strstr(line, "attested kTLS") || !(p = strchr(line, '[')))
+		if (!strstr(line, "event=verdict ") || !strstr(line, what) ||
+		    !strstr(line, " result=accepted ") || !strstr(line, " ms_total="))
 			continue;
-		if (sscanf(p, "[%lf ms: handshake %lf, kTLS %lf, Evidence %lf (quote %lf), "
-			   "exchange %lf (peer %lf, local %lf), %u round trips]", &k->total, &k->hs,
-			   &k->ktls, &k->ev, &k->quote, &k->x, &k->peer, &k->local, &k->rt) == 9)
-			n++;
+		k->total = kv(line, "ms_total");
+		k->hs = kv(line, "ms_handshake");
+		k->ktls = kv(line, "ms_ktls");
+		k->ev = kv(line, "ms_evidence");
+		k->quote = kv(line, "ms_quote");
+		k->x = kv(line, "ms_exchange");
+		k->peer = kv(line, "ms_peer");
+		k->local = kv(line, "ms_local");
+		k->rt = (unsigned int)kv(line, "round_trips");
+		n++;
 	}
 	fclose(f);
 	return n;
@@ -457,8 +475,8 @@ int main(int argc, char **argv)
 	bench_plain(dir, warm, n, plain);
 	bench_attested(warm, n, cli, srvd, &off, log);
 	usleep(300 * 1000);	/* katlsd logs its line just after REQUEST_DONE */
-	nc = parse_log(log, off, "client/verify:", kc, MAXN);
-	ns = parse_log(log, off, "server/attest:", ks, MAXN);
+	nc = parse_log(log, off, " role=client mode=verify ", kc, MAXN);
+	ns = parse_log(log, off, " role=server mode=attest ", ks, MAXN);
 	rtt = bench_rtt(200);
 	bench_quote(nq, q);
 	bench_verify(dir, nq, ver);

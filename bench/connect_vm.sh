@@ -58,7 +58,7 @@ echo "== attested connect vs plain TLS 1.3 + kTLS"
 "$build/bench/bench_connect" --dir "$work" --log "$kd_log" -n "${BENCH_N:-50}" \
 	-w "${BENCH_WARM:-5}" -q "${BENCH_QUOTES:-20}"
 stop_katlsd
-grep 'client/verify: attested kTLS' "$kd_log" | tail -n1 | sed 's/^/  last katlsd line: /' || true
+grep 'role=client mode=verify result=accepted' "$kd_log" | tail -n1 | sed 's/^/  last katlsd line: /' || true
 echo
 echo "== kTLS vs OpenSSL userspace record layer"
 "$build/bench/ktls_throughput" --dir "$work" -m "${BENCH_MIB:-32}"

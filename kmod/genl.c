@@ -64,7 +64,8 @@ static int put_requests(struct sk_buff *msg)
 	    nla_put_u32(msg, KATLS_A_STATE_REQ_ACCEPTED, st.accepted) ||
 	    nla_put_u32(msg, KATLS_A_STATE_SOCKS, st.socks) ||
 	    nla_put_u8(msg, KATLS_A_STATE_DAEMON, st.daemon) ||
-	    nla_put_u64_64bit(msg, KATLS_A_STATE_REQ_LIMITED, st.limited, KATLS_A_PAD))
+	    nla_put_u64_64bit(msg, KATLS_A_STATE_REQ_LIMITED, st.limited, KATLS_A_PAD) ||
+	    nla_put_u32(msg, KATLS_A_STATE_SOCKS_ATTESTED, st.socks_attested))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -576,6 +576,7 @@ void katls_request_stats(struct katls_request_stats *st)
 	st->daemon = daemon.registered;
 	mutex_unlock(&req_lock);
 	st->socks = katls_sock_count();
+	st->socks_attested = katls_sock_count_attested();
 }
 
 int __init katls_request_init(void)

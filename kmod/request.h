@@ -14,6 +14,7 @@ struct katls_request_stats {
 	u32 queued;
 	u32 accepted;
 	u32 socks;
+	u32 socks_attested;
 	u64 limited;
 	bool daemon;
 };

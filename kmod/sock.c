@@ -84,6 +84,7 @@ struct katls_sock {
 static DEFINE_SPINLOCK(socks_lock);
 static DEFINE_HASHTABLE(socks, SOCKS_BITS);
 static u32 nr_socks;
+static u32 nr_attested;		/* of nr_socks, state ATTESTED */
 
 static struct katls_sock *lookup_sock(const struct sock *sk)
 {
@@ -134,6 +135,7 @@ static void katls_sk_destruct(struct sock *sk)
 	if (ks) {
 		hash_del(&ks->node);
 		nr_socks--;
+		nr_attested -= ks->state == KATLS_STATE_ATTESTED;
 	}
 	spin_unlock_bh(&socks_lock);
 	if (unlikely(!ks)) {
@@ -230,6 +232,7 @@ static void drop_sock(struct sock *sk)
 	if (ks) {
 		hash_del(&ks->node);
 		nr_socks--;
+		nr_attested -= ks->state == KATLS_STATE_ATTESTED;
 	}
 	spin_unlock_bh(&socks_lock);
 	kfree(ks);
@@ -331,7 +334,9 @@ int katls_sock_finish(struct sock *sk, int result, u32 reason, u64 expiry,
 	spin_lock_bh(&socks_lock);
 	ks = lookup_sock(sk);
 	if (ks) {
+		nr_attested -= ks->state == KATLS_STATE_ATTESTED;
 		ks->state = result ? KATLS_STATE_FAILED : KATLS_STATE_ATTESTED;
+		nr_attested += ks->state == KATLS_STATE_ATTESTED;
 		ks->result = result;
 		ks->reason = reason;
 		ks->expiry = result ? 0 : expiry;
@@ -387,6 +392,22 @@ u32 katls_sock_count(void)
 
 	spin_lock_bh(&socks_lock);
 	n = nr_socks;
+	spin_unlock_bh(&socks_lock);
+	return n;
+}
+
+/**
+ * katls_sock_count_attested - of those, the ones whose request succeeded
+ *
+ * ATTESTED records of sockets not yet destroyed, in every network namespace;
+ * a verdict past its expiry still counts (KATLS_SO_STATUS reads it EXPIRED).
+ */
+u32 katls_sock_count_attested(void)
+{
+	u32 n;
+
+	spin_lock_bh(&socks_lock);
+	n = nr_attested;
 	spin_unlock_bh(&socks_lock);
 	return n;
 }

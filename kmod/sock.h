@@ -16,5 +16,6 @@ int katls_sock_finish(struct sock *sk, int result, u32 reason, u64 expiry,
 		      const u8 *peer_digest);
 void katls_sock_status(struct sock *sk, struct katls_status *st);
 u32 katls_sock_count(void);
+u32 katls_sock_count_attested(void);
 
 #endif /* _KATLS_SOCK_H */

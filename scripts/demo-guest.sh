@@ -66,7 +66,7 @@ rx0=$(awk '$1 == "TlsRxSw" {print $2}' /proc/net/tls_stat)
 $B/examples/client -n server.test 127.0.0.1 4433 "hello, attested world"
 wait %2 2>/dev/null
 banner "verdict and Evidence summary (katlsd's log)"
-grep -E "attested kTLS|peer Evidence" "$work/katlsd.log" | sed 's/^katlsd: //' | fold -w 110
+grep -E "event=verdict|peer Evidence" "$work/katlsd.log" | sed 's/^katlsd: //' | fold -w 110
 banner "kTLS counters (/proc/net/tls_stat)"
 cat /proc/net/tls_stat
 
@@ -77,7 +77,7 @@ sleep 1
 $B/examples/client -n server.test 127.0.0.1 4434 "secret" ; echo "client exit status $?"
 wait %3 2>/dev/null
 echo "katlsd says:"
-grep "client/verify: refused" "$work/katlsd.log" | sed 's/^katlsd: //' | fold -w 110
+grep "role=client mode=verify result=refused" "$work/katlsd.log" | sed 's/^katlsd: //' | fold -w 110
 
 banner "refusal 2: a connection that matches a REQUIRE rule but never asks for attestation"
 python3 -c 'import socket

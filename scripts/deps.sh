@@ -13,6 +13,7 @@ libcmocka-dev
 qemu-system-x86 busybox-static cpio kmod
 linux-image-amd64 linux-headers-amd64
 ima-evm-utils iproute2 procps jq util-linux python3
+python3-prometheus-client curl
 xxd
 "
 

@@ -28,6 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!c->cert_file || !c->key_file || !*c->cert_file || !*c->key_file ||
 		    !c->max_workers || c->max_workers > 4096)
 			__builtin_trap();	/* required keys and ranges hold */
+		if (c->metrics.listen && (!c->metrics.addr_len ||
+					  (!c->metrics.allow_remote && !loopback(&c->metrics.addr))))
+			__builtin_trap();	/* a metrics address: parsed, loopback unless allowed */
+		if (c->metrics.unix_mode > 0777)
+			__builtin_trap();
 		katlsd_config_free(c);
 	} else if (strncmp(err, "katlsd.json: $", 14)) {
 		__builtin_trap();	/* every rejection names the file and the JSON path */

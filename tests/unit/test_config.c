@@ -4,9 +4,11 @@
  * unknown keys at every level, each wrong type, ak_handle spellings, empty
  * strings and path resolution, each rejection checked for the JSON path in
  * its message; then katlsd_config_load() on a generated certificate, key and
- * policy file.  config.c is part of katlsd, not of libkatls, so it is
+ * policy file; the metrics endpoint (addresses, loopback only unless
+ * allowed, socket path and mode).  config.c is part of katlsd, not of libkatls, so it is
  * included here (it needs only libkatls).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -322,6 +324,110 @@ static void test_empty_strings(void **state)
 	katlsd_config_free(parse_ok("{" CERT_KEY ", \"description\": \"\" }", NULL));
 }
 
+/* "metrics": where the endpoint listens (katlsd.json(5)). */
+static void test_metrics(void **state)
+{
+	struct katlsd_config *c = parse_ok("{" CERT_KEY "}", NULL);
+	const struct sockaddr_in *s4;
+	const struct sockaddr_in6 *s6;
+
+	(void)state;
+	assert_null(c->metrics.listen);			/* off by default */
+	assert_null(c->metrics.unix_path);
+	katlsd_config_free(c);
+	c = parse_ok("{" CERT_KEY ", \"metrics\": { \"unix\": \"/m\" }}", NULL);
+	assert_int_equal(c->metrics.unix_mode, 0600);	/* the default */
+	katlsd_config_free(c);
+
+	c = parse_ok("{" CERT_KEY ", \"metrics\": { \"listen\": \"127.0.0.1:9466\", "
+		     "\"unix\": \"run/m.sock\", \"unix_mode\": \"0660\" }}", "/etc/katls");
+	s4 = (const struct sockaddr_in *)&c->metrics.addr;
+	assert_int_equal(s4->sin_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 9466);
+	assert_int_equal(ntohl(s4->sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(c->metrics.addr_len, sizeof(*s4));
+	assert_string_equal(c->metrics.unix_path, "/etc/katls/run/m.sock");
+	assert_int_equal(c->metrics.unix_mode, 0660);
+	katlsd_config_free(c);
+	c = parse_ok("{" CERT_KEY ", \"metrics\": { \"listen\": \"[::1]:1\" }}", NULL);
+	s6 = (const struct sockaddr_in6 *)&c->metrics.addr;
+	assert_int_equal(s6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(s6->sin6_port), 1);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
+	katlsd_config_free(c);
+	c = parse_ok("{" CERT_KEY ", \"metrics\": { \"listen\": \"127.9.8.7:65535\" }}", NULL);
+	katlsd_config_free(c);
+	c = parse_ok("{" CERT_KEY ", \"metrics\": { \"listen\": \"[::ffff:127.0.0.1]:80\" }}",
+		     NULL);
+	katlsd_config_free(c);
+	/* beyond loopback only when allowed, whatever the key order */
+	c = parse_ok("{" CERT_KEY ", \"metrics\": { \"listen\": \"0.0.0.0:9466\", "
+		     "\"allow_remote\": true }}", NULL);
+	assert_true(c->metrics.allow_remote);
+	katlsd_config_free(c);
+	c = parse_ok("{" CERT_KEY ", \"metrics\": { \"allow_remote\": true, "
+		     "\"listen\": \"[2001:db8::1]:9466\" }}", NULL);
+	katlsd_config_free(c);
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"listen\": \"0.0.0.0:9466\" }}",
+		  "$.metrics.listen: 0.0.0.0:9466 is not a loopback address: the endpoint has "
+		  "neither TLS nor authentication; set \"allow_remote\": true to serve it beyond "
+		  "this host");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"listen\": \"10.0.0.1:9466\", "
+		  "\"allow_remote\": false }}",
+		  "$.metrics.listen: 10.0.0.1:9466 is not a loopback address: the endpoint has "
+		  "neither TLS nor authentication; set \"allow_remote\": true to serve it beyond "
+		  "this host");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"listen\": \"[::]:9466\" }}",
+		  "$.metrics.listen: [::]:9466 is not a loopback address: the endpoint has "
+		  "neither TLS nor authentication; set \"allow_remote\": true to serve it beyond "
+		  "this host");
+	parse_bad("{" CERT_KEY ", \"metrics\": {}}",
+		  "$.metrics: set \"listen\" (a loopback TCP address) or \"unix\" (a socket "
+		  "path), or leave \"metrics\" out");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"allow_remote\": true }}",
+		  "$.metrics: set \"listen\" (a loopback TCP address) or \"unix\" (a socket "
+		  "path), or leave \"metrics\" out");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"port\": 9466 }}",
+		  "$.metrics: unknown key \"port\"");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"listen\": 9466 }}",
+		  "$.metrics.listen: expected string, got int");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"listen\": \"\" }}",
+		  "$.metrics.listen: must not be empty");
+	for (size_t i = 0; i < 9; i++) {
+		static const char *const bad[] = {
+			"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+			"127.0.0.1:09466", "127.0.0.1:94x6", ":9466", "[127.0.0.1]:9466",
+			"::1:9466",
+		};
+		char json[256], want[256];
+
+		snprintf(json, sizeof(json), "{" CERT_KEY ", \"metrics\": { \"listen\": \"%s\" }}",
+			 bad[i]);
+		snprintf(want, sizeof(want), i < 7 ?
+			 "$.metrics.listen: \"%s\" is not ADDRESS:PORT (like \"127.0.0.1:9466\" or "
+			 "\"[::1]:9466\")" :
+			 "$.metrics.listen: \"%s\" is not a numeric IPv4 address or a bracketed "
+			 "IPv6 one (like \"127.0.0.1:9466\" or \"[::1]:9466\")", bad[i]);
+		parse_bad(json, want);
+	}
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"listen\": \"localhost:9466\" }}",
+		  "$.metrics.listen: \"localhost:9466\" is not a numeric IPv4 address or a "
+		  "bracketed IPv6 one (like \"127.0.0.1:9466\" or \"[::1]:9466\")");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"unix\": \"/a\", \"unix_mode\": \"660\", "
+		  "\"allow_remote\": 1 }}", "$.metrics.allow_remote: expected boolean, got int");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"unix\": \"/a\", \"unix_mode\": \"0800\" }}",
+		  "$.metrics.unix_mode: \"0800\" is not a file mode like \"0660\" (octal, at most "
+		  "0777)");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"unix\": \"/a\", \"unix_mode\": \"1777\" }}",
+		  "$.metrics.unix_mode: \"1777\" is not a file mode like \"0660\" (octal, at most "
+		  "0777)");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"unix\": \"/a\", \"unix_mode\": 432 }}",
+		  "$.metrics.unix_mode: expected string, got int");
+	parse_bad("{" CERT_KEY ", \"metrics\": { \"unix\": \"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaa\" }}", "$.metrics.unix: a socket path has at most 107 bytes");
+}
+
 static void test_required_and_syntax(void **state)
 {
 	parse_bad("{ \"key\": \"k\" }", "$: missing required key \"certificate\"");
@@ -536,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_ak_handle),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_empty_strings),
+		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_required_and_syntax),
 		cmocka_unit_test(test_load_full),
 		cmocka_unit_test(test_load_errors),

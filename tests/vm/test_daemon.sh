@@ -27,7 +27,7 @@ last_log() { grep "$1" "$kd_log" | tail -n1; }
 
 tx0=$(tls_stat TlsTxSw); rx0=$(tls_stat TlsRxSw)
 pair "server attests, client verifies (IPv4)" "-m attest" '-n server.test 127.0.0.1 $port ping-$port'
-check "both requests ran in katlsd" [ "$(grep -c ': attested kTLS' "$kd_log")" -ge 2 ]
+check "both requests ran in katlsd" [ "$(grep -c 'event=verdict .* result=accepted ' "$kd_log")" -ge 2 ]
 host_sha=$(openssl x509 -in "$work/host.pem" -outform DER | sha256sum | cut -c1-16)
 check "KATLS_SO_STATUS names the peer: SHA-256 of its certificate ($host_sha)" \
 	grep -q "peer sha256:$host_sha" "$work/cli.out"
@@ -37,7 +37,7 @@ check "the verifier saw the server's workload (exe, digest)" \
 	grep -q "peer Evidence: .*workload $srv sha256:$(sha256sum "$srv" | cut -c1-64)" "$kd_log"
 pair "mutual (IPv4)" "-m mutual" '-m mutual -n server.test 127.0.0.1 $port ping-$port'
 check "mutual: both ends verified their peer" \
-	[ "$(grep -c 'peer verified and we attested' "$kd_log")" -ge 2 ]
+	[ "$(grep -c 'result=accepted .* peer_verified=true self_attested=true ' "$kd_log")" -ge 2 ]
 pair "client attests, server verifies" "-m verify" '-m attest -n server.test 127.0.0.1 $port ping-$port'
 pair "server attests (IPv6)" "-6 -m attest" '-n server.test ::1 $port ping-$port'
 pair "mutual (IPv6)" "-6 -m mutual" '-m mutual -n server.test ::1 $port ping-$port'
@@ -52,7 +52,7 @@ for suite in TLS_AES_128_GCM_SHA256:aes-128-gcm TLS_AES_256_GCM_SHA384:aes-256-g
 	for _ in $(seq 50); do [ "$(grep -c reloaded "$kd_log")" -gt "$n" ] && break; sleep 0.1; done
 	pair "suite ${suite%%:*}" "-m mutual" '-m mutual -n server.test 127.0.0.1 $port ping-$port'
 	check "suite ${suite%%:*}: kTLS ${suite#*:} on both ends" \
-		[ "$(grep -c "attested kTLS ${suite#*:}" "$kd_log")" -ge 2 ]
+		[ "$(grep -c "result=accepted .* cipher=${suite#*:} " "$kd_log")" -ge 2 ]
 done
 
 # ---- interop with the userspace mode (same wire bytes)

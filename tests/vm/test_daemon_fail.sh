@@ -77,7 +77,7 @@ check "allowlist of what ran: accepted" grep -q "result=ok" <<<"$out"
 "$evil" || true
 refuse "IMA allowlist" EACCES 19 "-m attest" "-P allow -n server.test"
 check "the daemon's reason names the unlisted binary" \
-	grep -q "refused (Permission denied): ima-allowlist: .*$evil" "$kd_log"
+	grep -q "result=refused reason=ima-allowlist errno=EACCES .* msg=\".*$evil" "$kd_log"
 rm -f "$evil"
 
 refuse "PCR reference value" EACCES 17 "-m attest" "-P pcr -n server.test"
@@ -108,7 +108,7 @@ echo "    client: $out"
 check "plain TLS peer: EPROTO, reason protocol (26)" grep -q "result=EPROTO reason=26 " <<<"$out"
 check "plain TLS peer: socket shut down, gate FAILED" grep -Eq "gate=failed .*after=write:(EPIPE|EACCES)" <<<"$out"
 check "plain TLS peer: TLS completed, katls/1 refused it ('does not speak katls/1')" \
-	grep -q "client/verify: refused (Protocol error): protocol: peer does not speak katls/1" "$kd_log"
+	grep -q "role=client mode=verify result=refused reason=protocol errno=EPROTO .* msg=\"peer does not speak katls/1" "$kd_log"
 
 # ---- timeout: the peer accepts TCP and never answers
 silent() { python3 -c 'import socket,sys,time

@@ -63,7 +63,7 @@ check "... verified under the rule's policy" grep -q "operator rule requires pol
 pair 7612 "-m attest" "-P vm -n server.test"
 check "the application may name the rule's policy" grep -q "result=ok .*gate=attested" <<<"$out"
 check "the rule's max age (30 s) caps the verdict katlsd records (policy says 600 s)" \
-	grep -Eq "req [0-9]+ client/verify: attested .* max age 30 s" "$kd_log"
+	grep -Eq "event=verdict req=[0-9]+ role=client mode=verify result=accepted .* max_age_s=30 " "$kd_log"
 
 # Without a rule the application's request stands (ATTEST_SELF allowed).
 pair 7690 "-m verify" "-m attest -n server.test"

@@ -70,9 +70,9 @@ static void print_text(const struct katls_state *s)
 		printf("  ima        (root only)\n");
 	if (s->have_requests)
 		printf("  daemon     %s\n  requests   %u queued, %u accepted by the daemon, "
-		       "%llu refused by limits\n  sockets    %u with katls state\n",
+		       "%llu refused by limits\n  sockets    %u with katls state, %u attested\n",
 		       s->daemon ? "registered" : "none", s->req_queued, s->req_accepted,
-		       (unsigned long long)s->req_limited, s->socks);
+		       (unsigned long long)s->req_limited, s->socks, s->socks_attested);
 	else
 		printf("  requests   (CAP_NET_ADMIN only)\n");
 	for (unsigned int i = 0; i < KATLS_NUM_PCRS; i++) {
@@ -117,6 +117,9 @@ static void print_json(const struct katls_state *s)
 		json_object_object_add(req, "accepted", json_object_new_uint64(s->req_accepted));
 		json_object_object_add(req, "sockets", json_object_new_uint64(s->socks));
 		json_object_object_add(req, "limited", json_object_new_uint64(s->req_limited));
+		if (s->have_socks_attested)
+			json_object_object_add(req, "sockets_attested",
+					       json_object_new_uint64(s->socks_attested));
 		json_object_object_add(o, "requests", req);
 	}
 	if (s->pcr_mask) {

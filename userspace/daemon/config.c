@@ -18,11 +18,13 @@
  * touches no file (unit tests and tests/fuzz/fuzz_config.c call it
  * directly); prepare() then loads the certificate, key and policies.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -205,6 +207,130 @@ static int top_ima(struct jctx *j, struct json_object *v)
 	return JWALK(j, v, keys);
 }
 
+/*
+ * "127.0.0.1:9466" or "[::1]:9466": a numeric address (no name lookups) and
+ * a port, 1..65535.
+ */
+static int metrics_listen(struct jctx *j, struct json_object *v)
+{
+	struct katlsd_config *c = cfg_of(j);
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&c->metrics.addr;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->metrics.addr;
+	const char *s, *colon, *h;
+	char host[INET6_ADDRSTRLEN];
+	size_t hlen, plen;
+	unsigned long port = 0;
+	int ret = get_str(j, v, &c->metrics.listen);
+
+	if (ret)
+		return ret;
+	s = c->metrics.listen;
+	colon = strrchr(s, ':');
+	h = s;
+	hlen = colon ? (size_t)(colon - s) : 0;
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']')
+		h++, hlen -= 2;
+	plen = colon ? strlen(colon + 1) : 0;
+	for (size_t i = 0; i < plen && plen <= 5; i++)
+		port = colon[1 + i] >= '0' && colon[1 + i] <= '9' && (i == 0 || port) ?
+		       port * 10 + (unsigned long)(colon[1 + i] - '0') : 0;
+	if (!colon || !hlen || hlen >= sizeof(host) || !port || port > 65535 || colon[1] == '0')
+		return jerr(j, "\"%.80s\" is not ADDRESS:PORT (like \"127.0.0.1:9466\" or "
+			    "\"[::1]:9466\")", s);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memset(&c->metrics.addr, 0, sizeof(c->metrics.addr));
+	if (h != s && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		c->metrics.addr_len = sizeof(*s6);
+	} else if (h == s && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		c->metrics.addr_len = sizeof(*s4);
+	} else {
+		return jerr(j, "\"%.80s\" is not a numeric IPv4 address or a bracketed IPv6 "
+			    "one (like \"127.0.0.1:9466\" or \"[::1]:9466\")", s);
+	}
+	return 0;
+}
+
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 */
+static bool loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+	       (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && s6->sin6_addr.s6_addr[12] == 127);
+}
+
+static int metrics_allow_remote(struct jctx *j, struct json_object *v)
+{
+	return jget_bool(j, v, &cfg_of(j)->metrics.allow_remote);
+}
+
+static int metrics_unix(struct jctx *j, struct json_object *v)
+{
+	struct sockaddr_un un;
+	int ret = get_path(j, v, &cfg_of(j)->metrics.unix_path);
+
+	if (!ret && strlen(cfg_of(j)->metrics.unix_path) >= sizeof(un.sun_path))
+		return jerr(j, "a socket path has at most %zu bytes", sizeof(un.sun_path) - 1);
+	return ret;
+}
+
+/* "0660": three or four octal digits, at most 0777. */
+static int metrics_unix_mode(struct jctx *j, struct json_object *v)
+{
+	unsigned int mode = 0;
+	const char *s;
+	size_t len;
+	int ret = jget_str(j, v, &s, &len);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < len && (len == 3 || len == 4); i++)
+		mode = s[i] >= '0' && s[i] <= '7' ? mode << 3 | (unsigned int)(s[i] - '0') : ~0u;
+	if ((len != 3 && len != 4) || mode > 0777)
+		return jerr(j, "\"%.20s\" is not a file mode like \"0660\" (octal, at most 0777)",
+			    s);
+	cfg_of(j)->metrics.unix_mode = mode;
+	return 0;
+}
+
+static int top_metrics(struct jctx *j, struct json_object *v)
+{
+	static const struct jkey keys[] = {
+		{ "listen", metrics_listen, false },
+		{ "allow_remote", metrics_allow_remote, false },
+		{ "unix", metrics_unix, false },
+		{ "unix_mode", metrics_unix_mode, false },
+	};
+	struct katlsd_config *c = cfg_of(j);
+	size_t old;
+	int ret;
+
+	c->metrics.unix_mode = 0600;	/* unless unix_mode says otherwise */
+	ret = JWALK(j, v, keys);
+	if (ret)
+		return ret;
+	if (!c->metrics.listen && !c->metrics.unix_path)
+		return jerr(j, "set \"listen\" (a loopback TCP address) or \"unix\" (a socket "
+			    "path), or leave \"metrics\" out");
+	if (c->metrics.listen && !c->metrics.allow_remote && !loopback(&c->metrics.addr)) {
+		old = jpush(j, "listen");
+		jerr(j, "%s is not a loopback address: the endpoint has neither TLS nor "
+		     "authentication; set \"allow_remote\": true to serve it beyond this host",
+		     c->metrics.listen);
+		jpop(j, old);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int gate_pin_dir(struct jctx *j, struct json_object *v)
 {
 	return get_path(j, v, &cfg_of(j)->gate_pin_dir);
@@ -267,6 +393,7 @@ static const struct jkey top_keys[] = {
 	{ "default_policy", top_default_policy, false },
 	{ "tpm", top_tpm, false },
 	{ "ima", top_ima, false },
+	{ "metrics", top_metrics, false },
 	{ "max_workers", top_max_workers, false },
 	{ "gate", top_gate, false },
 	{ "quote_batch", top_quote_batch, false },
@@ -439,6 +566,8 @@ void katlsd_config_free(struct katlsd_config *c)
 	free(c->tcti);
 	free(c->ima_log);
 	free(c->gate_pin_dir);
+	free(c->metrics.listen);
+	free(c->metrics.unix_path);
 	katls_policy_set_free(c->policies);
 	SSL_CTX_free(c->client_ctx);
 	SSL_CTX_free(c->server_ctx);

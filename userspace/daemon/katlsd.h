@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <openssl/ssl.h>
 
@@ -20,6 +21,7 @@
 
 #define KATLSD_CONFIG_DEFAULT	"/etc/katls/katlsd.json"
 #define KATLSD_MAX_WORKERS_DEFAULT	128
+#define KATLSD_LOG_LINE_MAX	8192	/* one log line, prefix included */
 
 /*
  * One loaded configuration.  Immutable once published; SIGHUP publishes a
@@ -30,6 +32,15 @@ struct katlsd_config {
 	char *path;
 	char *cert_file, *key_file, *ca_file, *ciphersuites;
 	char *policy_file, *default_policy;
+	/* "metrics" (metrics_server.c): neither listen nor unix_path, no endpoint */
+	struct {
+		char *listen;			/* "127.0.0.1:9466" as written */
+		struct sockaddr_storage addr;	/* ... parsed */
+		socklen_t addr_len;
+		bool allow_remote;		/* a non-loopback listen address is allowed */
+		char *unix_path;
+		unsigned int unix_mode;		/* of the socket file */
+	} metrics;
 	char *tcti, *ima_log;
 	uint32_t ak_handle, ima_digest_size;
 	unsigned int max_workers;

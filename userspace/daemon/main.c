@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "katlsd.h"
+#include "metrics.h"
 
 struct katlsd katlsd = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -50,7 +51,7 @@ static bool verbose;
 
 void katlsd_log(int prio, const char *fmt, ...)
 {
-	char line[2048];
+	char line[KATLSD_LOG_LINE_MAX];
 	va_list ap;
 
 	if (prio == LOG_DEBUG && !verbose)
@@ -58,6 +59,7 @@ void katlsd_log(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	katlsd_log_sanitize(line);	/* names from applications and peers: one line */
 	/* one write per line: lines of concurrent workers do not interleave */
 	if (log_prefix)
 		dprintf(STDERR_FILENO, "<%d>%s\n", prio, line);
@@ -218,12 +220,16 @@ static void accept_all(void)
 		katlsd.requests++;
 		ret = katlsd_worker_start(a);
 		if (ret) {
+			struct katlsd_verdict v = KATLSD_VERDICT_INIT(a, -ECONNRESET, KATLS_R_INTERNAL,
+								      "cannot start a worker");
+
 			katlsd_log(LOG_ERR, "request %u: cannot start a worker: %s", a->id,
 				   strerror(-ret));
 			pthread_mutex_lock(&katlsd.ctl_lock);
 			katls_nl_request_done(katlsd.ctl, a->id, -ECONNRESET, KATLS_R_INTERNAL,
 					      NULL, 0);
 			pthread_mutex_unlock(&katlsd.ctl_lock);
+			katlsd_verdict(&v);
 			close(a->fd);
 		}
 	}
@@ -275,7 +281,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_prefix = getenv("JOURNAL_STREAM") != NULL;
+	log_prefix = katlsd_stderr_is_journal();
 	ret = katlsd_config_load(path, &cfg, err, sizeof(err));
 	if (ret) {
 		katlsd_log(LOG_ERR, "bad configuration: %s", err);
@@ -316,6 +322,10 @@ int main(int argc, char **argv)
 			   ret == -EBUSY ? " (another daemon is registered)" : "",
 			   ret == -EPERM && !*why ? " (katlsd needs CAP_NET_ADMIN and CAP_SYS_ADMIN)" : "",
 			   *why ? ": " : "", why);
+		return 1;
+	}
+	if (katlsd_metrics_start(cfg, err, sizeof(err))) {
+		katlsd_log(LOG_ERR, "%s", err);
 		return 1;
 	}
 	evidence_open(cfg);
@@ -378,6 +388,7 @@ int main(int argc, char **argv)
 		pthread_cond_timedwait(&katlsd.idle, &katlsd.lock, &ts);
 	}
 	pthread_mutex_unlock(&katlsd.lock);
+	katlsd_metrics_stop();
 	/* exit() with workers still running would free what they use */
 	_exit(0);
 }

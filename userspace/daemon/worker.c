@@ -39,6 +39,7 @@
 
 #include "katlsd.h"
 #include "ktls.h"
+#include "metrics.h"
 #include "session.h"
 #include "tls.h"
 
@@ -55,6 +56,7 @@ struct work {
 	double t_last_ms;		/* end of the last read (0: last I/O was a write) */
 	unsigned int turns;		/* reads that follow a write: round trips */
 	bool wrote;
+	char peer[64];			/* the peer's address, for the verdict */
 };
 
 static double now_ms(void)
@@ -198,8 +200,8 @@ static void gate_set(struct work *w, enum katls_gate_state st, uint32_t policy_i
 	pthread_mutex_unlock(&katlsd.gate_lock);
 }
 
-static void done(struct work *w, int status, unsigned int reason, const uint8_t *digest,
-		 uint64_t expiry)
+static int done(struct work *w, int status, unsigned int reason, const uint8_t *digest,
+		uint64_t expiry)
 {
 	int ret;
 
@@ -209,6 +211,7 @@ static void done(struct work *w, int status, unsigned int reason, const uint8_t 
 		katlsd_log(LOG_WARNING, "%s: REQUEST_DONE: %s (%s)", w->tag, strerror(-ret),
 			   katls_nl_errmsg(katlsd.ctl));
 	pthread_mutex_unlock(&katlsd.ctl_lock);
+	return ret;
 }
 
 /* errno for the application and the module, from a session's outcome. */
@@ -225,19 +228,6 @@ static int status_of(int ret, enum katls_reason reason)
 	default:
 		return reason == KATLS_R_OK || reason == KATLS_R_INTERNAL ? -EPROTO : -EACCES;
 	}
-}
-
-/* " quote batch N (leaf I), queued Q ms" when this request attested; else "". */
-static const char *batch_note(const struct work *w, char *buf, size_t len)
-{
-	if (!w->ev.batch_size)
-		return "";
-	if (w->ev.batch_size == 1)
-		snprintf(buf, len, " quote of its own, queued %.1f ms", w->ev.wait_ms);
-	else
-		snprintf(buf, len, " quote batch %zu (leaf %zu), queued %.1f ms", w->ev.batch_size,
-			 w->ev.batch_index, w->ev.wait_ms);
-	return buf;
 }
 
 static void log_summary(struct work *w, const struct katls_verify_summary *s)
@@ -278,9 +268,10 @@ static void run(struct work *w)
 	uint8_t digest[SHA256_DIGEST_LENGTH], *dig = NULL;
 	uint32_t timeout = a->timeout_ms ? a->timeout_ms : KATLS_TIMEOUT_DEFAULT_MS, io_ms;
 	uint32_t max_age = 0;
+	double t_hs0 = 0;		/* when the TLS handshake started */
 	uint64_t expiry = 0;
 	double t0 = now_ms(), t_hs = 0, t_ktls = 0, t_x = 0;
-	char err[512] = "", note[128];
+	char err[512] = "";
 	SSL *ssl = NULL;
 	int ret, status, flags, fd = a->fd;
 	X509 *peer;
@@ -349,6 +340,7 @@ static void run(struct work *w)
 		snprintf(r.msg, sizeof(r.msg), "SSL_new: %s", strerror(-ret));
 		goto restore;
 	}
+	t_hs0 = now_ms();
 	ret = katls_tls_handshake(ssl, err, sizeof(err));
 	t_hs = now_ms() - t0;
 	if (ret) {
@@ -434,23 +426,34 @@ out:
 		expiry = (uint64_t)time(NULL) + max_age;
 	gate_set(w, status ? KATLS_GATE_FAILED : KATLS_GATE_ATTESTED, KATLS_GATE_POLICY_KEEP,
 		 max_age);
-	done(w, status, status ? (r.reason ? r.reason : KATLS_R_INTERNAL) : 0, dig, expiry);
-	if (status) {
-		__atomic_add_fetch(&katlsd.refused, 1, __ATOMIC_RELAXED);
-		katlsd_log(LOG_NOTICE, "%s: refused (%s): %s: %s [%.1f ms]", w->tag,
-			   strerror(-status), katls_reason_name(r.reason ? r.reason :
-								KATLS_R_INTERNAL),
-			   r.msg, now_ms() - t0);
-	} else {
-		__atomic_add_fetch(&katlsd.accepted, 1, __ATOMIC_RELAXED);
-		katlsd_log(LOG_INFO, "%s: attested kTLS %s, %s%s, max age %u s [%.1f ms: handshake "
-			   "%.1f, kTLS %.1f, Evidence %.1f (quote %.1f), exchange %.1f (peer %.1f, local %.1f), "
-			   "%u round trips]%s", w->tag, katls_ktls_cipher_name(ssl),
-			   r.verified_peer ? "peer verified" : "",
-			   r.attested ? (r.verified_peer ? " and we attested" : "we attested") : "",
-			   max_age, now_ms() - t0, t_hs, t_ktls - t_hs, w->t_gather_ms,
-			   w->ev.quote_ms, t_x, w->t_wait_ms, t_x - w->t_wait_ms - w->t_gather_ms,
-			   w->turns, batch_note(w, note, sizeof(note)));
+	if (done(w, status, status ? (r.reason ? r.reason : KATLS_R_INTERNAL) : 0, dig,
+		 expiry) && !status) {
+		/* the module failed it (no kTLS both ways: EPROTO) or had dropped it */
+		status = -EPROTO;
+		r.reason = KATLS_R_INTERNAL;
+		snprintf(r.msg, sizeof(r.msg), "katls.ko did not take the verdict");
+	}
+	__atomic_add_fetch(status ? &katlsd.refused : &katlsd.accepted, 1, __ATOMIC_RELAXED);
+	{
+		struct katlsd_verdict v = {
+			.a = a, .peer_addr = *w->peer ? w->peer : NULL, .status = status,
+			.reason = r.reason, .msg = r.msg,
+			.policy = pol ? pol->name : NULL, .ruled = ruled,
+			.cipher = t_x > 0 ? katls_ktls_cipher_name(ssl) : NULL,
+			.peer_verified = r.verified_peer, .self_attested = r.attested,
+			.peer = r.verified_peer ? &r.peer.sum : NULL, .peer_cert_sha256 = dig,
+			.max_age_s = max_age, .ms_total = now_ms() - t0,
+			.ms_handshake = t_hs0 ? t_hs - (t_hs0 - t0) : -1,
+			.ms_ktls = t_ktls > 0 ? t_ktls - t_hs : -1,
+			.ms_evidence = w->t_gather_ms > 0 ? w->t_gather_ms : -1,
+			.ms_quote = w->ev.quote_ms > 0 ? w->ev.quote_ms : -1,
+			.ms_verify = r.verified_peer ? r.verify_ms : -1,
+			.ms_exchange = t_x > 0 ? t_x : -1, .ms_peer = t_x > 0 ? w->t_wait_ms : -1,
+			.round_trips = w->turns, .quote_batch = w->ev.batch_size,
+			.quote_leaf = w->ev.batch_index, .ms_quote_queued = w->ev.wait_ms,
+		};
+
+		katlsd_verdict(&v);
 	}
 	katls_session_result_cleanup(&r);
 	if (ssl) {
@@ -495,6 +498,7 @@ int katlsd_worker_start(const struct katls_accepted *a)
 	snprintf(w->tag, sizeof(w->tag), "req %u %s/%s", a->id,
 		 a->role == KATLS_ROLE_CLIENT ? "client" : "server", mode_name(a->mode));
 	workload_of(w);
+	katlsd_peer_addr(a->fd, w->peer, sizeof(w->peer));
 	pthread_mutex_lock(&katlsd.lock);
 	katlsd.workers++;
 	pthread_mutex_unlock(&katlsd.lock);

@@ -190,6 +190,7 @@ static struct nla_policy state_policy[KATLS_A_MAX + 1] = {
 	[KATLS_A_STATE_SOCKS]		= { .type = NLA_U32 },
 	[KATLS_A_STATE_DAEMON]		= { .type = NLA_U8 },
 	[KATLS_A_STATE_REQ_LIMITED]	= { .type = NLA_U64 },
+	[KATLS_A_STATE_SOCKS_ATTESTED]	= { .type = NLA_U32 },
 };
 
 static struct nla_policy pcr_policy[KATLS_A_PCR_MAX + 1] = {
@@ -254,6 +255,10 @@ static int parse_state(struct nl_msg *msg, void *arg)
 	}
 	if (tb[KATLS_A_STATE_REQ_LIMITED])
 		s->req_limited = nla_get_u64(tb[KATLS_A_STATE_REQ_LIMITED]);
+	if (tb[KATLS_A_STATE_SOCKS_ATTESTED]) {
+		s->socks_attested = nla_get_u32(tb[KATLS_A_STATE_SOCKS_ATTESTED]);
+		s->have_socks_attested = true;
+	}
 	/* PCR entries repeat, so walk the attribute stream for all of them. */
 	nla_for_each_attr(a, genlmsg_attrdata(nlmsg_data(nlmsg_hdr(msg)), 0),
 			  genlmsg_attrlen(nlmsg_data(nlmsg_hdr(msg)), 0), rem) {

@@ -38,6 +38,8 @@ struct katls_state {
 	uint32_t req_accepted;
 	uint32_t socks;			/* sockets carrying katls state */
 	uint64_t req_limited;		/* KATLS_SO_ATTEST refused by a limit */
+	bool have_socks_attested;	/* a module that reports it */
+	uint32_t socks_attested;	/* of socks, ATTESTED ones (expired included) */
 };
 
 /* A request handed over by KATLS_CMD_REQUEST_ACCEPT. */

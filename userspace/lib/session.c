@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -310,6 +311,7 @@ static int verify_peer(struct sess *s)
 	const struct katls_session_params *p = s->p;
 	struct katls_buf auth = KATLS_BUF_INIT;
 	struct katls_verify_params vp;
+	struct timespec t0, t1;
 	struct katls_frame f;
 	int ret;
 
@@ -331,8 +333,12 @@ static int verify_peer(struct sess *s)
 	s->out->verified_peer = true;
 	vp = *p->verify;
 	vp.ima_prefix = s->offered;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = katls_verify_authenticator(&vp, p->ex, peer_role(s), &s->mine, &s->used,
 					 auth.data, auth.len, &s->out->peer);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* both rounds when the verifier asked again for the whole IMA log */
+	s->out->verify_ms += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (ret && s->out->peer.ima_retry_full && !s->asked_again) {
 		katls_buf_cleanup(&auth);
 		return ima_ask_again(s);

@@ -79,6 +79,7 @@ struct katls_session_result {
 	char msg[512];				/* one line on failure */
 	bool verified_peer;			/* we checked the peer's Evidence */
 	struct katls_verify_result peer;	/* that verification */
+	double verify_ms;			/* its time (EA checks and appraisal) */
 	bool attested;				/* the peer accepted our Evidence */
 	uint32_t peer_max_age_s;		/* from the peer's verdict */
 };

@@ -116,8 +116,10 @@
  *
  * STATE_GET additionally reports, for CAP_NET_ADMIN callers, the request
  * counters: STATE_REQ_QUEUED, STATE_REQ_ACCEPTED, STATE_SOCKS (sockets that
- * carry katls state), STATE_DAEMON (1 if a daemon is registered) and
- * STATE_REQ_LIMITED (KATLS_SO_ATTEST calls refused by a limit since load).
+ * carry katls state), STATE_DAEMON (1 if a daemon is registered),
+ * STATE_REQ_LIMITED (KATLS_SO_ATTEST calls refused by a limit since load) and
+ * STATE_SOCKS_ATTESTED (of STATE_SOCKS, those whose request succeeded: live
+ * attested sockets in every network namespace, expired verdicts included).
  *
  * Limits (module parameters, /sys/module/katls/parameters/, root may change
  * them at run time; each request is checked against the current values)
@@ -270,6 +272,7 @@ enum katls_attr {
 	KATLS_A_STATE_SOCKS,		/* u32, sockets with katls state */
 	KATLS_A_STATE_DAEMON,		/* u8, 1 if a daemon is registered */
 	KATLS_A_STATE_REQ_LIMITED,	/* u64, requests refused by a limit */
+	KATLS_A_STATE_SOCKS_ATTESTED,	/* u32, of STATE_SOCKS, those attested */
 
 	__KATLS_A_MAX,
 	KATLS_A_MAX = __KATLS_A_MAX - 1
