@@ -70,7 +70,7 @@ n=$(grep -l "reply: echo: ping-" "$work"/cli?.out | wc -l || true)
 check "8 concurrent attested connections through katlsd: all 8 echoed ($n)" [ "$n" = 8 ]
 check "the TPM made fewer quotes than connections ($q for 8)" [ "$q" -lt 8 ]
 check "katlsd's attester shared quotes between workers" \
-	grep -q "server/attest: attested kTLS .* quote batch [2-8] (leaf" "$kd_log"
+	grep -Eq "event=verdict req=[0-9]+ role=server mode=attest result=accepted .* quote_batch=[2-8] quote_leaf=[0-7] " "$kd_log"
 check "katlsd's verifiers proved their own leaf in shared quotes" \
 	grep -q "client/verify: peer Evidence: .*quote batch [2-8] (leaf" "$kd_log"
 
@@ -177,13 +177,13 @@ check "mid-batch: all five verifiers refused (ea-empty), socket shut down, gate 
 refused_by_tpm() {
 	local req
 	req=$(grep -o "req [0-9]* server/attest: pid $(cat "$work/ps$1.pid") " "$kd_log" | cut -d' ' -f2)
-	[ -n "$req" ] && grep -Eq "req $req server/attest: refused .*cannot attest: TPM quote for a batch of [0-9]+ requests? failed: TPM2_Quote: Input/output error" "$kd_log"
+	[ -n "$req" ] && grep -Eq "event=verdict req=$req role=server mode=attest result=refused .*msg=\"cannot attest: TPM quote for a batch of [0-9]+ requests? failed: TPM2_Quote: Input/output error\"" "$kd_log"
 }
 n=0
 for i in 1 2 3 4 5; do refused_by_tpm $i && n=$((n + 1)); done
 check "mid-batch: katlsd names the failed quote of its batch for each of the five ($n)" [ "$n" = 5 ]
 check "mid-batch: ... they queued behind the quote in flight and shared the failed one" \
-	grep -Eq "server/attest: refused .*TPM quote for a batch of [2-5] requests failed" "$kd_log"
+	grep -Eq "role=server mode=attest result=refused .*TPM quote for a batch of [2-5] requests failed" "$kd_log"
 check "mid-batch: no application byte reached any of them" \
 	bash -c "! grep -q 'first=[^-]' $work/ps[1-5].out $work/pc[1-5].out"
 rm -f "$work/tpm-fails"

@@ -32,7 +32,7 @@ fds1=$(ls /proc/$kd_pid/fd | wc -l)
 check "katlsd fds back to $fds0 (now $fds1)" [ "$fds1" = "$fds0" ]
 check "katlsd threads back to 3 (main, events, quote batcher): $(ls /proc/$kd_pid/task | wc -l)" \
 	[ "$(ls /proc/$kd_pid/task | wc -l)" = 3 ]
-echo "    quotes shared: $(grep -c 'server/attest: attested kTLS .* quote batch' "$kd_log" || true) of $N server-side requests"
+echo "    quotes shared: $(grep -Ec 'role=server mode=attest result=accepted .* quote_batch=([2-9]|[1-9][0-9])' "$kd_log" || true) of $N server-side requests"
 stop_katlsd
 grep -v ': pid \|Evidence for\|peer Evidence\|event=verdict' "$kd_log" | head -20
 done_testing
