@@ -6,7 +6,9 @@
 #   make demo         boot the VM with a swtpm TPM and show katls working
 #   make fuzz         run every fuzz target for FUZZ_SECONDS each (default 300)
 #   make bench        run the benchmarks under bench/
-#   make install      install under DESTDIR/PREFIX
+#   make install      install under DESTDIR/PREFIX (install-user: all but katls.ko)
+#   make package      Debian packages into build/pkg (scripts/package.sh)
+#   make package-check  build them and test them (tests/pkg/, one VM boot)
 #
 # Knobs: V=1 (verbose), KDIR=<kernel build dir>, SANITIZE=1 (ASan+UBSan build in
 # build/asan), BUILD=<output dir>, PREFIX, DESTDIR.
@@ -16,6 +18,7 @@ BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= $(PREFIX)/sbin
 LIBDIR    ?= $(PREFIX)/lib
 INCDIR    ?= $(PREFIX)/include
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 MANDIR    ?= $(PREFIX)/share/man
 DESTDIR   ?=
 
@@ -44,7 +47,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE \
 	     -MMD -MP $(SANFLAGS)
 KATLS_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
-CPPFLAGS  += -DKATLS_VERSION=\"$(KATLS_VERSION)\" -Iinclude/uapi -Iuserspace/lib -I$(BUILD)/bpf $(PKG_CFLAGS)
+CPPFLAGS  += -DKATLS_VERSION=\"$(KATLS_VERSION)\" -Iinclude/uapi -Iinclude -Iuserspace/lib -I$(BUILD)/bpf $(PKG_CFLAGS)
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    += $(PKG_LIBS) -lpthread
 
@@ -59,6 +62,11 @@ endif
 LIB_SRCS   := $(sort $(wildcard userspace/lib/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libkatls.a
+# The shared library exports only the public API (include/katls/, the version
+# script); the CLI, katlsd and tests link the static one (internal API).
+SONAME     := libkatls.so.1
+SHLIB      := $(BUILD)/$(SONAME)
+LIB_MAP    := userspace/lib/libkatls.map
 CLI_SRCS   := $(sort $(wildcard userspace/cli/*.c))
 CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 CLI        := $(BUILD)/katls
@@ -80,13 +88,14 @@ BPF_OBJS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.skel.h)
 
 .PHONY: all userspace kmod bpf unit tests check demo fuzz fuzz-smoke bench install \
-	clean deps vm-test host-test
+	clean deps vm-test host-test install-user package package-check
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 all: userspace kmod
 
-userspace: $(LIB) $(CLI) $(DAEMON) $(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS)
+userspace: $(LIB) $(SHLIB) $(CLI) $(DAEMON) $(TOOL_BINS) $(BENCH_BINS) \
+	$(EXAMPLE_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -120,6 +129,21 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# One set of objects for both libraries: position-independent, and only what
+# is marked KATLS_PUBLIC visible (the static library's users are unaffected).
+LIB_CFLAGS := -fPIC -fvisibility=hidden
+$(LIB_OBJS): CFLAGS += $(LIB_CFLAGS)
+# objects built with other flags (before these existed, say) are rebuilt
+$(LIB_OBJS): $(BUILD)/lib.flags
+$(shell mkdir -p $(BUILD) && { echo '$(LIB_CFLAGS) $(CFLAGS)' | cmp -s - $(BUILD)/lib.flags || \
+	echo '$(LIB_CFLAGS) $(CFLAGS)' >$(BUILD)/lib.flags; })
+$(SHLIB): $(LIB_OBJS) $(LIB_MAP)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(LIB_MAP) \
+		-Wl,--no-undefined -Wl,-z,relro -Wl,-z,now -Wl,--as-needed \
+		-o $@ $(LIB_OBJS) $(LDLIBS)
+	$(Q)ln -sf $(SONAME) $(BUILD)/libkatls.so
+
 $(CLI): $(CLI_OBJS) $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS)
@@ -135,14 +159,24 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 # test_buf records the library's wipes
 $(BUILD)/tests/unit/test_buf: LDLIBS += -Wl,--wrap=OPENSSL_cleanse
 
-$(TOOL_BINS) $(BENCH_BINS) $(EXAMPLE_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
+$(TOOL_BINS) $(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Examples: the public headers only, linked with the shared library as a
+# third-party program would be (run from the build tree through the rpath).
+$(BUILD)/examples/%.o: examples/%.c include/katls/*.h | $(BPF_SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -Iinclude -Iinclude/uapi $(CFLAGS) -c $< -o $@
+$(EXAMPLE_BINS): $(BUILD)/%: $(BUILD)/%.o $(SHLIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< -L$(BUILD) -lkatls -Wl,-rpath,'$$ORIGIN/..'
 
 # ---- fuzzing (clang libFuzzer; the library is rebuilt with coverage) ----------
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -D_FORTIFY_SOURCE=0 -MMD -MP \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-	-Iinclude/uapi -Iuserspace/lib -Ibuild/bpf $(PKG_CFLAGS)
+	-Iinclude/uapi -Iinclude -Iuserspace/lib -Ibuild/bpf $(PKG_CFLAGS)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build/fuzz/%.o)
 build/fuzz/userspace/lib/%.o: userspace/lib/%.c | $(BPF_SKELS)
 	$(call msg,CC-FUZZ,$@)
@@ -191,19 +225,34 @@ bench: userspace
 	$(Q)scripts/run-bench.sh $(BENCH_BINS)
 
 # ---- install -----------------------------------------------------------------
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
-		$(DESTDIR)$(INCDIR)/linux $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+install: all install-user
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) CONFIG_MODULE_SIG_ALL= modules_install
+
+install-user: userspace
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCDIR)/linux $(DESTDIR)$(INCDIR)/katls \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/katls
 	$(if $(DAEMON),install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/katlsd)
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libkatls.a
+	install -m 0644 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libkatls.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+		-e 's|@VERSION@|$(KATLS_VERSION)|' userspace/lib/katls.pc.in \
+		>$(DESTDIR)$(LIBDIR)/pkgconfig/katls.pc
+	install -m 0644 include/katls/*.h $(DESTDIR)$(INCDIR)/katls/
 	install -m 0644 include/uapi/linux/katls.h $(DESTDIR)$(INCDIR)/linux/katls.h
 	for m in $(wildcard docs/man/*.8); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
 	for m in $(wildcard docs/man/*.5); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
-	install -D -m 0644 systemd/katlsd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/katlsd.service
+	install -D -m 0644 systemd/katlsd.service $(DESTDIR)$(UNITDIR)/katlsd.service
 	test -e $(DESTDIR)/etc/katls/katlsd.json || \
 		install -D -m 0644 etc/katls/katlsd.json $(DESTDIR)/etc/katls/katlsd.json
-	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) CONFIG_MODULE_SIG_ALL= modules_install
+
+package:
+	$(Q)scripts/package.sh
+
+package-check: package
+	$(Q)scripts/run-tests.sh pkg $(sort $(wildcard tests/pkg/test_*.sh))
 
 clean:
 	rm -rf build

@@ -8,6 +8,9 @@
  *          HOST PORT [MESSAGE]
  *
  * Prints the reply.  Exit: 0 ok, 1 error, 4 attestation refused.
+ *
+ * Uses only libkatls's public API (pkg-config katls):
+ *   cc client.c $(pkg-config --cflags --libs katls)
  */
 #include <errno.h>
 #include <netdb.h>
@@ -17,31 +20,30 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <linux/katls.h>
+#include <katls/katls.h>
 
 int main(int argc, char **argv)
 {
-	struct katls_attest_req req = { .version = KATLS_ATTEST_VERSION,
-					.role = KATLS_ROLE_CLIENT,
-					.mode = KATLS_MODE_VERIFY_PEER };
+	enum katls_mode mode = KATLS_MODE_VERIFY_PEER;
+	const char *policy = NULL, *server_name = NULL;
+	unsigned int timeout_ms = 0, reason;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	const char *msg = "hello from an attested client\n";
 	struct katls_status st;
-	socklen_t len = sizeof(st);
 	char buf[4096];
-	int c, fd, sol, e;
+	int c, fd, ret;
 	ssize_t n;
 
 	while ((c = getopt(argc, argv, "m:P:n:t:")) != -1) {
 		switch (c) {
 		case 'm':
-			req.mode = !strcmp(optarg, "attest") ? KATLS_MODE_ATTEST_SELF :
+			mode = !strcmp(optarg, "attest") ? KATLS_MODE_ATTEST_SELF :
 				   !strcmp(optarg, "mutual") ? KATLS_MODE_MUTUAL :
 				   KATLS_MODE_VERIFY_PEER;
 			break;
-		case 'P': snprintf(req.policy, sizeof(req.policy), "%s", optarg); break;
-		case 'n': snprintf(req.server_name, sizeof(req.server_name), "%s", optarg); break;
-		case 't': req.timeout_ms = (unsigned int)atoi(optarg); break;
+		case 'P': policy = optarg; break;
+		case 'n': server_name = optarg; break;
+		case 't': timeout_ms = (unsigned int)atoi(optarg); break;
 		default: argc = 0;
 		}
 	}
@@ -61,18 +63,15 @@ int main(int argc, char **argv)
 		perror("client: connect");
 		return 1;
 	}
-	sol = ai->ai_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
 	freeaddrinfo(ai);
-	if (setsockopt(fd, sol, KATLS_SO_ATTEST, &req, sizeof(req)) < 0) {
-		e = errno;
-		memset(&st, 0, sizeof(st));
-		getsockopt(fd, sol, KATLS_SO_STATUS, &st, &len);
-		printf("client: setsockopt(KATLS_SO_ATTEST): %s (errno %d), reason %u\n",
-		       strerror(e), e, st.reason);
-		return e == EACCES ? 4 : 1;
+	ret = katls_socket_attest(fd, KATLS_ROLE_CLIENT, mode, policy, server_name, timeout_ms,
+				  &reason);
+	if (ret) {
+		printf("client: setsockopt(KATLS_SO_ATTEST): %s (errno %d), reason %u (%s)\n",
+		       strerror(-ret), -ret, reason, katls_reason_name(reason));
+		return ret == -EACCES ? 4 : 1;
 	}
-	len = sizeof(st);
-	if (getsockopt(fd, sol, KATLS_SO_STATUS, &st, &len) == 0)
+	if (katls_socket_status(fd, &st) == 0)
 		printf("client: attested (state %u, expires %llu, peer sha256:%02x%02x%02x%02x%02x%02x%02x%02x…)\n",
 		       st.state, (unsigned long long)st.expiry, st.peer_digest[0], st.peer_digest[1],
 		       st.peer_digest[2], st.peer_digest[3], st.peer_digest[4], st.peer_digest[5],

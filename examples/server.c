@@ -8,6 +8,9 @@
  *
  * Echoes every line back with an "echo: " prefix.  One process per
  * connection (fork).  -n: exit after COUNT connections (0: forever).
+ *
+ * Uses only libkatls's public API (pkg-config katls):
+ *   cc server.c $(pkg-config --cflags --libs katls)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,24 +23,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/katls.h>
+#include <katls/katls.h>
 
 static int serve(int fd, int mode, const char *policy, int v6)
 {
-	struct katls_attest_req req = { .version = KATLS_ATTEST_VERSION,
-					.role = KATLS_ROLE_SERVER, .mode = mode };
-	struct katls_status st;
-	socklen_t len = sizeof(st);
+	unsigned int reason;
 	char buf[4096];
 	ssize_t n;
+	int ret;
 
-	snprintf(req.policy, sizeof(req.policy), "%s", policy);
-	if (setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, KATLS_SO_ATTEST, &req, sizeof(req)) < 0) {
-		int e = errno;
-
-		memset(&st, 0, sizeof(st));
-		getsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, KATLS_SO_STATUS, &st, &len);
-		printf("server: attestation failed: %s (reason %u)\n", strerror(e), st.reason);
+	(void)v6;	/* katls_socket_attest() finds the socket's family itself */
+	ret = katls_socket_attest(fd, KATLS_ROLE_SERVER, mode, policy, NULL, 0, &reason);
+	if (ret) {
+		printf("server: attestation failed: %s (reason %u)\n", strerror(-ret), reason);
 		return 1;
 	}
 	printf("server: connection attested (kTLS)\n");

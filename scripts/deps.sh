@@ -15,6 +15,7 @@ linux-image-amd64 linux-headers-amd64
 ima-evm-utils iproute2 procps jq util-linux python3
 python3-prometheus-client curl
 xxd
+dkms dh-dkms debhelper lintian fakeroot
 "
 
 missing=""

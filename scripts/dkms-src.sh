@@ -1,0 +1,13 @@
+#!/bin/sh
+# dkms-src.sh DEST VERSION: make DEST a DKMS source tree for katls.ko
+# (what /usr/src/katls-VERSION holds): dkms.conf with VERSION filled in,
+# the top-level Kbuild, kmod/ sources and the UAPI header.  Nothing built.
+set -eu
+[ $# = 2 ] || { echo "usage: dkms-src.sh DEST VERSION" >&2; exit 2; }
+dest=$1 ver=$2
+top=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$dest/kmod" "$dest/include/uapi/linux"
+sed "s/#MODULE_VERSION#/$ver/" "$top/dkms.conf" >"$dest/dkms.conf"
+cp "$top/Kbuild" "$dest/Kbuild"
+cp "$top/kmod/Kbuild" "$top"/kmod/*.c "$top"/kmod/*.h "$dest/kmod/"
+cp "$top/include/uapi/linux/katls.h" "$dest/include/uapi/linux/"
