@@ -82,11 +82,27 @@ struct katls_wrap {
 static DEFINE_SPINLOCK(wraps_lock);
 static struct katls_wrap *wraps[MAX_WRAPS];
 
+/* The family's plain ops, seen when a socket was first taken (see orig_of()). */
+static const struct proto_ops *base_ops[2];
+
 static int w_release(struct socket *sock);
 
+/* One of our tables?  Entries are only ever appended, so no lock is needed. */
 static bool is_wrap(const struct proto_ops *o)
 {
-	return o && o->release == w_release;
+	int i;
+
+	if (!o || o->release != w_release)
+		return false;
+	for (i = 0; i < MAX_WRAPS; i++) {
+		struct katls_wrap *w = READ_ONCE(wraps[i]);
+
+		if (!w)
+			break;
+		if (&w->ops == o)
+			return true;
+	}
+	return false;
 }
 
 /* The ops a wrapped socket had (or has, if something replaced ours meanwhile). */
@@ -94,7 +110,18 @@ static const struct proto_ops *orig_of(struct socket *sock)
 {
 	const struct proto_ops *o = READ_ONCE(sock->ops);
 
-	return is_wrap(o) ? container_of(o, struct katls_wrap, ops)->orig : o;
+	if (is_wrap(o))
+		return container_of(o, struct katls_wrap, ops)->orig;
+	if (unlikely(o->release == w_release)) {
+		/*
+		 * A copy of our wrapper that is not ours: kTLS built its tables from
+		 * a wrapped socket after all (tls.ko reloaded; see prime_tls()).
+		 * Never recurse into ourselves: the family's plain ops.
+		 */
+		WARN_ONCE(1, "katls: kTLS copied katls' socket ops; reload tls.ko\n");
+		return base_ops[o->family == PF_INET6];
+	}
+	return o;
 }
 
 static struct katls_tsock *tsock_of(struct socket *sock)
@@ -295,6 +322,25 @@ static int w_listen(struct socket *sock, int backlog)
 	return orig_of(sock)->listen(sock, backlog);
 }
 
+/*
+ * kTLS builds its proto_ops tables once, by copying the ops of the socket it
+ * is first installed on (tls_build_proto(), 6.1): were that one of our
+ * wrapped sockets, every later kTLS socket of the family would carry our
+ * wrapper's functions.  So before katlsd installs "tls" on a socket we hold,
+ * let kTLS meet a plain socket of the family first: tls_init() builds its
+ * tables before it refuses the unconnected socket (-ENOTCONN).  It rebuilds
+ * only when the TCP proto changes (never for ours) or tls.ko is reloaded.
+ */
+static void prime_tls(int family)
+{
+	struct socket *s;
+
+	if (sock_create_kern(&init_net, family, SOCK_STREAM, IPPROTO_TCP, &s))
+		return;
+	s->ops->setsockopt(s, SOL_TCP, TCP_ULP, KERNEL_SOCKPTR("tls"), 3);
+	sock_release(s);
+}
+
 static int w_setsockopt(struct socket *sock, int level, int optname, sockptr_t optval,
 			unsigned int optlen)
 {
@@ -307,6 +353,8 @@ static int w_setsockopt(struct socket *sock, int level, int optname, sockptr_t o
 	    ((level == SOL_TCP && (optname == TCP_ULP || optname == TCP_REPAIR)) ||
 	     level == SOL_TLS))
 		return -EBUSY;
+	if (t && level == SOL_TCP && optname == TCP_ULP)
+		prime_tls(sock->sk->sk_family);
 	ret = o->setsockopt(sock, level, optname, optval, optlen);
 	if (t)
 		rewrap(sock, t);
@@ -431,7 +479,7 @@ static struct katls_wrap *wrap_for(const struct proto_ops *o)
 			break;
 		}
 	if (!w && i < MAX_WRAPS) {
-		wraps[i] = n;
+		smp_store_release(&wraps[i], n);
 		w = n;
 		n = NULL;
 	}
@@ -460,8 +508,11 @@ static int take(struct sock *sk, u32 flags)
 	if (!sock || !sock->file || sock->sk != sk)
 		return -EBADF;
 	o = READ_ONCE(sock->ops);
-	if (!o || is_wrap(o))
+	if (!o || o->release == w_release)
 		return -EBUSY;
+	if (!READ_ONCE(base_ops[o->family == PF_INET6]) && !o->setsockopt)
+		return -EOPNOTSUPP;
+	cmpxchg(&base_ops[o->family == PF_INET6], NULL, o);
 	w = wrap_for(o);
 	if (!w)
 		return -ENOMEM;
