@@ -198,6 +198,7 @@ kmod:
 	$(call msg,KMOD,kmod/katls.ko)
 	$(Q)test -d "$(KDIR)" || { echo "error: no kernel build dir (install linux-headers-amd64 or set KDIR)" >&2; exit 1; }
 	$(Q)$(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(filter 1,$(V)),V=1,-s) modules
+	$(Q)scripts/kmod_btf.sh kmod/katls.ko $(KDIR) $(BUILD)/kmod
 
 # ---- tests -------------------------------------------------------------------
 unit: $(UNIT_BINS)

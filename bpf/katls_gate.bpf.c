@@ -157,6 +157,12 @@ static __always_inline __u32 rules_gen(void)
 
 /* ---- deciding a socket from the rules ----------------------------------------- */
 
+/* Does @rule keep application I/O off the connection until a verdict (require, attest)? */
+static __always_inline bool gated(const struct katls_rule_v *rule)
+{
+	return rule && (rule->action == KATLS_ACT_REQUIRE || rule->action == KATLS_ACT_ATTEST);
+}
+
 /* key->family/addr from an IPv6 address, IPv4-mapped ones as IPv4. */
 static __always_inline void key_addr6(struct katls_rule_key *key, const __u32 w[4])
 {
@@ -263,9 +269,9 @@ static __always_inline bool sockaddr_key(struct sock *sk, struct sockaddr *sa, i
 /* The REQUIRE rule that wins between two lookups (either may be NULL). */
 static __always_inline struct katls_rule_v *stricter(struct katls_rule_v *a, struct katls_rule_v *b)
 {
-	if (a && a->action == KATLS_ACT_REQUIRE)
+	if (gated(a))
 		return a;
-	if (b && b->action == KATLS_ACT_REQUIRE)
+	if (gated(b))
 		return b;
 	return a ? a : b;
 }
@@ -320,11 +326,14 @@ static __always_inline __u8 flags_dir(__u8 flags)
 static __always_inline bool decide(struct katls_sk_state_v *st, const struct katls_rule_v *rule,
 				   __u8 flags, __u32 gen)
 {
-	bool req = rule && rule->action == KATLS_ACT_REQUIRE;
+	bool req = gated(rule);
 	bool was = st->state == KATLS_GATE_REQUIRED && !(st->flags & KATLS_SKF_USER);
 
 	st->state = req ? KATLS_GATE_REQUIRED : KATLS_GATE_NONE;
 	st->flags = flags | (st->flags & KATLS_SKF_SELFTEST);
+	if (req && rule->action == KATLS_ACT_ATTEST)
+		st->flags |= KATLS_SKF_ATTEST;
+	st->attest_role = req ? rule->attest_role : 0;
 	st->policy_id = req ? rule->policy_id : 0;
 	st->max_age_s = req ? rule->max_age_s : 0;
 	st->expiry_ns = 0;
@@ -334,6 +343,50 @@ static __always_inline bool decide(struct katls_sk_state_v *st, const struct kat
 	if (req && !was)
 		count(KATLS_CNT_MARK_REQUIRED);
 	return req && !was;
+}
+
+/* ---- attest rules: katls.ko takes the socket (issue 14) ------------------------ */
+
+#define KATLS_ROLE_CLIENT	1
+#define KATLS_ROLE_SERVER	2
+#define KATLS_MODE_VERIFY_PEER	1
+#define KATLS_MODE_ATTEST_SELF	2
+#define KATLS_MODE_MUTUAL	3
+
+#ifdef KATLS_GATE_ATTEST
+/* katls.ko's kfunc (kmod/transparent.c): 0 if it holds @sk, else -errno. */
+extern int katls_kf_attest(struct sock *sk, __u32 flags) __ksym;
+#endif
+
+/*
+ * Ask katls.ko whether it holds @sk (and with @take, to take it over): then
+ * the program's I/O waits for the verdict in katls.ko, so the gate lets the
+ * call through to it.  Returns 0 or the errno to refuse the call with.  The
+ * gate built without the kfunc (katls.ko without BTF, or not loaded when the
+ * gate was) refuses: fail closed, like a require rule.
+ */
+static __always_inline int attest_hold(struct sock *sk, struct katls_sk_state_v *st, bool take)
+{
+#ifdef KATLS_GATE_ATTEST
+	__u8 dir = flags_dir(st->flags);
+	__u32 f, mode;
+
+	if (!dir && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT)
+		dir = KATLS_DIR_OUT;
+	if (!dir)
+		return -EACCES;		/* which end is the TLS client is unknown */
+	if (st->attest_role == KATLS_AROLE_MUTUAL)
+		mode = KATLS_MODE_MUTUAL;
+	else if ((st->attest_role == KATLS_AROLE_CLIENT) == (dir == KATLS_DIR_OUT))
+		mode = KATLS_MODE_ATTEST_SELF;
+	else
+		mode = KATLS_MODE_VERIFY_PEER;
+	f = (dir == KATLS_DIR_OUT ? KATLS_ROLE_CLIENT : KATLS_ROLE_SERVER) |
+	    mode << KATLS_KF_MODE_SHIFT | (take ? KATLS_KF_TAKE : 0);
+	return katls_kf_attest(sk, f) ? -EACCES : 0;
+#else
+	return -EACCES;
+#endif
 }
 
 /* ---- sockops: decide connections as they come to exist ------------------------ */
@@ -388,7 +441,7 @@ int katls_sockops(struct bpf_sock_ops *skops)
 	rule = rule_match(&katls_rules, &key);
 	if (!st) {
 		/* Counted; the LSM programs refuse the socket's I/O from its addresses. */
-		if (rule && rule->action == KATLS_ACT_REQUIRE)
+		if (gated(rule))
 			count(KATLS_CNT_MARK_FAILED);
 	} else if (reset || !(st->flags & (KATLS_SKF_USER | KATLS_SKF_SELFTEST))) {
 		/* A new connection (reset) is always decided afresh: a verdict is per connection. */
@@ -408,14 +461,14 @@ int katls_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	mst = bpf_sk_storage_get(&katls_sk_state, msk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!mst) {
-		if (rule && rule->action == KATLS_ACT_REQUIRE)
+		if (gated(rule))
 			count(KATLS_CNT_MARK_FAILED);
 		return 1;
 	}
 	if (!mst->flags && mst->state == KATLS_GATE_NONE) {
 		/* first sight of the MPTCP socket (the accepted end) */
 		decide(mst, rule, flags, rules_gen());
-	} else if (rule && rule->action == KATLS_ACT_REQUIRE &&
+	} else if (gated(rule) &&
 		   mst->state != KATLS_GATE_REQUIRED) {
 		decide(mst, rule, mst->flags & (KATLS_SKF_ACTIVE | KATLS_SKF_PASSIVE), rules_gen());
 	}
@@ -459,7 +512,7 @@ static __always_inline int on_connect(struct sock *sk, struct sockaddr *sa, int 
 	if (!sockaddr_key(sk, sa, len, &key))
 		return 0;
 	rule = rule_match(&katls_rules, &key);
-	req = rule && rule->action == KATLS_ACT_REQUIRE;
+	req = gated(rule);
 	if (st && !(st->flags & KATLS_SKF_SELFTEST)) {
 		if (st->flags & KATLS_SKF_USER)
 			return -EACCES;
@@ -477,6 +530,12 @@ static __always_inline int on_connect(struct sock *sk, struct sockaddr *sa, int 
 	decide(st, rule, KATLS_SKF_ACTIVE | KATLS_SKF_EARLY, rules_gen());
 	if (!st->cookie)
 		st->cookie = bpf_get_socket_cookie(sk);
+	/*
+	 * An attest rule: katls.ko takes the socket before it connects, so that
+	 * poll() already reports it not ready (a failure leaves it REQUIRED).
+	 */
+	if (st->flags & KATLS_SKF_ATTEST)
+		attest_hold(sk, st, true);
 	return 0;
 }
 
@@ -575,7 +634,7 @@ static __always_inline struct katls_sk_state_v *late_decide(struct sock *sk,
 	if (!dir && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_SYN_SENT)
 		dir = KATLS_DIR_OUT;
 	rule = sock_rule(sk, dir);
-	*required = rule && rule->action == KATLS_ACT_REQUIRE;
+	*required = gated(rule);
 	if (!st)
 		st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st) {
@@ -650,8 +709,18 @@ static __always_inline int gate(struct sock *sk, __u8 op)
 			return 0;
 		}
 		err = -EACCES;
+		/* katls.ko holds the program's call until the verdict */
+		if ((st->flags & KATLS_SKF_ATTEST) && op != KATLS_OP_ZEROCOPY &&
+		    !attest_hold(sk, st, false))
+			return 0;
 		break;
 	case KATLS_GATE_REQUIRED:
+		err = -EACCES;
+		if ((st->flags & KATLS_SKF_ATTEST) && op != KATLS_OP_ZEROCOPY &&
+		    !(st->flags & (KATLS_SKF_USER | KATLS_SKF_SELFTEST)) && !is_daemon() &&
+		    !attest_hold(sk, st, true))
+			return 0;
+		break;
 	case KATLS_GATE_FAILED:
 	default:
 		err = -EACCES;
@@ -732,6 +801,23 @@ int BPF_PROG(katls_socket_getsockopt, struct socket *sock, int level, int optnam
 	if (level != SOL_TCP || optname != TCP_ZEROCOPY_RECEIVE)
 		return 0;
 	return gate(sock->sk, KATLS_OP_ZEROCOPY);
+}
+
+/*
+ * accept() grafts the new connection onto the program's socket: an attest
+ * rule hands it to katls.ko here, before the program can poll or read it.
+ */
+SEC("lsm/sock_graft")
+int BPF_PROG(katls_sock_graft, struct sock *sk, struct socket *parent)
+{
+	struct katls_sk_state_v *st;
+
+	st = bpf_sk_storage_get(&katls_sk_state, sk, NULL, 0);
+	if (!st || st->state != KATLS_GATE_REQUIRED || !(st->flags & KATLS_SKF_ATTEST) ||
+	    (st->flags & (KATLS_SKF_USER | KATLS_SKF_SELFTEST)) || is_daemon())
+		return 0;
+	attest_hold(sk, st, true);
+	return 0;
 }
 
 /* execve() ends the daemon's exemption: the new program is not katlsd. */

@@ -38,6 +38,7 @@ enum katls_gate_state {
 #define KATLS_SKF_PASSIVE	0x02	/* this end accepted it */
 #define KATLS_SKF_USER		0x04	/* state last written from userspace (katlsd) */
 #define KATLS_SKF_EARLY		0x08	/* marked at connect(), not yet established */
+#define KATLS_SKF_ATTEST	0x10	/* an attest rule: katls.ko takes the socket (issue 14) */
 #define KATLS_SKF_SELFTEST	0x80	/* the loader's self-test socket: not counted */
 
 struct katls_sk_state_v {
@@ -51,7 +52,9 @@ struct katls_sk_state_v {
 	__u32 denied_send;	/* application writes refused on this socket */
 	__u32 denied_recv;	/* application reads refused on this socket */
 	__u32 rules_gen;	/* katls_config.rules_gen the rule-derived state was computed at */
-	__u32 pad;
+	__u8 attest_role;	/* enum katls_attest_role of an attest rule (KATLS_SKF_ATTEST) */
+	__u8 pad8;
+	__u16 pad16;
 };
 
 /*
@@ -62,7 +65,8 @@ struct katls_sk_state_v {
  */
 struct katls_config_v {
 	__u32 rules_gen;
-	__u32 pad;
+	__u8 attest;		/* the loaded gate calls katls.ko for attest rules (issue 14) */
+	__u8 pad[3];
 };
 
 /*
@@ -99,11 +103,29 @@ struct katls_rule_key {
 enum katls_rule_action {
 	KATLS_ACT_REQUIRE = 1,	/* mark REQUIRED: no application I/O until attested */
 	KATLS_ACT_EXEMPT = 2,	/* leave the connection alone (overrides a broader require) */
+	KATLS_ACT_ATTEST = 3,	/* like require, and katls.ko attests it without the program */
 };
+
+/* Who attests under an attest rule (katls_rule_v.attest_role). */
+enum katls_attest_role {
+	KATLS_AROLE_SERVER = 0,	/* the server attests, the client verifies it (default) */
+	KATLS_AROLE_CLIENT = 1,	/* the client attests, the server verifies it */
+	KATLS_AROLE_MUTUAL = 2,	/* both */
+};
+
+/*
+ * Flags of the kfunc katls.ko exports to the gate's LSM programs,
+ * int katls_kf_attest(struct sock *sk, __u32 flags) (docs/transparent.md):
+ * 0 if katls.ko holds @sk (its I/O waits for the verdict there), else -errno.
+ */
+#define KATLS_KF_ROLE_MASK	0x03	/* enum katls_role: the TLS role of this end */
+#define KATLS_KF_MODE_SHIFT	2
+#define KATLS_KF_MODE_MASK	0x0c	/* enum katls_mode of this end, << 2 */
+#define KATLS_KF_TAKE		0x10	/* take the socket if katls.ko does not hold it */
 
 struct katls_rule_v {
 	__u8 action;		/* enum katls_rule_action */
-	__u8 pad;
+	__u8 attest_role;	/* enum katls_attest_role, attest rules only */
 	__u16 policy_id;	/* index into katls_policies; 0 = none */
 	__u32 max_age_s;	/* verdict lifetime cap; 0 = no limit */
 };

@@ -10,6 +10,7 @@
 #include "request.h"
 #include "sock.h"
 #include "sockopt.h"
+#include "transparent.h"
 
 static int __init katls_mod_init(void)
 {
@@ -31,15 +32,18 @@ static int __init katls_mod_init(void)
 	ret = katls_sockopt_init();
 	if (ret < 0)
 		goto out_request_exit;
+	/* Never fails: without its BTF the module loads without attest rules. */
+	katls_transparent_init();
 	/* ORDER: the netlink family goes last, it makes everything reachable. */
 	ret = katls_genl_init();
 	if (ret < 0)
-		goto out_sockopt_exit;
+		goto out_transparent_exit;
 	katls_measure_watch_start();
 	pr_info("kernel-assisted attested TLS loaded\n");
 	return 0;
 
-out_sockopt_exit:
+out_transparent_exit:
+	katls_transparent_exit();
 	katls_sockopt_exit();
 out_request_exit:
 	katls_request_exit();
@@ -56,6 +60,7 @@ static void __exit katls_mod_exit(void)
 	/* ORDER: the watcher multicasts on the family, so it stops first. */
 	katls_measure_watch_stop();
 	katls_genl_exit();
+	katls_transparent_exit();
 	katls_sockopt_exit();
 	katls_request_exit();
 	katls_sock_exit();

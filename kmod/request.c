@@ -53,6 +53,7 @@
 #include <linux/string.h>
 #include <linux/uidgid.h>
 #include <linux/user_namespace.h>
+#include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
@@ -114,6 +115,11 @@ struct katls_request {
 	u8 peer_digest[KATLS_SHA256_LEN];
 	struct katls_workload wl;
 	struct katls_attest_req params;
+	/* Asynchronous (transparent) requests: nobody waits in a syscall. */
+	katls_request_done_fn async_done;
+	void *async_ctx;
+	struct work_struct done_work;	/* runs async_done, then frees */
+	struct delayed_work timeout_work;
 };
 
 static DEFINE_MUTEX(req_lock);
@@ -121,7 +127,9 @@ static DEFINE_IDR(req_idr);
 static LIST_HEAD(req_queue);
 static u32 nr_queued, nr_accepted;
 static u64 nr_limited;			/* requests refused by a limit */
+static struct workqueue_struct *katls_wq;
 static struct {
+	struct pid *tgid;		/* the registering process; held while registered */
 	struct sock *nlsk;		/* held while registered */
 	struct net *net;		/* nlsk's, alive as long as nlsk */
 	u32 portid;
@@ -143,10 +151,14 @@ static void complete_request(struct katls_request *req, int result)
 	idr_remove(&req_idr, req->id);
 	req->state = REQ_DONE;
 	req->result = result;
-	complete(&req->done);
+	if (req->async_done)
+		queue_work(katls_wq, &req->done_work);
+	else
+		complete(&req->done);
 }
 
-static struct katls_request *new_request(struct sock *sk, const struct katls_attest_req *ar)
+static struct katls_request *new_request(struct sock *sk, const struct katls_attest_req *ar,
+					 struct katls_workload *wl)
 {
 	struct katls_request *req;
 
@@ -159,10 +171,17 @@ static struct katls_request *new_request(struct sock *sk, const struct katls_att
 	if (!req->params.timeout_ms)
 		req->params.timeout_ms = KATLS_TIMEOUT_DEFAULT_MS;
 	req->params.timeout_ms = min(req->params.timeout_ms, READ_ONCE(max_timeout_ms));
-	req->exempt = ns_capable_noaudit(&init_user_ns, CAP_SYS_RESOURCE);
 	req->file = get_file(sk->sk_socket->file);
 	req->sk = sk;
-	katls_workload_capture(&req->wl);
+	if (wl) {
+		/* The operator's rule asked, not the program: no per-uid limit. */
+		req->exempt = true;
+		req->wl = *wl;
+		memset(wl, 0, sizeof(*wl));
+	} else {
+		req->exempt = ns_capable_noaudit(&init_user_ns, CAP_SYS_RESOURCE);
+		katls_workload_capture(&req->wl);
+	}
 	return req;
 }
 
@@ -199,27 +218,33 @@ static int check_limits(const struct katls_request *req)
 	return -EAGAIN;
 }
 
-/* Queues @req for the daemon and announces it.  Return: 0 or -errno. */
-static int queue_request(struct katls_request *req)
+/* Queues @req for the daemon and announces it.  Under req_lock.  Return: 0 or -errno. */
+static int queue_request_locked(struct katls_request *req)
 {
 	int id, ret;
 
-	mutex_lock(&req_lock);
+	lockdep_assert_held(&req_lock);
 	ret = daemon.registered ? check_limits(req) : -ECONNREFUSED;
 	if (ret)
-		goto out_unlock;
+		return ret;
 	id = idr_alloc_cyclic(&req_idr, req, 1, INT_MAX, GFP_KERNEL);
-	if (id < 0) {
-		ret = id;
-		goto out_unlock;
-	}
+	if (id < 0)
+		return id;
 	req->id = id;
 	req->state = REQ_QUEUED;
 	list_add_tail(&req->queue, &req_queue);
 	nr_queued++;
 	/* Under req_lock: the daemon, hence its netns, cannot go away. */
 	katls_genl_request_ready(daemon.net, req->id, req->params.role, req->params.mode);
-out_unlock:
+	return 0;
+}
+
+static int queue_request(struct katls_request *req)
+{
+	int ret;
+
+	mutex_lock(&req_lock);
+	ret = queue_request_locked(req);
 	mutex_unlock(&req_lock);
 	return ret;
 }
@@ -264,7 +289,7 @@ int katls_request_attest(struct sock *sk, const struct katls_attest_req *ar)
 	ret = katls_sock_attach(sk);
 	if (ret)
 		return ret;
-	req = new_request(sk, ar);
+	req = new_request(sk, ar, NULL);
 	if (!req) {
 		katls_sock_detach(sk);
 		return -ENOMEM;
@@ -279,6 +304,84 @@ int katls_request_attest(struct sock *sk, const struct katls_attest_req *ar)
 	ret = katls_sock_finish(sk, ret, req->reason, req->expiry, req->peer_digest);
 	free_request(req);
 	return ret;
+}
+
+static void async_done_work(struct work_struct *work)
+{
+	struct katls_request *req = container_of(work, struct katls_request, done_work);
+
+	/* A timeout running now finds the request DONE and leaves it. */
+	cancel_delayed_work_sync(&req->timeout_work);
+	req->async_done(req->async_ctx, req->result, req->reason, req->expiry,
+			req->peer_digest);
+	free_request(req);
+}
+
+static void async_timeout_work(struct work_struct *work)
+{
+	struct katls_request *req = container_of(to_delayed_work(work), struct katls_request,
+						 timeout_work);
+
+	mutex_lock(&req_lock);
+	if (req->state != REQ_DONE)
+		complete_request(req, -ETIMEDOUT);
+	mutex_unlock(&req_lock);
+}
+
+/**
+ * katls_request_start - queue an asynchronous (transparent) request for @sk
+ * @sk: an established TCP socket whose file its caller pins
+ * @ar: validated parameters
+ * @wl: the workload identity, captured where the program met the gate; its
+ *	references move into the request (zeroed here) on success
+ * @fn: called once, from the module's workqueue, with the outcome; the
+ *	request holds a reference on @sk's file until @fn has returned
+ * @ctx: for @fn
+ *
+ * Context: process context, may sleep.
+ * Return: 0 (@fn will be called), or -errno (@fn will not be called).
+ */
+int katls_request_start(struct sock *sk, const struct katls_attest_req *ar,
+			struct katls_workload *wl, katls_request_done_fn fn, void *ctx)
+{
+	struct katls_request *req;
+	int ret;
+
+	if (!sk->sk_socket || !sk->sk_socket->file)
+		return -EBADF;
+	req = new_request(sk, ar, wl);
+	if (!req)
+		return -ENOMEM;
+	req->async_done = fn;
+	req->async_ctx = ctx;
+	INIT_WORK(&req->done_work, async_done_work);
+	INIT_DELAYED_WORK(&req->timeout_work, async_timeout_work);
+	mutex_lock(&req_lock);
+	/* Queued and armed under req_lock: DONE cannot run before the timer exists. */
+	ret = queue_request_locked(req);
+	if (!ret)
+		queue_delayed_work(katls_wq, &req->timeout_work,
+				   msecs_to_jiffies(req->params.timeout_ms));
+	mutex_unlock(&req_lock);
+	if (ret) {
+		/* give the identity back: the caller still owns it */
+		*wl = req->wl;
+		memset(&req->wl, 0, sizeof(req->wl));
+		free_request(req);
+	}
+	return ret;
+}
+
+/**
+ * katls_request_daemon_current - is current a thread of the registered daemon?
+ *
+ * Compares struct pid pointers only: lockless, for transparent.c's hot path.
+ */
+bool katls_request_daemon_current(void)
+{
+	struct pid *p = READ_ONCE(daemon.tgid);
+
+	return p && p == task_tgid(current);
 }
 
 /* ---- daemon side --------------------------------------------------------- */
@@ -345,6 +448,7 @@ int katls_request_register(struct sk_buff *skb, u32 portid, struct netlink_ext_a
 		ret = -EBUSY;
 	} else if (!daemon.registered) {
 		sock_hold(nlsk);
+		WRITE_ONCE(daemon.tgid, get_pid(task_tgid(current)));
 		daemon.nlsk = nlsk;
 		daemon.net = sock_net(nlsk);
 		daemon.portid = portid;
@@ -358,6 +462,8 @@ static int put_params(struct sk_buff *msg, const struct katls_request *req)
 {
 	const struct katls_attest_req *p = &req->params;
 
+	if (req->async_done && nla_put_u8(msg, KATLS_A_REQ_TRANSPARENT, 1))
+		return -EMSGSIZE;
 	if (nla_put_u32(msg, KATLS_A_REQ_ID, req->id) ||
 	    nla_put_u8(msg, KATLS_A_REQ_ROLE, p->role) ||
 	    nla_put_u8(msg, KATLS_A_REQ_MODE, p->mode) ||
@@ -530,6 +636,7 @@ static void release_portid(struct net *net, u32 portid)
 {
 	struct katls_request *req;
 	struct sock *gone = NULL;
+	struct pid *tgid = NULL;
 	int id;
 
 	mutex_lock(&req_lock);
@@ -541,12 +648,15 @@ static void release_portid(struct net *net, u32 portid)
 	if (daemon.registered && daemon.net == net && daemon.portid == portid &&
 	    sock_flag(daemon.nlsk, SOCK_DEAD)) {
 		gone = daemon.nlsk;
+		tgid = daemon.tgid;
+		WRITE_ONCE(daemon.tgid, NULL);
 		WRITE_ONCE(daemon.registered, false);
 		daemon.nlsk = NULL;
 		idr_for_each_entry(&req_idr, req, id)
 			complete_request(req, -ECONNABORTED);
 	}
 	mutex_unlock(&req_lock);
+	put_pid(tgid);
 	if (gone)
 		sock_put(gone);
 }
@@ -581,19 +691,32 @@ void katls_request_stats(struct katls_request_stats *st)
 
 int __init katls_request_init(void)
 {
+	int ret;
+
 	pr_info("per-request %zu bytes (slab %zu); limits: %u requests, %u per uid, %u ms\n",
 		sizeof(struct katls_request), kmalloc_size_roundup(sizeof(struct katls_request)),
 		max_requests, max_requests_per_uid, max_timeout_ms);
-	return netlink_register_notifier(&netlink_nb);
+	katls_wq = alloc_workqueue("katls", WQ_UNBOUND, 0);
+	if (!katls_wq)
+		return -ENOMEM;
+	ret = netlink_register_notifier(&netlink_nb);
+	if (ret)
+		destroy_workqueue(katls_wq);
+	return ret;
 }
 
 void katls_request_exit(void)
 {
 	netlink_unregister_notifier(&netlink_nb);
 	/* A registered daemon does not pin the module: let its socket go. */
-	if (daemon.registered)
+	if (daemon.registered) {
 		sock_put(daemon.nlsk);
+		put_pid(daemon.tgid);
+		daemon.tgid = NULL;
+	}
 	daemon.registered = false;
+	/* Transparent requests pin the module through their sockets; flush the last works. */
+	destroy_workqueue(katls_wq);
 	/* No request can exist: each waiter pins the module. */
 	WARN_ON_ONCE(!idr_is_empty(&req_idr));
 	idr_destroy(&req_idr);

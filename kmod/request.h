@@ -8,6 +8,10 @@
 struct netlink_ext_ack;
 struct sk_buff;
 struct sock;
+struct katls_workload;
+
+typedef void (*katls_request_done_fn)(void *ctx, int result, u32 reason, u64 expiry,
+				      const u8 *peer_digest);
 
 /* Request and socket counters for STATE_GET. */
 struct katls_request_stats {
@@ -23,6 +27,10 @@ int katls_request_init(void);
 void katls_request_exit(void);
 
 int katls_request_attest(struct sock *sk, const struct katls_attest_req *ar);
+
+int katls_request_start(struct sock *sk, const struct katls_attest_req *ar,
+			struct katls_workload *wl, katls_request_done_fn fn, void *ctx);
+bool katls_request_daemon_current(void);
 
 int katls_request_register(struct sk_buff *skb, u32 portid, struct netlink_ext_ack *extack);
 int katls_request_accept(struct sk_buff *msg, const struct sock *nlsk, u32 id,

@@ -62,6 +62,7 @@
 #include <net/tcp_states.h>
 
 #include "sock.h"
+#include "transparent.h"
 
 #define KATLS_ULP_NAME	"katls"
 /* Shut down and re-install the ULP at most this often against a re-listener. */
@@ -77,7 +78,9 @@ struct katls_sock {
 	u8 state;			/* enum katls_sock_state */
 	bool sealing;			/* katls_ulp_init() may accept this socket */
 	bool v6;			/* chained over inet6_sock_destruct */
+	bool early;			/* chained when taken (transparent.c), not at finish */
 	u8 peer_digest[KATLS_SHA256_LEN];
+	struct katls_tsock *tsock;	/* transparent.c's state, freed with the record */
 };
 
 #define SOCKS_BITS 10
@@ -114,6 +117,15 @@ static bool destruct_expected(const struct sock *sk, bool *v6)
 	return false;
 }
 
+static void (*core_destruct_of(bool v6))(struct sock *sk)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (v6)
+		return inet6_sock_destruct;
+#endif
+	return inet_sock_destruct;
+}
+
 static void core_destruct(struct sock *sk, bool v6)
 {
 #if IS_ENABLED(CONFIG_IPV6)
@@ -145,6 +157,7 @@ static void katls_sk_destruct(struct sock *sk)
 		return;
 	}
 	v6 = ks->v6;
+	katls_tsock_free(ks->tsock);
 	kfree(ks);
 	core_destruct(sk, v6);
 	/*
@@ -346,6 +359,8 @@ int katls_sock_finish(struct sock *sk, int result, u32 reason, u64 expiry,
 
 	if (result)
 		shut_and_seal(sk);
+	if (ks && ks->early)
+		return result;	/* chained when taken; the record stays until destruction */
 	if (!chain_destructor(sk))
 		return result;
 	drop_sock(sk);
@@ -355,6 +370,80 @@ int katls_sock_finish(struct sock *sk, int result, u32 reason, u64 expiry,
 		result = -EPROTO;
 	}
 	return result;
+}
+
+/**
+ * katls_sock_take - give @sk a PENDING record and chain the destructor now
+ * @sk: a TCP socket an attest rule covers, not yet established or just
+ *	established (transparent.c); its caller pins it
+ * @tsock: transparent.c's state, owned by the record from now on
+ *
+ * Context: atomic (a BPF-LSM program's kfunc): no socket lock is taken.  The
+ * destructor is chained at once rather than at the verdict, because no
+ * syscall pins this socket for the duration of the request; the socket
+ * cannot listen meanwhile (transparent.c's listen refuses it until the
+ * verdict, then the "tls" or "katls" ULP does, see the top of this file).
+ * Return: 0, -EPROTONOSUPPORT, -EBUSY (ULP, foreign destructor, listener),
+ * -EALREADY (a record exists), -ENOMEM.
+ */
+int katls_sock_take(struct sock *sk, struct katls_tsock *tsock)
+{
+	void (*d)(struct sock *sk);
+	struct katls_sock *ks;
+	bool v6;
+
+	if (sk->sk_type != SOCK_STREAM || sk->sk_protocol != IPPROTO_TCP)
+		return -EPROTONOSUPPORT;
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN || inet_csk(sk)->icsk_ulp_ops ||
+	    !destruct_expected(sk, &v6))
+		return -EBUSY;
+	ks = kzalloc(sizeof(*ks), GFP_ATOMIC);
+	if (!ks)
+		return -ENOMEM;
+	ks->sk = sk;
+	ks->state = KATLS_STATE_PENDING;
+	ks->v6 = v6;
+	ks->early = true;
+	ks->tsock = tsock;
+	spin_lock_bh(&socks_lock);
+	if (lookup_sock(sk)) {
+		spin_unlock_bh(&socks_lock);
+		kfree(ks);
+		return -EALREADY;
+	}
+	hash_add(socks, &ks->node, (unsigned long)sk);
+	nr_socks++;
+	spin_unlock_bh(&socks_lock);
+	/* Our caller (a BPF program using our kfunc) pins the module. */
+	__module_get(THIS_MODULE);
+	d = v6 ? core_destruct_of(true) : core_destruct_of(false);
+	if (cmpxchg(&sk->sk_destruct, d, katls_sk_destruct) != d) {
+		spin_lock_bh(&socks_lock);
+		hash_del(&ks->node);
+		nr_socks--;
+		spin_unlock_bh(&socks_lock);
+		kfree(ks);
+		module_put(THIS_MODULE);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/**
+ * katls_sock_tsock - transparent.c's state of @sk, or NULL
+ * @sk: a socket its caller pins (the state lives as long as the socket)
+ */
+struct katls_tsock *katls_sock_tsock(const struct sock *sk)
+{
+	struct katls_tsock *t = NULL;
+	struct katls_sock *ks;
+
+	spin_lock_bh(&socks_lock);
+	ks = lookup_sock(sk);
+	if (ks)
+		t = ks->tsock;
+	spin_unlock_bh(&socks_lock);
+	return t;
 }
 
 /**

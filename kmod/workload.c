@@ -25,25 +25,30 @@
 
 #include "workload.h"
 
+/*
+ * current's own mm cannot go away under it, so no get_task_mm()/mmput():
+ * this also runs in atomic context (transparent.c's kfunc, from BPF).
+ */
 static struct file *current_exe(void)
 {
-	struct mm_struct *mm = get_task_mm(current);
+	struct mm_struct *mm = current->mm;
 	struct file *exe;
 
-	if (!mm)
+	if (!mm || (current->flags & PF_KTHREAD))
 		return NULL;
 	rcu_read_lock();
 	exe = rcu_dereference(mm->exe_file);
 	if (exe && !get_file_rcu(exe))
 		exe = NULL;
 	rcu_read_unlock();
-	mmput(mm);
 	return exe;
 }
 
 /**
  * katls_workload_capture - record the calling task's identity
  * @w: out; release with katls_workload_release()
+ *
+ * Context: any task context, also atomic.
  */
 void katls_workload_capture(struct katls_workload *w)
 {

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="
 build-essential pkg-config make gcc clang llvm lld
-libbpf-dev bpftool libelf-dev zlib1g-dev
+libbpf-dev bpftool libelf-dev zlib1g-dev dwarves
 libssl-dev openssl
 libtss2-dev tpm2-tools swtpm swtpm-tools
 libcbor-dev libnl-3-dev libnl-genl-3-dev libjson-c-dev

@@ -28,8 +28,8 @@ check "bpffs at /sys/fs/bpf" test "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs
 # ---- load: enforcing, proven by the loader's self-test
 check "gate load (self-test included)" $katls gate load
 check "status: enforcing, exit 0" $katls gate status
-check "status --json: 6 LSM programs and sockops" \
-	[ "$($katls gate status --json | jq -c '[.enforcing, .lsm_programs, .sockops]')" = '[true,6,true]' ]
+check "status --json: 7 LSM programs (sock_graft: attest rules) and sockops" \
+	[ "$($katls gate status --json | jq -c '[.enforcing, .lsm_programs, .sockops]')" = '[true,7,true]' ]
 check "the self-test left no trace in the counters" [ "$(stat_of denied_send)" = 0 ]
 
 check "rule: out 127.0.0.1:7101 require, policy prod" \

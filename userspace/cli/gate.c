@@ -17,7 +17,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: katls gate load [--no-lsm] [--cgroup DIR] [--verbose]\n"
+		"Usage: katls gate load [--no-lsm] [--no-attest] [--cgroup DIR] [--verbose]\n"
 		"       katls gate unload\n"
 		"       katls gate status [--json]\n"
 		"       katls gate stats [--json]\n"
@@ -29,6 +29,9 @@ static void usage(FILE *f)
 		"            (--cgroup DIR for another).  --no-lsm loads rules and marking\n"
 		"            only, WITHOUT enforcement: for tests and diagnostics on kernels\n"
 		"            that refuse BPF-LSM.  --verbose prints libbpf's log.\n"
+		"            With katls.ko (built with BTF) loaded, the gate also serves\n"
+		"            attest rules and then pins katls.ko (rmmod needs 'gate unload'\n"
+		"            or a reload with --no-attest first).\n"
 		"  unload    detach the gate and drop its state: gated sockets open\n"
 		"  status    what is loaded, and whether it enforces\n"
 		"  stats     counters (all CPUs)\n"
@@ -83,6 +86,7 @@ static int cmd_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "no-lsm", no_argument, NULL, 'n' },
+		{ "no-attest", no_argument, NULL, 'N' },
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -91,10 +95,13 @@ static int cmd_load(int argc, char **argv)
 	struct katls_gate_opts o = { 0 };
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "nc:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nNc:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o.no_lsm = true;
+			break;
+		case 'N':
+			o.no_attest = true;
 			break;
 		case 'c':
 			o.cgroup = optarg;
@@ -179,6 +186,7 @@ static int cmd_status(int argc, char **argv)
 		json_object_object_add(o, "lsm_programs", json_object_new_int((int)info.num_lsm));
 		json_object_object_add(o, "rules", json_object_new_int64(info.num_rules));
 		json_object_object_add(o, "policies", json_object_new_int64(info.num_policies));
+		json_object_object_add(o, "attest_rules", json_object_new_boolean(info.attest));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
 		json_object_put(o);
 	} else {
@@ -190,6 +198,8 @@ static int cmd_status(int argc, char **argv)
 		       info.num_lsm_expected);
 		printf("  rules      %u (max %u)\n", info.num_rules, KATLS_MAX_RULES);
 		printf("  policies   %u\n", info.num_policies);
+		printf("  attest     %s\n", info.attest ? "served by katls.ko" :
+		       "not served (attest rules refuse I/O like require rules)");
 	}
 	katls_gate_free(g);
 	return info.lsm && info.sockops ? KATLS_EXIT_OK : KATLS_EXIT_NOLSM;

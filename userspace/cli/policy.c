@@ -19,7 +19,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: katls policy add PREFIX [port PORT] [require|exempt] [--policy NAME]\n"
+		"Usage: katls policy add PREFIX [port PORT] [require|exempt|attest] [--attest]\n"
+		"                        [--role server|client|mutual] [--policy NAME]\n"
 		"                        [--max-age AGE] [--direction in|out|both] [--replace]\n"
 		"       katls policy del PREFIX [port PORT] [--direction in|out|both]\n"
 		"       katls policy list [--json]\n\n"
@@ -35,6 +36,11 @@ static void usage(FILE *f)
 		"                    any-port rule; otherwise the longest prefix wins.\n"
 		"  require|exempt    require attestation (default), or leave such connections\n"
 		"                    alone (carve-outs from a broader require rule)\n"
+		"  attest, --attest  like require, and katls.ko attests the connection itself:\n"
+		"                    programs need no setsockopt (docs/transparent.md); needs\n"
+		"                    katls.ko with BTF loaded before 'katls gate load'\n"
+		"  --role R          attest rules: who attests: server (default: the server\n"
+		"                    attests, the client verifies it), client, or mutual\n"
 		"  --policy NAME     verification policy katlsd applies (require rules)\n"
 		"  --max-age AGE     cap on a verdict's age: seconds or 30s/15m/12h/7d; 0 = none\n"
 		"  --direction D     out: connections this host makes; in: connections it\n"
@@ -52,6 +58,8 @@ struct spec {
 	uint8_t dirs;			/* bit KATLS_DIR_* */
 	uint16_t port;
 	uint8_t action;
+	uint8_t attest_role;
+	bool have_role;
 	const char *policy;
 	const char *prefix;		/* as given */
 	uint32_t max_age_s;
@@ -107,6 +115,8 @@ static int parse_spec(int argc, char **argv, bool add, struct spec *s)
 		{ "direction", required_argument, NULL, 'd' },
 		{ "port", required_argument, NULL, 'P' },
 		{ "replace", no_argument, NULL, 'r' },
+		{ "attest", no_argument, NULL, 'A' },
+		{ "role", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -139,8 +149,10 @@ static int parse_spec(int argc, char **argv, bool add, struct spec *s)
 					return bad_input("'port' needs a number");
 				arg = argv[optind++];
 				goto port;
-			} else if (add && (!strcmp(arg, "require") || !strcmp(arg, "exempt"))) {
-				s->action = arg[0] == 'r' ? KATLS_ACT_REQUIRE : KATLS_ACT_EXEMPT;
+			} else if (add && (!strcmp(arg, "require") || !strcmp(arg, "exempt") ||
+					   !strcmp(arg, "attest"))) {
+				s->action = arg[0] == 'r' ? KATLS_ACT_REQUIRE : arg[0] == 'e' ?
+					    KATLS_ACT_EXEMPT : KATLS_ACT_ATTEST;
 			} else {
 				fprintf(stderr, "katls policy: unexpected '%s' "
 					"(see 'katls policy --help')\n", arg);
@@ -188,6 +200,24 @@ port:
 				return bad_input("--replace only applies to 'add'");
 			s->replace = true;
 			break;
+		case 'A':
+			if (!add)
+				return bad_input("--attest only applies to 'add'");
+			s->action = KATLS_ACT_ATTEST;
+			break;
+		case 'R':
+			if (!add)
+				return bad_input("--role only applies to 'add'");
+			if (!strcmp(arg, "server"))
+				s->attest_role = KATLS_AROLE_SERVER;
+			else if (!strcmp(arg, "client"))
+				s->attest_role = KATLS_AROLE_CLIENT;
+			else if (!strcmp(arg, "mutual"))
+				s->attest_role = KATLS_AROLE_MUTUAL;
+			else
+				return bad_input("--role is server, client or mutual");
+			s->have_role = true;
+			break;
 		default:
 			return katls_usage(usage, c);
 		}
@@ -195,7 +225,9 @@ port:
 	if (!s->num_families)
 		return bad_input("which prefix? (e.g. 10.0.0.0/8, 2001:db8::/32, any or loopback)");
 	if (s->action == KATLS_ACT_EXEMPT && (s->policy || s->have_max_age))
-		return bad_input("--policy and --max-age apply to require rules only");
+		return bad_input("--policy and --max-age apply to require and attest rules only");
+	if (s->have_role && s->action != KATLS_ACT_ATTEST)
+		return bad_input("--role applies to attest rules only");
 	return -1;
 }
 
@@ -215,6 +247,7 @@ static size_t expand(const struct spec *s, uint16_t policy_id, struct katls_gate
 			memcpy(r[n].addr, s->addr[f], 16);
 			r[n].port = s->port;
 			r[n].action = s->action;
+			r[n].attest_role = s->attest_role;
 			r[n].policy_id = policy_id;
 			r[n].max_age_s = s->max_age_s;
 			n++;
@@ -311,7 +344,7 @@ static unsigned int live_covered(struct katls_gate *g)
 							r.ss_family == AF_INET ?
 							((struct sockaddr_in *)&r)->sin_port :
 							((struct sockaddr_in6 *)&r)->sin6_port, &v) &&
-				    v.action == KATLS_ACT_REQUIRE)
+				    (v.action == KATLS_ACT_REQUIRE || v.action == KATLS_ACT_ATTEST))
 					covered++;
 			}
 			fclose(fp);
@@ -345,9 +378,14 @@ static int cmd_add(int argc, char **argv)
 		if (created)
 			katls_gate_policy_forget(g, id);	/* nothing refers to it */
 	} else {
-		unsigned int n = s.action == KATLS_ACT_REQUIRE ? live_covered(g) : 0;
+		unsigned int n = s.action != KATLS_ACT_EXEMPT ? live_covered(g) : 0;
+		struct katls_gate_info info;
 
 		prefix_notes(&s);
+		if (s.action == KATLS_ACT_ATTEST && !katls_gate_info(g, &info) && !info.attest)
+			fprintf(stderr, "katls policy add: note: the loaded gate has no attest support "
+				"(katls.ko with BTF was not loaded at 'katls gate load'): connections "
+				"this rule covers are refused like under a require rule\n");
 		if (n)
 			fprintf(stderr, "katls policy add: %u established connection%s covered by "
 				"require rules now: refused from the next read or write until "
@@ -422,7 +460,9 @@ static int cmd_list(int argc, char **argv)
 		       "POLICY", "MAX-AGE");
 	for (size_t i = 0; i < n; i++) {
 		char prefix[INET6_ADDRSTRLEN + 8], port[8] = "any", name[KATLS_POLICY_NAME_LEN] = "";
-		const char *action = rules[i].action == KATLS_ACT_EXEMPT ? "exempt" : "require";
+		static const char *const roles[] = { "server", "client", "mutual" };
+		const char *action = rules[i].action == KATLS_ACT_EXEMPT ? "exempt" :
+				     rules[i].action == KATLS_ACT_ATTEST ? "attest" : "require";
 
 		katls_gate_format_prefix(&rules[i], prefix, sizeof(prefix));
 		if (rules[i].port)
@@ -437,6 +477,9 @@ static int cmd_list(int argc, char **argv)
 			json_object_object_add(o, "prefix", json_object_new_string(prefix));
 			json_object_object_add(o, "port", json_object_new_int(rules[i].port));
 			json_object_object_add(o, "action", json_object_new_string(action));
+			if (rules[i].action == KATLS_ACT_ATTEST && rules[i].attest_role < 3)
+				json_object_object_add(o, "role", json_object_new_string(
+						       roles[rules[i].attest_role]));
 			json_object_object_add(o, "policy", json_object_new_string(name));
 			json_object_object_add(o, "policy_id",
 					       json_object_new_int(rules[i].policy_id));
@@ -445,8 +488,13 @@ static int cmd_list(int argc, char **argv)
 			json_object_array_add(arr, o);
 			continue;
 		}
-		printf("%-4s %-44s %-5s %-8s %-16s ", dir_name(rules[i].dir), prefix, port, action,
-		       *name ? name : "-");
+		if (rules[i].action == KATLS_ACT_ATTEST && rules[i].attest_role)
+			printf("%-4s %-44s %-5s %-8s %-16s ", dir_name(rules[i].dir), prefix, port,
+			       rules[i].attest_role == KATLS_AROLE_CLIENT ? "attest/c" : "attest/m",
+			       *name ? name : "-");
+		else
+			printf("%-4s %-44s %-5s %-8s %-16s ", dir_name(rules[i].dir), prefix, port,
+			       action, *name ? name : "-");
 		if (rules[i].max_age_s)
 			printf("%us\n", rules[i].max_age_s);
 		else

@@ -512,6 +512,8 @@ size_t katlsd_verdict_format(const struct katlsd_verdict *v, char *out, size_t o
 		fieldf(&l, "quote_leaf", "%zu", v->quote_leaf);
 		ms_field(&l, "ms_quote_queued", v->ms_quote_queued);
 	}
+	if (a->transparent)
+		field(&l, "transparent", "true");
 	fieldf(&l, "pid", "%u", a->pid);
 	fieldf(&l, "uid", "%u", a->uid);
 	if (a->exe_digest_len && a->exe_digest_len <= sizeof(a->exe_digest))

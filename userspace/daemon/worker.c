@@ -284,10 +284,19 @@ static void run(struct work *w)
 		   ruled ? "'" : "");
 	gate_set(w, KATLS_GATE_PENDING, ruled ? rule.policy_id : KATLS_GATE_POLICY_KEEP, 0);
 
+	if (a->transparent && !(ruled && rule.attest)) {
+		/* katls.ko took it for an attest rule that no longer covers it: fail closed */
+		ret = -EACCES;
+		r.reason = KATLS_R_POLICY;
+		snprintf(r.msg, sizeof(r.msg), "transparent request, but no attest rule covers "
+			 "this connection (any more)");
+		goto out;
+	}
 	if (ruled) {
 		ret = -EACCES;
 		r.reason = KATLS_R_POLICY;
-		if (a->mode == KATLS_MODE_ATTEST_SELF) {
+		/* an attest rule's role decides the mode (katls.ko passed it on) */
+		if (a->mode == KATLS_MODE_ATTEST_SELF && !a->transparent) {
 			snprintf(r.msg, sizeof(r.msg), "an operator rule requires the peer to be "
 				 "verified%s%s%s; the application asked only to attest itself",
 				 *rule_policy ? " under policy '" : "", rule_policy,
@@ -317,7 +326,11 @@ static void run(struct work *w)
 	io_ms = timeout > 2000 ? timeout - (timeout / 10 > 500 ? timeout / 10 : 500) : timeout;
 	tv.tv_sec = io_ms / 1000;
 	tv.tv_usec = (io_ms % 1000) * 1000;
-	flags = fcntl(fd, F_GETFL);
+	/*
+	 * A transparent request's socket is the program's, which knows nothing
+	 * of us: its O_NONBLOCK stays; katls.ko makes our calls blocking.
+	 */
+	flags = a->transparent ? -1 : fcntl(fd, F_GETFL);
 	getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &old_rcv, &tl);
 	tl = sizeof(tv);
 	getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &old_snd, &tl);

@@ -33,6 +33,7 @@
 
 #include "gate.h"
 #include "katls_gate.skel.h"
+#include "katls_gate_attest.skel.h"
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
@@ -463,19 +464,23 @@ int katls_gate_socket_rule(struct katls_gate *g, int sockfd, struct katls_gate_s
 		k.port = d ? lport : rport;
 		if (!rule_lookup(g, &k, &v))
 			continue;
-		if (!have || v.action == KATLS_ACT_REQUIRE)
+		if (!have || v.action == KATLS_ACT_REQUIRE || v.action == KATLS_ACT_ATTEST)
 			found = v;
 		have = true;
-		out->required = v.action == KATLS_ACT_REQUIRE;
+		out->required = v.action == KATLS_ACT_REQUIRE || v.action == KATLS_ACT_ATTEST;
 	}
 	if (out->required) {
 		out->policy_id = found.policy_id;
 		out->max_age_s = found.max_age_s;
+		out->attest = found.action == KATLS_ACT_ATTEST;
+		out->attest_role = found.attest_role;
 	} else if (have_state && st.state == KATLS_GATE_REQUIRED &&
 		   !(st.flags & (KATLS_SKF_USER | KATLS_SKF_SELFTEST))) {
 		out->required = true;
 		out->policy_id = st.policy_id;
 		out->max_age_s = st.max_age_s;
+		out->attest = !!(st.flags & KATLS_SKF_ATTEST);
+		out->attest_role = st.attest_role;
 	}
 	return 0;
 }
@@ -500,6 +505,7 @@ static void key_to_rule(const struct katls_rule_key *k, const struct katls_rule_
 	r->port = ntohs(k->port);
 	memcpy(r->addr, k->addr, 16);
 	r->action = v->action;
+	r->attest_role = v->attest_role;
 	r->policy_id = v->policy_id;
 	r->max_age_s = v->max_age_s;
 }
@@ -520,8 +526,12 @@ static int rule_check(const struct katls_gate_rule *r)
 	if (r->family == KATLS_FAM_V6 && r->prefix_len >= 96 && is_v4mapped(r->addr))
 		return fail(-EINVAL, "an IPv4-mapped prefix never matches: IPv4-mapped peers are "
 			    "matched as IPv4 (write the IPv4 prefix)");
-	if (r->action != KATLS_ACT_REQUIRE && r->action != KATLS_ACT_EXEMPT)
+	if (r->action != KATLS_ACT_REQUIRE && r->action != KATLS_ACT_EXEMPT &&
+	    r->action != KATLS_ACT_ATTEST)
 		return fail(-EINVAL, "bad rule action %u", r->action);
+	if (r->attest_role > KATLS_AROLE_MUTUAL ||
+	    (r->attest_role && r->action != KATLS_ACT_ATTEST))
+		return fail(-EINVAL, "bad attest role %u", r->attest_role);
 	if (r->policy_id >= KATLS_MAX_POLICIES)
 		return fail(-EINVAL, "bad policy id %u", r->policy_id);
 	return 0;
@@ -594,6 +604,7 @@ int katls_gate_rules_add(struct katls_gate *g, const struct katls_gate_rule *rul
 	for (; done < num_rules; done++) {
 		struct katls_rule_v v = {
 			.action = rules[done].action,
+			.attest_role = rules[done].attest_role,
 			.policy_id = rules[done].policy_id,
 			.max_age_s = rules[done].max_age_s,
 		};
@@ -1099,7 +1110,7 @@ static bool is_lsm_prog_name(const char *name)
 static const char *const prog_names[] = {
 	"katls_sockops", "katls_socket_sendmsg", "katls_socket_recvmsg",
 	"katls_file_permission", "katls_socket_getsockopt", "katls_socket_connect",
-	"katls_bprm_committed_creds",
+	"katls_bprm_committed_creds", "katls_sock_graft",
 };
 #define NUM_PROGS (sizeof(prog_names) / sizeof(prog_names[0]))
 
@@ -1144,6 +1155,13 @@ int katls_gate_info(struct katls_gate *g, struct katls_gate_info *out)
 		if (!katls_gate_policy_name(g, id, name))
 			out->num_policies++;
 	}
+	{
+		struct katls_config_v c = { 0 };
+		uint32_t zero = 0;
+
+		if (!bpf_map_lookup_elem(g->fd[M_CONFIG], &zero, &c))
+			out->attest = c.attest;
+	}
 	return 0;
 }
 
@@ -1179,9 +1197,45 @@ int katls_gate_unload(const char *pin_dir)
 	return 0;
 }
 
-static struct katls_gate_bpf *open_skel(const char *dir, bool no_lsm)
+/*
+ * The gate's skeleton over the object built with attest rules
+ * (katls_gate_attest.bpf.c: the same programs and maps, plus calls of
+ * katls.ko's kfunc), or the plain one.
+ */
+static struct katls_gate_bpf *open_variant(bool attest)
 {
-	struct katls_gate_bpf *skel = katls_gate_bpf__open();
+	struct katls_gate_bpf *obj;
+	int err;
+
+	if (!attest)
+		return katls_gate_bpf__open();
+	obj = calloc(1, sizeof(*obj));
+	if (!obj) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = katls_gate_bpf__create_skeleton(obj);
+	if (!err) {
+		obj->skeleton->data = katls_gate_attest_bpf__elf_bytes(&obj->skeleton->data_sz);
+		err = bpf_object__open_skeleton(obj->skeleton, NULL);
+	}
+	if (err) {
+		katls_gate_bpf__destroy(obj);
+		errno = -err;
+		return NULL;
+	}
+	return obj;
+}
+
+/* katls.ko is loaded with its BTF (and so, its kfunc)? */
+static bool katls_btf(void)
+{
+	return access("/sys/kernel/btf/katls", F_OK) == 0;
+}
+
+static struct katls_gate_bpf *open_skel_variant(const char *dir, bool no_lsm, bool attest)
+{
+	struct katls_gate_bpf *skel = open_variant(attest);
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	char path[PATH_MAX];
@@ -1205,6 +1259,25 @@ static struct katls_gate_bpf *open_skel(const char *dir, bool no_lsm)
 		}
 	}
 	return skel;
+}
+
+static struct katls_gate_bpf *open_skel(const char *dir, bool no_lsm)
+{
+	return open_skel_variant(dir, no_lsm, false);
+}
+
+/* Record in katls_config whether the gate takes attest rules (katls_gate_info()). */
+static int set_attest(struct katls_gate *g, bool attest)
+{
+	struct katls_config_v c = { 0 };
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(g->fd[M_CONFIG], &zero, &c))
+		return -errno;
+	c.attest = attest;
+	if (bpf_map_update_elem(g->fd[M_CONFIG], &zero, &c, BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 /*
@@ -1360,6 +1433,7 @@ static int do_load(const struct katls_gate_opts *opts, const char *dir, bool fre
 	struct katls_gate *g = NULL;
 	struct bpf_program *prog;
 	int cg_fd = -1, ret;
+	bool attest;
 
 	if (opts->cgroup)
 		snprintf(cgroup, sizeof(cgroup), "%s", opts->cgroup);
@@ -1369,12 +1443,28 @@ static int do_load(const struct katls_gate_opts *opts, const char *dir, bool fre
 	if (cg_fd < 0)
 		return fail(-errno, "cgroup %s: %s", cgroup, strerror(errno));
 
-	skel = open_skel(dir, opts->no_lsm);
+	attest = !opts->no_lsm && !opts->no_attest && katls_btf();
+	skel = open_skel_variant(dir, opts->no_lsm, attest);
 	if (!skel) {
 		ret = fail(-errno, "opening the BPF object: %s", strerror(errno));
 		goto out;
 	}
 	ret = katls_gate_bpf__load(skel);
+	if (ret && attest) {
+		/* katls.ko has BTF but no kfunc for us (built without it): the plain gate */
+		fprintf(stderr, "katls: katls.ko offers no kfunc for attest rules; loading the gate "
+			"without them (attest rules refuse I/O like require rules)\n");
+		katls_gate_bpf__destroy(skel);
+		attest = false;
+		bpf_log_len = 0;
+		bpf_log[0] = '\0';
+		skel = open_skel_variant(dir, opts->no_lsm, false);
+		if (!skel) {
+			ret = fail(-errno, "opening the BPF object: %s", strerror(errno));
+			goto out;
+		}
+		ret = katls_gate_bpf__load(skel);
+	}
 	if (ret) {
 		if (!opts->no_lsm && lsm_refused()) {
 			no_enforce = true;
@@ -1406,6 +1496,10 @@ static int do_load(const struct katls_gate_opts *opts, const char *dir, bool fre
 	ret = katls_gate_open_pinned(dir, &g);
 	if (ret)
 		goto out;
+	if ((ret = set_attest(g, attest))) {
+		ret = fail(ret, "katls_config: %s", strerror(-ret));
+		goto out;
+	}
 	if (!opts->no_lsm && (ret = selftest(g)))
 		goto out;
 	if (out) {

@@ -28,6 +28,7 @@ struct katls_gate_opts {
 	const char *pin_dir;	/* NULL: KATLS_GATE_PIN_DIR */
 	const char *cgroup;	/* cgroup v2 directory for sockops; NULL: the cgroup2 mount */
 	bool no_lsm;		/* test/diagnostic only: rules + sockops, NO enforcement */
+	bool no_attest;		/* do not load the attest-rule programs even if katls.ko has BTF */
 	bool verbose;		/* copy libbpf's log to stderr */
 };
 
@@ -40,6 +41,7 @@ struct katls_gate_info {
 	uint64_t cgroup_id;	/* where sockops is attached */
 	uint32_t num_rules;
 	uint32_t num_policies;
+	bool attest;		/* attest rules are served (katls.ko's kfunc); else refused like require */
 };
 
 /**
@@ -105,6 +107,8 @@ struct katls_gate_sock_rule {
 	bool required;		/* a require rule covers it: the peer must be verified */
 	uint16_t policy_id;	/* that rule's policy (0: the rule names none) */
 	uint32_t max_age_s;	/* that rule's cap on a verdict's age (0: none) */
+	bool attest;		/* it is an attest rule (katls.ko took the socket itself) */
+	uint8_t attest_role;	/* enum katls_attest_role of that rule */
 };
 
 /*
@@ -127,6 +131,7 @@ struct katls_gate_rule {
 	uint8_t family;		/* enum katls_rule_family */
 	uint8_t prefix_len;	/* 0..32 or 0..128 */
 	uint8_t action;		/* enum katls_rule_action */
+	uint8_t attest_role;	/* enum katls_attest_role (attest rules) */
 	uint16_t port;		/* host order; 0 = any */
 	uint16_t policy_id;
 	uint32_t max_age_s;	/* 0 = no limit */

@@ -319,6 +319,7 @@ static struct nla_policy accept_policy[KATLS_A_MAX + 1] = {
 	[KATLS_A_REQ_EXE_PATH]		= { .type = NLA_STRING },
 	[KATLS_A_REQ_EXE_DIGEST_ALGO]	= { .type = NLA_U32 },
 	[KATLS_A_REQ_EXE_DIGEST_ALGO_NAME] = { .type = NLA_STRING },
+	[KATLS_A_REQ_TRANSPARENT]	= { .type = NLA_U8 },
 };
 
 static void copy_str(char *out, size_t size, struct nlattr *a)
@@ -351,6 +352,7 @@ static int parse_accept(struct nl_msg *msg, void *arg)
 	if (tb[KATLS_A_REQ_CGROUP_ID])
 		r->cgroup_id = nla_get_u64(tb[KATLS_A_REQ_CGROUP_ID]);
 	copy_str(r->exe_path, sizeof(r->exe_path), tb[KATLS_A_REQ_EXE_PATH]);
+	r->transparent = tb[KATLS_A_REQ_TRANSPARENT] && nla_get_u8(tb[KATLS_A_REQ_TRANSPARENT]);
 	d = tb[KATLS_A_REQ_EXE_DIGEST];
 	if (d && tb[KATLS_A_REQ_EXE_DIGEST_ALGO] && nla_len(d) > 0 &&
 	    (size_t)nla_len(d) <= sizeof(r->exe_digest)) {

@@ -59,6 +59,7 @@ struct katls_accepted {
 	size_t exe_digest_len;		/* 0 if IMA could not hash the exe */
 	uint32_t exe_digest_algo;	/* enum hash_algo (linux/hash_info.h) */
 	char exe_digest_algo_name[32];
+	bool transparent;		/* an attest rule asked, not the program (no setsockopt) */
 };
 
 /* An event from the "events" multicast group. */

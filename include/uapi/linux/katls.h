@@ -274,6 +274,9 @@ enum katls_attr {
 	KATLS_A_STATE_REQ_LIMITED,	/* u64, requests refused by a limit */
 	KATLS_A_STATE_SOCKS_ATTESTED,	/* u32, of STATE_SOCKS, those attested */
 
+	/* REQUEST_ACCEPT reply: an attest rule, not the program, asked (issue 14) */
+	KATLS_A_REQ_TRANSPARENT,	/* u8, 1 */
+
 	__KATLS_A_MAX,
 	KATLS_A_MAX = __KATLS_A_MAX - 1
 };
