@@ -33,6 +33,7 @@
 
 #include "enroll.h"
 #include "hex.h"
+#include "io.h"
 #include "json.h"
 
 /* File names in the exchanged directories (docs/enroll.md). */
@@ -118,7 +119,6 @@ static int write_out(const char *dir, const char *name, const void *p, size_t le
 		     mode_t mode, char *err, size_t err_len)
 {
 	char path[PATH_MAX];
-	size_t off = 0;
 	int fd, ret = join(path, dir, name);
 
 	if (ret)
@@ -128,16 +128,8 @@ static int write_out(const char *dir, const char *name, const void *p, size_t le
 		return fail(err, err_len, -errno, "%s: %s", path, strerror(errno));
 	if (fchmod(fd, mode))
 		ret = -errno;
-	while (!ret && off < len) {
-		ssize_t n = write(fd, (const char *)p + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n ? -errno : -EIO;
-		else
-			off += (size_t)n;
-	}
+	if (!ret)
+		ret = katls_write_all(fd, p, len);
 	if (close(fd) && !ret)
 		ret = -errno;
 	return ret ? fail(err, err_len, ret, "%s: %s", path, strerror(-ret)) : 0;
@@ -600,7 +592,7 @@ static int write_pending(const char *state_dir, const char *id, const char *text
 			 char *err, size_t err_len)
 {
 	char path[PATH_MAX];
-	size_t len = strlen(text), off = 0;
+	size_t len = strlen(text);
 	int fd, ret = pending_path(path, state_dir, id);
 
 	if (ret)
@@ -608,16 +600,8 @@ static int write_pending(const char *state_dir, const char *id, const char *text
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return fail(err, err_len, -errno, "%s: %s", path, strerror(errno));
-	while (!ret && off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n ? -errno : -EIO;
-		else
-			off += (size_t)n;
-	}
+	if (!ret)
+		ret = katls_write_all(fd, text, len);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)

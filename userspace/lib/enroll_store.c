@@ -28,6 +28,7 @@
 
 #include "enroll.h"
 #include "hex.h"
+#include "io.h"
 #include "json.h"
 
 #define STORE_VERSION		1
@@ -584,7 +585,7 @@ static char *store_text(const struct katls_enroll_store *s)
 static int replace_file(const char *path, const char *text, mode_t mode)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	size_t len = strlen(text), off = 0;
+	size_t len = strlen(text);
 	char *slash;
 	int fd, dfd, ret = 0;
 
@@ -595,16 +596,8 @@ static int replace_file(const char *path, const char *text, mode_t mode)
 		return -errno;
 	if (fchmod(fd, mode))
 		ret = -errno;
-	while (!ret && off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			ret = n ? -errno : -EIO;
-		else
-			off += (size_t)n;
-	}
+	if (!ret)
+		ret = katls_write_all(fd, text, len);
 	if (!ret && write(fd, "\n", 1) != 1)
 		ret = -EIO;
 	if (!ret && fsync(fd))

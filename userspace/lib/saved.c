@@ -21,6 +21,7 @@
 #include "cmw.h"
 #include "evidence.h"
 #include "ima_prefix.h"
+#include "io.h"
 #include "quote.h"
 #include "verify.h"
 
@@ -70,18 +71,7 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	for (const uint8_t *p = data; len; ) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	ret = katls_write_all(fd, data, len);
 	if (close(fd) && !ret)
 		ret = -errno;
 	return ret;
