@@ -34,6 +34,14 @@ for f in "$katls" "$gio"; do
 	[ -x "$f" ] || { echo "FAIL - $f not built (make)"; exit 1; }
 done
 
+# The gate's cgroup programs go on a cgroup of this test's own, so that other
+# programs on the machine (which connect to loopback too) neither meet its
+# rules nor move its counters.
+cg2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+[ -n "$cg2" ] || { echo "FAIL - prerequisite missing: a cgroup v2 mount"; exit 1; }
+cg=$cg2/katls-test-gate-$$
+mkdir "$cg" && echo $$ >"$cg/cgroup.procs" || { echo "FAIL - cannot make and enter $cg"; exit 1; }
+
 mounted_bpffs=""
 if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
 	mount -t bpf bpf /sys/fs/bpf || { echo "FAIL - cannot mount bpffs on /sys/fs/bpf"; exit 1; }
@@ -42,6 +50,7 @@ fi
 cleanup() {
 	$katls gate unload >/dev/null 2>&1 || true
 	[ -n "$mounted_bpffs" ] && umount /sys/fs/bpf 2>/dev/null || true
+	echo $$ >"$cg2/cgroup.procs" 2>/dev/null && rmdir "$cg" 2>/dev/null || true
 }
 trap cleanup EXIT
 $katls gate unload >/dev/null 2>&1 || true	# a previous run that died
@@ -58,7 +67,7 @@ expect_rc 5 "policy list before load: not loaded" $katls policy list
 expect_rc 5 "policy add before load: not loaded" $katls policy add 10.0.0.0/8
 
 # ---- --no-lsm: rules and marking only, reported as NOT enforcing
-check "load --no-lsm" $katls gate load --no-lsm
+check "load --no-lsm" $katls gate load --no-lsm --cgroup $cg
 set +e; st=$($katls gate status); rc=$?; set -e
 check "status says NOT ENFORCING, exit 6 (rc $rc)" [ "$rc" = 6 ]
 grep -q "NOT ENFORCING" <<<"$st" || bad "status text: $st"
@@ -161,7 +170,7 @@ check "rule count dropped by one" [ "$(rules)" = $((n - 1)) ]
 
 # ---- reload keeps pinned state; a marked socket stays marked across it
 check "reload keeps a socket's state and the rules" \
-	$gio --port 7201 state=pending run="$katls gate load --no-lsm 2>/dev/null" expect-state=pending
+	$gio --port 7201 state=pending run="$katls gate load --no-lsm --cgroup $cg 2>/dev/null" expect-state=pending
 check "rules survive the reload" [ "$(rules)" = $((n - 1)) ]
 check "sockops still marks after the reload" $gio --port 7201 expect-state=required
 
