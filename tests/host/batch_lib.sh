@@ -39,7 +39,7 @@ batch_setup() {
 	rm -f "$dir/proxy.port"
 	"$KATLS_BUILD/tests/host/tpm_delay" --upstream "127.0.0.1:$SWTPM_PORT" --quote-ms "$ms" \
 		--port-file "$dir/proxy.port" --log "$dir/proxy.log" --fail-file "$dir/tpm-fails" \
-		2>"$dir/proxy.err" &
+		--drop-file "$dir/tpm-drops" 2>"$dir/proxy.err" &
 	PX_PID=$!
 	for _ in $(seq 50); do [ -s "$dir/proxy.port" ] && break; sleep 0.1; done
 	[ -s "$dir/proxy.port" ] || { cat "$dir/proxy.err" >&2; return 1; }

@@ -146,6 +146,25 @@ scenario_tpm_failure() {
 	batch_serve_stop
 }
 
+# ---- 4b. the TPM is lost mid-quote -----------------------------------------
+# A quote is never answered: the proxy closes the attester's TPM connection,
+# as a chip whose command timed out leaves the TCTI with an I/O failure and
+# ESAPI in its error state.  That request is refused; the attester reconnects
+# and the next request, to the same long-lived server, is accepted.
+scenario_tpm_lost() {
+	batch_serve || { fail "lost: serve"; return; }
+	touch "$work/tpm-drops"
+	batch_load -c 1
+	want "lost: the request whose quote was dropped is refused" \
+		[ "$LOAD_RC" = 1 -a "$(load_field failed)" = 1 ]
+	want "lost: the proxy dropped that quote" grep -q "^quote [0-9]* dropped" "$work/proxy.log"
+	rm -f "$work/tpm-drops"
+	batch_load -c 2 -n 2
+	want "lost: the same server attests again after reconnecting to the TPM" \
+		[ "$LOAD_RC" = 0 -a "$(load_field ok)" = 2 ]
+	batch_serve_stop
+}
+
 # ---- 5. nothing waits forever ---------------------------------------------
 # The server waits at most its --timeout (1 s) for a quote that takes 1.5 s:
 # the request whose quote is in flight and the one queued behind it both give
@@ -191,6 +210,7 @@ scenario_batching
 scenario_interop
 scenario_connect
 scenario_tpm_failure
+scenario_tpm_lost
 scenario_timeouts
 scenario_flaws
 

@@ -9,7 +9,8 @@
  * tests need that chip.  Nothing in katls itself uses this program.
  *
  *   tpm_delay (--upstream HOST:PORT | --device PATH) [--port P] [--port-file F]
- *             [--quote-ms MS] [--delay CC=MS]... [--fail-file F] [--log F]
+ *             [--quote-ms MS] [--delay CC=MS]... [--fail-file F] [--drop-file F]
+ *             [--log F]
  *
  *   --upstream     swtpm's command port (its control port is PORT+1)
  *   --device       a TPM character device instead (/dev/tpmrm0; one open
@@ -23,6 +24,9 @@
  *   --fail-file F  a TPM2_Quote that arrives while F exists is answered,
  *                  after its delay, with TPM_RC_FAILURE without reaching the
  *                  TPM (tests of a TPM that fails mid-batch)
+ *   --drop-file F  a TPM2_Quote that arrives while F exists is never answered:
+ *                  the proxy closes that client's connection, as a chip that
+ *                  times out leaves the client's TCTI with an I/O failure
  *   --log F        a line when a quote starts ("quote 3 started") and one
  *                  when it ends ("quote 3 delayed 200 ms", "quote 3 failed
  *                  after 200 ms"), or another delayed command ends
@@ -60,7 +64,7 @@
 #define CTRL_SET_LOCALITY	5u
 
 static struct {
-	const char *up_host, *device, *fail_file;
+	const char *up_host, *device, *fail_file, *drop_file;
 	int up_port;
 	struct { uint32_t cc; unsigned int ms; } delay[DELAYS_MAX];
 	size_t num_delays;
@@ -198,7 +202,12 @@ static unsigned int delay_of(uint32_t cc)
 	return 0;
 }
 
-/* Runs one command as the chip would: delayed, maybe failed, one at a time. */
+#define DROPPED (-2)
+
+/*
+ * Runs one command as the chip would: delayed, maybe failed, one at a time.
+ * Return: the response's length, -1 (upstream failed) or DROPPED.
+ */
 static ssize_t execute(const uint8_t *cmd, size_t len, uint8_t *rsp)
 {
 	uint32_t cc = be32(cmd + 6);
@@ -215,6 +224,14 @@ static ssize_t execute(const uint8_t *cmd, size_t len, uint8_t *rsp)
 			fprintf(px.log, "quote %lu started\n", quote);
 			fflush(px.log);
 		}
+	}
+	if (cc == TPM_CC_QUOTE && px.drop_file && !access(px.drop_file, F_OK)) {
+		if (px.log) {
+			fprintf(px.log, "quote %lu dropped\n", quote);
+			fflush(px.log);
+		}
+		pthread_mutex_unlock(&px.chip);
+		return DROPPED;
 	}
 	if (ms)
 		sleep_ms(ms);
@@ -243,6 +260,8 @@ static void *command_conn(void *arg)
 		if (size < 10 || size > CMD_MAX || read_all(fd, cmd + 10, size - 10))
 			break;
 		n = execute(cmd, size, rsp);
+		if (n == DROPPED)
+			break;
 		if (n < 0)
 			n = (ssize_t)error_response(rsp, TPM_RC_FAILURE);
 		if (write_all(fd, rsp, (size_t)n))
@@ -360,6 +379,7 @@ int main(int argc, char **argv)
 		{ "quote-ms", required_argument, NULL, 'q' },
 		{ "delay", required_argument, NULL, 'D' },
 		{ "fail-file", required_argument, NULL, 'f' },
+		{ "drop-file", required_argument, NULL, 'x' },
 		{ "log", required_argument, NULL, 'l' },
 		{ 0 }
 	};
@@ -388,6 +408,7 @@ int main(int argc, char **argv)
 			break;
 		case 'D': parse_delay(optarg); break;
 		case 'f': px.fail_file = optarg; break;
+		case 'x': px.drop_file = optarg; break;
 		case 'l':
 			px.log = fopen(optarg, "a");
 			if (!px.log)

@@ -35,6 +35,7 @@
 struct katls_tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
+	char *conf;			/* the TCTI string, to reconnect */
 };
 
 static int rc_errno(TSS2_RC rc)
@@ -104,52 +105,80 @@ static bool is_simulator(const char *tcti)
 	return memmem(tcti, n, "swtpm", 5) || memmem(tcti, n, "mssim", 5);
 }
 
+static void disconnect(struct katls_tpm *tpm)
+{
+	if (tpm->esys)
+		Esys_Finalize(&tpm->esys);
+	if (tpm->tcti)
+		Tss2_TctiLdr_Finalize(&tpm->tcti);
+}
+
+static int connect_tpm(struct katls_tpm *tpm)
+{
+	TSS2_RC rc = Tss2_TctiLdr_Initialize(tpm->conf, &tpm->tcti);
+
+	if (rc) {
+		fprintf(stderr, "katls: Tss2_TctiLdr_Initialize(%s): %s\n", tpm->conf,
+			Tss2_RC_Decode(rc));
+		return rc_errno(rc);
+	}
+	rc = Esys_Initialize(&tpm->esys, tpm->tcti, NULL);
+	if (rc)
+		return tss_err("Esys_Initialize", rc);
+	if (is_simulator(tpm->conf)) {
+		rc = Esys_Startup(tpm->esys, TPM2_SU_CLEAR);
+		if (rc && rc != TPM2_RC_INITIALIZE)
+			return tss_err("Esys_Startup", rc);
+	}
+	return 0;
+}
+
 int katls_tpm_open(const char *tcti, struct katls_tpm **out)
 {
 	struct katls_tpm *tpm;
-	TSS2_RC rc;
-	int ret = 0;
+	int ret;
 
 	*out = NULL;
-	if (!tcti)
-		tcti = tcti_from_env();
 	tpm = calloc(1, sizeof(*tpm));
 	if (!tpm)
 		return -ENOMEM;
-	rc = Tss2_TctiLdr_Initialize(tcti, &tpm->tcti);
-	if (rc) {
-		fprintf(stderr, "katls: Tss2_TctiLdr_Initialize(%s): %s\n", tcti,
-			Tss2_RC_Decode(rc));
-		ret = rc_errno(rc);
-		goto fail;
-	}
-	rc = Esys_Initialize(&tpm->esys, tpm->tcti, NULL);
-	if (rc) {
-		ret = tss_err("Esys_Initialize", rc);
-		goto fail;
-	}
-	if (is_simulator(tcti)) {
-		rc = Esys_Startup(tpm->esys, TPM2_SU_CLEAR);
-		if (rc && rc != TPM2_RC_INITIALIZE) {
-			ret = tss_err("Esys_Startup", rc);
-			goto fail;
-		}
+	tpm->conf = strdup(tcti ? tcti : tcti_from_env());
+	ret = tpm->conf ? connect_tpm(tpm) : -ENOMEM;
+	if (ret) {
+		katls_tpm_close(tpm);
+		return ret;
 	}
 	*out = tpm;
 	return 0;
-fail:
-	katls_tpm_close(tpm);
-	return ret;
+}
+
+/*
+ * After a failed command: a TCTI that lost the TPM (a device read that timed
+ * out, a simulator connection that closed) leaves the ESAPI context in its
+ * internal-error state, where every later call fails ("called in bad
+ * sequence") -- a long-lived attester would never quote again.  So start
+ * over with a new connection; transient objects go with the old one, the AK
+ * is persistent.
+ */
+static void reconnect(struct katls_tpm *tpm)
+{
+	int ret;
+
+	disconnect(tpm);
+	ret = connect_tpm(tpm);
+	if (ret) {
+		fprintf(stderr, "katls: reconnecting to the TPM (%s): %s\n", tpm->conf,
+			strerror(-ret));
+		disconnect(tpm);
+	}
 }
 
 void katls_tpm_close(struct katls_tpm *tpm)
 {
 	if (!tpm)
 		return;
-	if (tpm->esys)
-		Esys_Finalize(&tpm->esys);
-	if (tpm->tcti)
-		Tss2_TctiLdr_Finalize(&tpm->tcti);
+	disconnect(tpm);
+	free(tpm->conf);
 	free(tpm);
 }
 
@@ -533,18 +562,24 @@ int katls_tpm_quote(struct katls_tpm *tpm, uint32_t handle,
 	if (nonce_len > KATLS_QUOTE_NONCE_MAX)
 		return -EMSGSIZE;
 	memcpy(qd.buffer, nonce, nonce_len);
+	if (!tpm->esys)
+		reconnect(tpm);		/* the last one failed */
+	if (!tpm->esys)
+		return -EIO;
 	ret = open_handle(tpm, handle, &ak);
-	if (ret)
-		return ret;
-	for (int i = 0; i < QUOTE_TRIES; i++) {
-		ret = quote_once(tpm, ak, &qd, pcr_mask, out_attest, out_sig, out_pcrs);
-		if (ret != -EAGAIN)
-			break;
+	if (!ret) {
+		for (int i = 0; i < QUOTE_TRIES; i++) {
+			ret = quote_once(tpm, ak, &qd, pcr_mask, out_attest, out_sig, out_pcrs);
+			if (ret != -EAGAIN)
+				break;
+		}
+		Esys_TR_Close(tpm->esys, &ak);
 	}
-	Esys_TR_Close(tpm->esys, &ak);
 	if (ret == -EAGAIN)
 		fprintf(stderr, "katls: Esys_Quote: PCRs changed during %d attempts\n",
 			QUOTE_TRIES);
+	else if (ret)
+		reconnect(tpm);		/* this quote failed; the next one may not */
 	return ret;
 }
 
