@@ -130,10 +130,11 @@ mt=$(med "$work/lat_t"); ms=$(med "$work/lat_s")
 echo "    latency (connect to reply, median of 6, ms): unmodified/attest rule $mt, setsockopt $ms, ratio $(echo "scale=2; $mt / $ms" | bc 2>/dev/null || echo ?)"
 echo "    all: unmodified $(tr '\n' ' ' <"$work/lat_t")| setsockopt $(tr '\n' ' ' <"$work/lat_s")"
 retrans latency
-# Under TCG on a loaded host an ACK can be late by more than the 200 ms a
-# tail-loss probe waits for one (seen: 1-2 TcpExtTCPLossProbes per run, in
-# the setsockopt path as well): those are reported.  What the mechanism must
-# never cause is a drop: no retransmission timeout, no SYN retransmission.
+# Tail-loss probes (an ACK later than ~200 ms) were seen in every boot: 1-7
+# in the concurrent phase, 0-2 for the unmodified client's latency runs, none
+# yet for the setsockopt client's (docs/transparent.md: not explained yet).
+# They are reported; what is judged is that nothing is dropped: no
+# retransmission timeout, no SYN retransmission.
 echo "    retransmissions: epoll $rt_epoll, 20 concurrent $rt_concurrent, killed daemon $rt_killed, latency runs $rt_latency (all tail-loss probes unless below)"
 check "no packet dropped: no RTO, no SYN retransmission ($(rt))" \
 	bash -c "nstat -az TcpExtTCPTimeouts TcpExtTCPSynRetrans | awk '/^Tcp/ && \$2 != 0 {bad=1} END {exit bad}'"
