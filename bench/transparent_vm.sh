@@ -25,6 +25,8 @@ set -- "--build=$B"
 . "$top/tests/vm/daemon_lib.sh"
 probe=$tools/daemon_probe
 py=/usr/bin/python3
+# (after a test that removed it, in the same boot)
+[ -d /sys/module/katls ] || insmod "$top/kmod/katls.ko"
 echo "transparent_vm.sh: QEMU/TCG guest, $(uname -r), $(nproc) vCPUs, $ROUNDS rounds"
 daemon_setup >/dev/null
 rt0=$(nstat -az TcpRetransSegs | awk '/TcpRetransSegs/ {print $2}')

@@ -510,8 +510,7 @@ static int take(struct sock *sk, u32 flags)
 	o = READ_ONCE(sock->ops);
 	if (!o || o->release == w_release)
 		return -EBUSY;
-	if (!READ_ONCE(base_ops[o->family == PF_INET6]) && !o->setsockopt)
-		return -EOPNOTSUPP;
+	/* the family's plain ops, for orig_of()'s last resort */
 	cmpxchg(&base_ops[o->family == PF_INET6], NULL, o);
 	w = wrap_for(o);
 	if (!w)

@@ -18,7 +18,9 @@ sniff() {	# sniff PORT FILE: capture lo until unsniff
 wait_file_grep() { for _ in $(seq 300); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 unsniff() { sleep 0.3; kill "$sniff_pid" 2>/dev/null || true; wait "$sniff_pid" 2>/dev/null || true; }
 show_kernel() { dmesg | grep -E 'katls|BUG|WARNING|Call Trace|refcount|general protection' | tail -n 15 | sed 's/^/    dmesg: /'; }
-trap 'cleanup_daemon; [ "$fails" = 0 ] || { show_kernel; tail -n 30 "$kd_log" | sed "s/^/    katlsd: /"; }' EXIT
+# set +e in the trap: daemon_lib.sh's cleanup (jobs -p | xargs kill) fails on a job that
+# is already gone, which under set -e would replace the test's own exit status
+trap 'rc=$?; set +e; cleanup_daemon; [ "$fails" = 0 ] || { show_kernel; tail -n 30 "$kd_log" | sed "s/^/    katlsd: /"; }; exit $rc' EXIT
 daemon_setup
 [ -e /sys/kernel/btf/katls ] || { echo "FAIL - katls.ko has no BTF"; exit 1; }
 $katls gate load >/dev/null || { echo "FAIL - katls gate load"; exit 1; }
