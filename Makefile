@@ -250,9 +250,11 @@ install-user: $(LIB) $(SHLIB) $(CLI) $(DAEMON)
 	test -e $(DESTDIR)/etc/katls/katlsd.json || \
 		install -D -m 0644 etc/katls/katlsd.json $(DESTDIR)/etc/katls/katlsd.json
 
-package:
+package: deps
 	$(Q)scripts/package.sh
 
+# Not part of `make check` (it adds ~10 min: package build, DKMS, a VM boot
+# with a DKMS build under TCG); .ci/run runs it after `make check`.
 package-check: package
 	$(Q)scripts/run-tests.sh pkg $(sort $(wildcard tests/pkg/test_*.sh))
 
