@@ -42,6 +42,8 @@ for t in dpkg dkms gcc pkg-config modprobe modinfo jq openssl tpm2_pcrread; do
 	command -v $t >/dev/null || die "prerequisite missing: $t"
 done
 
+# /dev/fd, as udev/systemd make it on a host: dkms (bash <(...)) needs it
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 # ---- writable /usr, /etc, /var (tmpfs overlays over the 9p root) -------------
 mkdir -p /run/ovl
 mount -t tmpfs -o mode=0755 ovl /run/ovl || die "tmpfs for the overlays"
@@ -63,9 +65,16 @@ done
 
 # ---- 1. install -------------------------------------------------------------------
 step "dpkg -i ${debs[*]##*/}"
+# man-db's trigger would re-index every manual page of the build machine
+# under TCG (minutes); a test-only shortcut, in the overlay.
+rm -f /var/lib/man-db/auto-update
 t0=$SECONDS
-dpkg -i "${debs[@]}" >/tmp/dpkg-i.log 2>&1 || { cat /tmp/dpkg-i.log; die "dpkg -i"; }
-echo "installed in $((SECONDS - t0))s (DKMS build included)"
+# dpkg's output as it comes, timed: the DKMS build under TCG takes minutes
+set -o pipefail
+dpkg -i "${debs[@]}" 2>&1 | while IFS= read -r l; do echo "  [$((SECONDS - t0))s] $l"; done ||
+	die "dpkg -i"
+set +o pipefail
+echo "installed in $((SECONDS - t0))s (DKMS build of katls.ko included)"
 for p in "${pkgs[@]}"; do
 	check "$p installed" bash -c "dpkg-query -W -f='\${Status}' $p | grep -q 'install ok installed'"
 done
@@ -183,7 +192,7 @@ katls gate unload >/dev/null 2>&1 || true
 rmmod katls || bad "rmmod katls"
 for d in "${debs[@]}"; do dpkg-deb -c "$d" | awk '{ print substr($6, 2) }'; done |
 	grep -v '/$' | sort -u >"$work/files"
-dpkg --purge "${pkgs[@]}" >/tmp/dpkg-r.log 2>&1 || { cat /tmp/dpkg-r.log; bad "dpkg --purge"; }
+dpkg --purge "${pkgs[@]}" 2>&1 | sed 's/^/  /' || bad "dpkg --purge"
 for p in "${pkgs[@]}"; do
 	check "$p gone from dpkg's database" bash -c "! dpkg-query -W -f='\${Status}' $p 2>/dev/null | grep -q installed"
 done
