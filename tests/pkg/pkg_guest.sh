@@ -155,10 +155,12 @@ kd=$!
 for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
 [ -e "$work/ready" ] || { cat "$work/katlsd.log"; die "katlsd did not become ready"; }
 ok "katlsd (/usr/sbin/katlsd) ready"
+# rules for the client direction: an in rule would make katlsd require the
+# server end (which only attests itself) to verify its peer too
 check "katls gate load + rules" bash -c 'katls gate load >/dev/null &&
-	katls policy add 127.0.0.1 port 4433 --policy prod >/dev/null &&
-	katls policy add 127.0.0.1 port 4434 --policy prod >/dev/null &&
-	katls policy add 127.0.0.1 port 4435 --policy prod >/dev/null'
+	katls policy add 127.0.0.1 port 4433 --policy prod --direction out >/dev/null &&
+	katls policy add 127.0.0.1 port 4434 --policy prod --direction out >/dev/null &&
+	katls policy add 127.0.0.1 port 4435 --policy prod --direction out >/dev/null'
 kill -HUP $kd; sleep 0.5
 
 "$work/server" -p 4433 -n 2 -m attest >"$work/server.out" 2>&1 &
