@@ -9,5 +9,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$dest/kmod" "$dest/include/uapi/linux"
 sed "s/#MODULE_VERSION#/$ver/" "$top/dkms.conf" >"$dest/dkms.conf"
 cp "$top/Kbuild" "$dest/Kbuild"
-cp "$top/kmod/Kbuild" "$top"/kmod/*.c "$top"/kmod/*.h "$dest/kmod/"
+# the module's sources only: not kbuild's generated katls.mod.c
+for f in "$top/kmod/Kbuild" "$top"/kmod/*.c "$top"/kmod/*.h; do
+	case $f in *.mod.c) continue ;; esac
+	cp "$f" "$dest/kmod/"
+done
 cp "$top/include/uapi/linux/katls.h" "$dest/include/uapi/linux/"

@@ -79,7 +79,9 @@ KATLS_PUBLIC int katls_verify_saved(const katls_policies *p, const char *policy_
  * socket is an attested kTLS socket or was refused.  @server_name: the name
  * a client expects (NULL: none); @timeout_ms: 0 = the module's default.
  * Return: 0; -EACCES refused (*@reason); -ENOPROTOOPT when katls.ko is not
- * loaded; other -errno (the socket is then unusable).  @reason may be NULL.
+ * loaded; -ECONNREFUSED when no katlsd is registered; -EINVAL for a name too
+ * long (linux/katls.h limits); -EAFNOSUPPORT for a socket neither IPv4 nor
+ * IPv6; other -errno (the socket is then unusable).  @reason may be NULL.
  */
 KATLS_PUBLIC int katls_socket_attest(int fd, enum katls_role role, enum katls_mode mode,
 				     const char *policy, const char *server_name,

@@ -30,9 +30,12 @@ if dkms status katls 2>/dev/null | grep -q .; then
 	exit 1
 fi
 
+# dkms makes a module-signing key pair on first use; leave the host as found
+mok_before=$(ls /var/lib/dkms/mok.key /var/lib/dkms/mok.pub 2>/dev/null)
 cleanup() {
 	dkms remove katls/$ver --all >/dev/null 2>&1
 	rm -rf "$src"
+	[ -n "$mok_before" ] || rm -f /var/lib/dkms/mok.key /var/lib/dkms/mok.pub
 }
 trap cleanup EXIT
 

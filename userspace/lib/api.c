@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -22,6 +20,7 @@
 
 #include <katls/katls.h>
 
+#include "attest.h"
 #include "evidence.h"
 #include "exporter.h"
 #include "policy.h"
@@ -159,60 +158,27 @@ KATLS_PUBLIC int katls_verify_saved(const katls_policies *p, const char *policy_
 	return ret;
 }
 
-/* ---- kernel mode ----------------------------------------------------------- */
-
-static int sock_level(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	return ss.ss_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
-}
+/* ---- kernel mode (attest.c) ------------------------------------------------- */
 
 KATLS_PUBLIC int katls_socket_status(int fd, struct katls_status *st)
 {
-	socklen_t len = sizeof(*st);
-	int level = sock_level(fd);
-
-	if (level < 0)
-		return level;
-	memset(st, 0, sizeof(*st));
-	if (getsockopt(fd, level, KATLS_SO_STATUS, st, &len) < 0)
-		return -errno;
-	return 0;
+	return st ? katls_attest_status(fd, st) : -EINVAL;
 }
 
 KATLS_PUBLIC int katls_socket_attest(int fd, enum katls_role role, enum katls_mode mode,
 				     const char *policy, const char *server_name,
 				     unsigned int timeout_ms, unsigned int *reason)
 {
-	struct katls_attest_req req = { .version = KATLS_ATTEST_VERSION, .role = role,
-					.mode = mode, .timeout_ms = timeout_ms };
+	struct katls_attest_opts o = { .role = role, .mode = mode, .policy = policy,
+				       .server_name = server_name, .timeout_ms = timeout_ms };
 	struct katls_status st;
-	int level = sock_level(fd), e;
+	int ret = katls_attest(fd, &o);
 
 	if (reason)
-		*reason = KATLS_R_INTERNAL;
-	if (level < 0)
-		return level;
-	if ((policy && strlen(policy) >= sizeof(req.policy)) ||
-	    (server_name && strlen(server_name) >= sizeof(req.server_name)))
-		return -ENAMETOOLONG;
-	if (policy)
-		memcpy(req.policy, policy, strlen(policy));
-	if (server_name)
-		memcpy(req.server_name, server_name, strlen(server_name));
-	if (setsockopt(fd, level, KATLS_SO_ATTEST, &req, sizeof(req)) == 0) {
-		if (reason)
-			*reason = KATLS_R_OK;
-		return 0;
-	}
-	e = errno;
-	if (reason && !katls_socket_status(fd, &st) && st.reason)
+		*reason = ret ? KATLS_R_INTERNAL : KATLS_R_OK;
+	if (ret && reason && !katls_attest_status(fd, &st) && st.reason)
 		*reason = st.reason;
-	return -e;
+	return ret;
 }
 
 /* ---- userspace mode ---------------------------------------------------------- */

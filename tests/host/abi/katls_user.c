@@ -11,7 +11,7 @@
  *                                               server, send a line, print
  *                                               the echo, save the exchange
  *   katls_user verify POLICY DIR                re-verify a saved exchange
- *   katls_user attest HOST PORT NAME [MODE]     kernel mode: connect and
+ *   katls_user attest HOST PORT NAME [MODE [MS]] kernel mode: connect and
  *                                               KATLS_SO_ATTEST, send a
  *                                               line, print the reply
  *
@@ -133,7 +133,7 @@ static int cmd_connect(char **a)
 	return verdict(ret, reason, msg);
 }
 
-static int cmd_attest(char **a, const char *mode)
+static int cmd_attest(char **a, const char *mode, unsigned int timeout_ms)
 {
 	static const char line[] = "hello over kTLS from a third-party program\n";
 	enum katls_mode m = !mode || !strcmp(mode, "verify") ? KATLS_MODE_VERIFY_PEER :
@@ -148,7 +148,7 @@ static int cmd_attest(char **a, const char *mode)
 		printf("connect: %s:%s: %s\n", a[0], a[1], strerror(errno));
 		return 1;
 	}
-	ret = katls_socket_attest(fd, KATLS_ROLE_CLIENT, m, NULL, a[2], 0, &reason);
+	ret = katls_socket_attest(fd, KATLS_ROLE_CLIENT, m, NULL, a[2], timeout_ms, &reason);
 	if (!ret && (katls_socket_status(fd, &st) || st.state != KATLS_STATE_ATTESTED)) {
 		printf("status: not ATTESTED after a successful KATLS_SO_ATTEST\n");
 		ret = -EPROTO;
@@ -177,9 +177,10 @@ int main(int argc, char **argv)
 		return cmd_verify(argv[2], argv[3]);
 	if (argc == 8 && !strcmp(argv[1], "connect"))
 		return cmd_connect(argv + 2);
-	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "attest"))
-		return cmd_attest(argv + 2, argc == 6 ? argv[5] : NULL);
+	if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "attest"))
+		return cmd_attest(argv + 2, argc >= 6 ? argv[5] : NULL,
+				  argc == 7 ? (unsigned int)strtoul(argv[6], NULL, 10) : 0);
 	fprintf(stderr, "usage: katls_user policy FILE | verify POLICY DIR |\n"
-		"       connect HOST PORT CA POLICY NAME SAVE_DIR | attest HOST PORT NAME [MODE]\n");
+		"       connect HOST PORT CA POLICY NAME SAVE_DIR | attest HOST PORT NAME [MODE [MS]]\n");
 	return 2;
 }
