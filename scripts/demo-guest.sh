@@ -53,10 +53,12 @@ $B/katlsd --config "$work/katlsd.json" --ready "$work/ready" 2>"$work/katlsd.log
 kd=$!
 for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
 cat "$work/katlsd.log"
-banner "load the BPF gate; rule: connections to ports 4433-4435 require attestation"
-$katls gate load && $katls policy add 127.0.0.1 port 4433 --policy prod &&
-	$katls policy add 127.0.0.1 port 4434 --policy prod &&
-	$katls policy add 127.0.0.1 port 4435 --policy prod && $katls policy list
+banner "load the BPF gate; rule: connections this host makes to ports 4433-4435 require an attested peer"
+# --direction out: the rule is the client's (it verifies the server under policy prod);
+# the server end attests itself and verifies no one, so no rule covers the accepted side
+$katls gate load && $katls policy add 127.0.0.1 port 4433 --direction out --policy prod &&
+	$katls policy add 127.0.0.1 port 4434 --direction out --policy prod &&
+	$katls policy add 127.0.0.1 port 4435 --direction out --policy prod && $katls policy list
 kill -HUP $kd; sleep 0.5
 
 banner "example server (attests) and client (verifies): one setsockopt each"
