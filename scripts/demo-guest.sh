@@ -4,11 +4,14 @@
 # and a policy, run the example server (attesting) and client (verifying) and
 # show the verdict, the Evidence summary and the kTLS counters; then two
 # refusals: an unlisted binary ran on the attester (EACCES, the reason names
-# it), and a REQUIRE-rule connection that never asks for attestation.
+# it), and a REQUIRE-rule connection that never asks for attestation.  Exits
+# non-zero (and says which) when any of the three does not turn out so.
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=$top/build
 katls=$B/katls
 banner() { printf '\n==== %s\n' "$*"; }
+status=0
+failed() { echo "demo: FAILED: $*"; status=1; }
 export KATLS_TCTI=device:/dev/tpmrm0 TPM2TOOLS_TCTI=device:/dev/tpmrm0
 . "$top/tests/host/pki.sh"
 work=$(mktemp -d)
@@ -65,7 +68,8 @@ banner "example server (attests) and client (verifies): one setsockopt each"
 $B/examples/server -p 4433 -n 1 -m attest &
 sleep 1
 rx0=$(awk '$1 == "TlsRxSw" {print $2}' /proc/net/tls_stat)
-$B/examples/client -n server.test 127.0.0.1 4433 "hello, attested world"
+$B/examples/client -n server.test 127.0.0.1 4433 "hello, attested world" ||
+	failed "the attested connection"
 wait %2 2>/dev/null
 banner "verdict and Evidence summary (katlsd's log)"
 grep -E "event=verdict|peer Evidence" "$work/katlsd.log" | sed 's/^katlsd: //' | fold -w 110
@@ -76,18 +80,26 @@ banner "refusal 1: an unlisted binary runs on the attester"
 "$KATLS_OUT/not-in-the-allowlist"
 $B/examples/server -p 4434 -n 1 -m attest &
 sleep 1
-$B/examples/client -n server.test 127.0.0.1 4434 "secret" ; echo "client exit status $?"
+rc=0; $B/examples/client -n server.test 127.0.0.1 4434 "secret" || rc=$?
+echo "client exit status $rc"
+[ "$rc" != 0 ] || failed "the client talked to an attester that ran an unlisted binary"
 wait %3 2>/dev/null
 echo "katlsd says:"
 grep "role=client mode=verify result=refused" "$work/katlsd.log" | sed 's/^katlsd: //' | fold -w 110
+grep -q "role=client mode=verify result=refused reason=ima-allowlist" "$work/katlsd.log" ||
+	failed "katlsd did not name the unlisted binary (reason ima-allowlist)"
 
 banner "refusal 2: a connection that matches a REQUIRE rule but never asks for attestation"
-python3 -c 'import socket
+out=$(python3 -c 'import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 4435)); s.listen(1)
 c = socket.create_connection(("127.0.0.1", 4435)); a, _ = s.accept()
 try: c.send(b"plaintext secret"); print("sent?!")
 except OSError as e: print("send:", e)
 a.settimeout(1)
 try: print("server received:", a.recv(100))
-except OSError as e: print("server recv:", e)'
+except OSError as e: print("server recv:", e)')
+echo "$out"
+grep -q "^send: .*Permission denied" <<<"$out" || failed "the unattested send was not refused"
 $katls gate stats
+[ "$status" = 0 ] && echo "demo: ok" || echo "demo: FAILED (above)"
+exit "$status"
