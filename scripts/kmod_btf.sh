@@ -12,10 +12,12 @@
 set -euo pipefail
 ko=$1 kdir=$2 out=$3
 rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$kdir/include/generated/utsrelease.h")
-if ! command -v pahole >/dev/null; then
-	echo "warning: pahole (dwarves) missing: $ko has no BTF, attest rules unavailable" >&2
-	exit 0
-fi
+for t in pahole bpftool python3 objcopy; do
+	if ! command -v $t >/dev/null; then
+		echo "warning: $t missing: $ko has no kfunc BTF, attest rules unavailable" >&2
+		exit 0
+	fi
+done
 mkdir -p "$out"
 base=$out/vmlinux-$rel.btf
 if [ ! -s "$base" ]; then

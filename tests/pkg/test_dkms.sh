@@ -61,6 +61,17 @@ for k in "${kernels[@]}"; do
 	*) fail "$ko: vermagic '$vermagic' does not name $k" ;;
 	esac
 	[ "$(modinfo -F name "$ko")" = katls ] || fail "$ko: module name is not katls"
+	# the BTF step ran (dkms.conf): the module has BTF and its kfunc's id, so
+	# attest rules work with it (docs/transparent.md)
+	ids=${TMPDIR:-/tmp}/katls-kfunc-ids.$$
+	if objcopy -O binary --only-section=.katls_kfunc_ids "$ko" "$ids" 2>/dev/null &&
+		[ "$(od -An -tu4 -j8 -N4 "$ids" | tr -d ' ')" -gt 0 ] 2>/dev/null &&
+		readelf -S "$ko" | grep -q ' \.BTF '; then
+		echo "ok: $ko has BTF and kfunc katls_kf_attest's id ($(od -An -tu4 -j8 -N4 "$ids" | tr -d ' '))"
+	else
+		fail "$ko: no BTF or no kfunc id: attest rules would be unavailable"
+	fi
+	rm -f "$ids"
 	# depmod ran: modprobe would find it
 	grep -q "updates/dkms/katls.ko" "/lib/modules/$k/modules.dep" ||
 		fail "$k: modules.dep does not list the DKMS katls.ko"

@@ -19,6 +19,7 @@ want[katls]="/etc/katls/katlsd.json /lib/systemd/system/katlsd.service /usr/bin/
 /usr/share/man/man8/katlsd.8.gz /usr/share/lintian/overrides/katls"
 want[katls-dkms]="/usr/src/katls-$ver/dkms.conf /usr/src/katls-$ver/Kbuild
 /usr/src/katls-$ver/include/uapi/linux/katls.h /usr/src/katls-$ver/kmod/Kbuild
+/usr/src/katls-$ver/bpf/katls_gate.h /usr/src/katls-$ver/scripts/kmod_btf.sh
 $(cd "$top" && ls kmod/*.c kmod/*.h | grep -v '\.mod\.c$' | sed "s|^|/usr/src/katls-$ver/|")"
 want[libkatls1]="/usr/lib/$ma/libkatls.so.1"
 want[libkatls-dev]="/usr/include/katls/katls.h /usr/include/katls/reason.h
