@@ -13,21 +13,9 @@
 . "$(dirname "$0")/lib.sh"
 need jq; need openssl; need /usr/bin/python3; need busybox
 . "$top/tests/vm/daemon_lib.sh"
+. "$top/tests/vm/transp_lib.sh"
 probe=$tools/daemon_probe
-py=/usr/bin/python3
-sniff() {	# sniff PORT FILE: capture lo until unsniff
-	: >"$2"; $py "$top/tests/vm/wire_sniff.py" lo "$1" "$2" >"$2.st" 2>&1 & sniff_pid=$!
-	wait_file_grep sniffing "$2.st" || { echo "FAIL - wire_sniff did not start"; cat "$2.st"; exit 1; }
-}
-wait_file_grep() { for _ in $(seq 300); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-unsniff() { sleep 0.3; kill "$sniff_pid" 2>/dev/null || true; wait "$sniff_pid" 2>/dev/null || true; }
-show_kernel() { dmesg | grep -E 'katls|BUG|WARNING|Call Trace|refcount|general protection' | tail -n 15 | sed 's/^/    dmesg: /'; }
-# set +e in the trap: daemon_lib.sh's cleanup (jobs -p | xargs kill) fails on a job that
-# is already gone, which under set -e would replace the test's own exit status
-trap 'rc=$?; set +e; cleanup_daemon; [ "$fails" = 0 ] || { show_kernel; tail -n 30 "$kd_log" | sed "s/^/    katlsd: /"; }; exit $rc' EXIT
 daemon_setup
-[ -e /sys/kernel/btf/katls ] || { echo "FAIL - katls.ko has no BTF (/sys/kernel/btf/katls): built without pahole?"; exit 1; }
-dmesg | grep -q 'kfunc katls_kf_attest registered' || { echo "FAIL - katls.ko did not register its kfunc:"; dmesg | grep katls | tail -5; exit 1; }
 $katls gate load >/dev/null || { echo "FAIL - katls gate load"; exit 1; }
 check "the gate serves attest rules" bash -c "$katls gate status | grep -q 'attest *served by katls.ko'"
 for p in 7701 7702 7704; do

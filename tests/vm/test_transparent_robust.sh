@@ -10,14 +10,9 @@
 . "$(dirname "$0")/lib.sh"
 need jq; need openssl; need /usr/bin/python3; need busybox; need nstat
 . "$top/tests/vm/daemon_lib.sh"
+. "$top/tests/vm/transp_lib.sh"
 probe=$tools/daemon_probe
-py=/usr/bin/python3
-show_kernel() { dmesg | grep -E 'katls|BUG|WARNING|Call Trace|refcount|general protection' | tail -n 15 | sed 's/^/    dmesg: /'; }
-# set +e in the trap: daemon_lib.sh's cleanup (jobs -p | xargs kill) fails on a job that
-# is already gone, which under set -e would replace the test's own exit status
-trap 'rc=$?; set +e; cleanup_daemon; [ "$fails" = 0 ] || { show_kernel; tail -n 20 "$kd_log" | sed "s/^/    katlsd: /"; }; exit $rc' EXIT
 daemon_setup
-[ -e /sys/kernel/btf/katls ] || { echo "FAIL - katls.ko has no BTF"; exit 1; }
 $katls gate load >/dev/null || { echo "FAIL - katls gate load"; exit 1; }
 $katls policy add 127.0.0.1 port 7901 attest --direction out --policy vm >/dev/null
 $katls policy add 127.0.0.1 port 7902 attest --policy vm >/dev/null	# both directions
