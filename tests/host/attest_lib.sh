@@ -103,3 +103,19 @@ fail() {
 	echo "FAIL: $*" >&2
 	FAILURES=$((FAILURES + 1))
 }
+
+# ima_true_setup DIR: DIR/ima.log (boot_aggregate, then /usr/bin/true) and
+# DIR/runtime.json, a runtime policy that allows exactly that binary
+ima_true_setup() {
+	local sum
+	sum=$(sha256sum /bin/true | cut -d' ' -f1)
+	: >"$1/ima.log"
+	ima_boot "$1/ima.log" && ima_add "$1/ima.log" /usr/bin/true "$sum" || return 1
+	cat >"$1/runtime.json" <<JSON
+{"meta": {"version": 1}, "release": 0,
+ "digests": {"/usr/bin/true": ["$sum"]},
+ "excludes": [], "keyrings": {},
+ "ima": {"ignored_keyrings": [], "log_hash_alg": "sha1", "dm_policy": null},
+ "ima-buf": {}, "verification-keys": ""}
+JSON
+}

@@ -48,16 +48,7 @@ batch_setup() {
 	"$KATLS" provision --out "$dir/ak.pem" --name "$dir/ak.name" >/dev/null \
 		2>"$dir/provision.err" ||
 		{ cat "$dir/provision.err" >&2; return 1; }
-	: >"$dir/ima.log"
-	ima_boot "$dir/ima.log" && ima_add "$dir/ima.log" /usr/bin/true \
-		"$(sha256sum /bin/true | cut -d' ' -f1)" || return 1
-	cat >"$dir/runtime.json" <<JSON
-{"meta": {"version": 1}, "release": 0,
- "digests": {"/usr/bin/true": ["$(sha256sum /bin/true | cut -d' ' -f1)"]},
- "excludes": [], "keyrings": {},
- "ima": {"ignored_keyrings": [], "log_hash_alg": "sha1", "dm_policy": null},
- "ima-buf": {}, "verification-keys": ""}
-JSON
+	ima_true_setup "$dir" || return 1
 	cat >"$dir/p.json" <<JSON
 { "name": "batch", "trust_anchors": ["ca.pem"], "peer_names": ["server.test"],
   "ak_names": ["$(cat "$dir/ak.name")"], "ima": { "runtime_policy": "runtime.json" },

@@ -102,16 +102,7 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$work/other-ak.key" 2>/dev
 swtpm_start || { fail "swtpm"; exit 1; }
 "$KATLS" provision --out "$work/ak.pem" >/dev/null 2>"$work/provision.err" ||
 	{ fail "provision: $(cat "$work/provision.err")"; exit 1; }
-: >"$work/ima.log"
-ima_boot "$work/ima.log" && ima_add "$work/ima.log" /usr/bin/true "$(sha256sum /bin/true | cut -d' ' -f1)" ||
-	{ fail "IMA log"; exit 1; }
-cat >"$work/runtime.json" <<JSON
-{"meta": {"version": 1}, "release": 0,
- "digests": {"/usr/bin/true": ["$(sha256sum /bin/true | cut -d' ' -f1)"]},
- "excludes": [], "keyrings": {},
- "ima": {"ignored_keyrings": [], "log_hash_alg": "sha1", "dm_policy": null},
- "ima-buf": {}, "verification-keys": ""}
-JSON
+ima_true_setup "$work" || { fail "IMA log"; exit 1; }
 for pin in ak other-ak; do
 	cat >"$work/$pin.json" <<JSON
 { "name": "abi-$pin", "trust_anchors": ["ca.pem"], "peer_names": ["server.test"],
