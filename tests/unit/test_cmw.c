@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "cmw.h"
+#include "ima_detach.h"
 
 /* ---- golden encodings (see the top comment) ---------------------------------- */
 
@@ -812,10 +813,123 @@ static void test_batch_record(void **state)
 	katls_buf_cleanup(&want);
 }
 
+/* ---- detached IMA log (ima_detach.h) ------------------------------------------- */
+
+/* "ima-start" goes with exactly one of "ima" and a 40-byte "ima-digest", which sorts last. */
+static void test_ima_digest_record(void **state)
+{
+	static const uint8_t start[8] = { 0 };
+	uint8_t dig[KATLS_CMW_IMA_DIGEST_LEN];
+	struct coll c;
+
+	memset(dig, 0x5d, sizeof(dig));
+	base(&c);
+	insert(&c, 5, (struct ent){ "ima-start", KATLS_MT_IMA_START, start, 8, 4, 3 });
+	insert(&c, 7, (struct ent){ "ima-digest", KATLS_MT_IMA_DIGEST, dig, sizeof(dig), 4, 3 });
+	assert_int_equal(decode_coll(&c), 0);
+	c.e[7].len = sizeof(dig) - 1;
+	assert_int_equal(decode_coll(&c), -EBADMSG);		/* not 40 bytes */
+	c.e[7].len = sizeof(dig);
+	c.e[7].media = KATLS_MT_IMA;
+	assert_int_equal(decode_coll(&c), -EBADMSG);		/* another media type */
+	c.e[7].media = KATLS_MT_IMA_DIGEST;
+	insert(&c, 2, (struct ent){ "ima", KATLS_MT_IMA, "log", 3, 4, 3 });
+	assert_int_equal(decode_coll(&c), -EBADMSG);		/* both the log and its digest */
+	drop(&c, 2);
+	drop(&c, 5);
+	assert_string_equal(c.e[6].key, "ima-digest");
+	assert_int_equal(decode_coll(&c), -EBADMSG);		/* a digest without ima-start */
+	base(&c);		/* before "quote-sig": out of order */
+	insert(&c, 5, (struct ent){ "ima-start", KATLS_MT_IMA_START, start, 8, 4, 3 });
+	insert(&c, 6, (struct ent){ "ima-digest", KATLS_MT_IMA_DIGEST, dig, sizeof(dig), 4, 3 });
+	assert_int_equal(decode_coll(&c), -EBADMSG);
+}
+
+/* Detach, split the frames off an answer, attach: the same Evidence as inline. */
+static void test_ima_detach_round_trip(void **state)
+{
+	const size_t log_len = 3 * KATLS_IMA_FRAME_CHUNK + 17;	/* four frames */
+	struct katls_buf cmw = KATLS_BUF_INIT, answer = KATLS_BUF_INIT, log = KATLS_BUF_INIT;
+	struct katls_evidence ev, back;
+	size_t frames, off;
+
+	fill_full_evidence(&ev);
+	katls_buf_cleanup(&ev.ima);
+	assert_int_equal(katls_buf_reserve(&ev.ima, log_len), 0);
+	for (size_t i = 0; i < log_len; i++)
+		ev.ima.data[i] = (uint8_t)(i * 7);
+	ev.ima.len = log_len;
+	assert_int_equal(katls_cmw_encode(&ev, &cmw), 0);
+	assert_int_equal(katls_ima_detach(&cmw, &answer), 1);
+	assert_int_equal(answer.len, log_len + 4 * KATLS_FRAME_HDR_LEN);
+	assert_true(cmw.len < 1024);
+	put(&answer, "\x14\x00\x00\x01\xdd", 5);		/* what follows the frames */
+	assert_int_equal(katls_ima_split(answer.data, answer.len, &log, &frames, &off), 0);
+	assert_int_equal(frames, 4);
+	assert_int_equal(off, answer.len - 5);
+	assert_same_buf(&log, &ev.ima);
+
+	assert_int_equal(katls_cmw_decode(cmw.data, cmw.len, &back), 0);
+	assert_true(back.has_ima);
+	assert_int_equal(back.ima.len, 0);
+	assert_int_equal(back.ima_start, ev.ima_start);
+	assert_int_equal(back.ima_digest.len, KATLS_CMW_IMA_DIGEST_LEN);
+	/* a log one byte short, or with one byte changed, is not the one named */
+	assert_int_equal(katls_ima_attach(&back, log.data, log.len - 1), -EBADMSG);
+	log.data[log_len / 2] ^= 1;
+	assert_int_equal(katls_ima_attach(&back, log.data, log.len), -EBADMSG);
+	log.data[log_len / 2] ^= 1;
+	assert_int_equal(katls_ima_attach(&back, log.data, log.len), 0);
+	assert_same_buf(&back.ima, &ev.ima);
+	assert_same_buf(&back.kernel, &ev.kernel);
+	assert_same_buf(&back.workload, &ev.workload);
+	/* attached once; Evidence without a digest takes no log */
+	assert_int_equal(katls_ima_attach(&back, log.data, log.len), -EBADMSG);
+	katls_cmw_cleanup(&back);
+	katls_cmw_cleanup(&ev);
+
+	/* Evidence without an IMA log has nothing to detach */
+	fill_min_evidence(&ev);
+	katls_buf_cleanup(&cmw);
+	assert_int_equal(katls_cmw_encode(&ev, &cmw), 0);
+	answer.len = 0;
+	assert_int_equal(katls_ima_detach(&cmw, &answer), 0);
+	assert_int_equal(answer.len, 0);
+	assert_int_equal(katls_cmw_decode(cmw.data, cmw.len, &back), 0);
+	assert_int_equal(katls_ima_attach(&back, NULL, 0), -EBADMSG);
+	katls_cmw_cleanup(&back);
+	katls_cmw_cleanup(&ev);
+	katls_buf_cleanup(&cmw);
+	katls_buf_cleanup(&answer);
+	katls_buf_cleanup(&log);
+}
+
+static void test_ima_split_rejects(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT;
+	size_t frames, off;
+
+	/* an empty frame, a frame that runs past the end */
+	assert_int_equal(katls_ima_split((const uint8_t *)"\xf2\x00\x00\x00", 4, &log, &frames,
+					 &off), -EBADMSG);
+	assert_int_equal(katls_ima_split((const uint8_t *)"\xf2\x00\x00\x02\x01", 5, &log,
+					 &frames, &off), -EBADMSG);
+	/* no frame at all: the authenticator starts at once */
+	assert_int_equal(katls_ima_split((const uint8_t *)"\x14\x00\x00\x00", 4, &log, &frames,
+					 &off), 0);
+	assert_int_equal(frames, 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(log.len, 0);
+	katls_buf_cleanup(&log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden_and_determinism),
+		cmocka_unit_test(test_ima_digest_record),
+		cmocka_unit_test(test_ima_detach_round_trip),
+		cmocka_unit_test(test_ima_split_rejects),
 		cmocka_unit_test(test_test_writer_matches_encoder),
 		cmocka_unit_test(test_sub_encodings_golden),
 		cmocka_unit_test(test_round_trip_full),

@@ -197,7 +197,7 @@ static void test_verdict_rejects_bad_text(void **state)
 
 static void test_frame_types(void **state)
 {
-	static const uint8_t known[] = { 0xf0, 0xf1, 0x11, 0x0d, 0x0b, 0x0f, 0x14 };
+	static const uint8_t known[] = { 0xf0, 0xf1, 0xf2, 0x11, 0x0d, 0x0b, 0x0f, 0x14 };
 	unsigned int n = 0;
 
 	for (unsigned int t = 0; t < 256; t++)
@@ -551,6 +551,76 @@ static void test_read_authenticator_resumes(void **state)
 	katls_buf_cleanup(&s);
 }
 
+/* A detached IMA log's frames (ima_detach.h) come before the Certificate. */
+static const uint8_t ima1[] = { 0xf2, 0x00, 0x00, 0x03, 1, 2, 3 };
+static const uint8_t ima2[] = { 0xf2, 0x00, 0x00, 0x01, 4 };
+
+static void test_read_authenticator_ima_frames(void **state)
+{
+	const uint8_t *ok[] = { ima1, ima2, cert, cv, fin, verdict };
+	size_t ok_len[] = { sizeof(ima1), sizeof(ima2), sizeof(cert), sizeof(cv), sizeof(fin),
+			    sizeof(verdict) };
+	struct katls_buf s = KATLS_BUF_INIT, out = KATLS_BUF_INIT;
+	struct katls_frame_reader r;
+	struct katls_frame f;
+
+	stream_of(&s, ok, ok_len, 6);
+	katls_frame_reader_init_mem(&r, s.data, s.len, 0);
+	assert_int_equal(katls_frame_read_authenticator(&r, &out), 0);
+	assert_int_equal(out.len, s.len - sizeof(verdict));
+	assert_memory_equal(out.data, s.data, out.len);
+	assert_int_equal(katls_frame_next(&r, &f), 0);
+	assert_int_equal(f.type, KATLS_FRAME_VERDICT);
+	katls_frame_reader_cleanup(&r);
+
+	/* a log goes with Evidence: not with the empty authenticator, not after it starts */
+	stream_of(&s, (const uint8_t *[]){ ima1, fin }, (size_t[]){ sizeof(ima1), sizeof(fin) },
+		  2);
+	out.len = 0;
+	katls_frame_reader_init_mem(&r, s.data, s.len, 0);
+	assert_int_equal(katls_frame_read_authenticator(&r, &out), -EPROTO);
+	assert_int_equal(katls_frame_next(&r, &f), 0);
+	assert_int_equal(f.type, 0x14);
+	katls_frame_reader_cleanup(&r);
+	stream_of(&s, (const uint8_t *[]){ cert, ima1 }, (size_t[]){ sizeof(cert), sizeof(ima1) },
+		  2);
+	out.len = 0;
+	katls_frame_reader_init_mem(&r, s.data, s.len, 0);
+	assert_int_equal(katls_frame_read_authenticator(&r, &out), -EPROTO);
+	katls_frame_reader_cleanup(&r);
+	/* the stream ends after the log */
+	out.len = 0;
+	katls_frame_reader_init_mem(&r, ima1, sizeof(ima1), 0);
+	assert_int_equal(katls_frame_read_authenticator(&r, &out), -EBADMSG);
+	katls_frame_reader_cleanup(&r);
+	katls_buf_cleanup(&out);
+	katls_buf_cleanup(&s);
+}
+
+/* No more than KATLS_ANSWER_MAX bytes are collected, however many frames come. */
+static void test_read_authenticator_bounded(void **state)
+{
+	const size_t body = KATLS_FRAME_MAX_DEFAULT;
+	const size_t n = KATLS_ANSWER_MAX / body + 1;
+	struct katls_buf s = KATLS_BUF_INIT, out = KATLS_BUF_INIT;
+	struct katls_frame_reader r;
+
+	assert_int_equal(katls_buf_reserve(&s, n * (body + 4)), 0);
+	for (size_t i = 0; i < n; i++) {
+		katls_put_u8(&s, KATLS_FRAME_IMA_LOG);
+		katls_put_be24(&s, (uint32_t)body);
+		memset(s.data + s.len, (int)i, body);
+		s.len += body;
+	}
+	katls_frame_reader_init_mem(&r, s.data, s.len, 0);
+	assert_int_equal(katls_frame_read_authenticator(&r, &out), -EMSGSIZE);
+	assert_true(out.len <= KATLS_ANSWER_MAX);
+	assert_true(out.len > KATLS_IMA_DETACHED_MAX);
+	katls_frame_reader_cleanup(&r);
+	katls_buf_cleanup(&out);
+	katls_buf_cleanup(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +639,8 @@ int main(void)
 		cmocka_unit_test(test_read_authenticator),
 		cmocka_unit_test(test_read_authenticator_bad_sequences),
 		cmocka_unit_test(test_read_authenticator_resumes),
+		cmocka_unit_test(test_read_authenticator_ima_frames),
+		cmocka_unit_test(test_read_authenticator_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

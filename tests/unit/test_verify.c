@@ -38,6 +38,7 @@
 #include "ea.h"
 #include "ima.h"
 #include "ima_cache.h"
+#include "ima_detach.h"
 #include "ima_prefix.h"
 #include "katls.h"
 #include "merkle.h"
@@ -2699,6 +2700,202 @@ static int teardown_shared(void **state)
 	return teardown(state);
 }
 
+/* ---- detached IMA log (ima_detach.h) --------------------------------------- */
+
+/* IMA log frames carrying @len bytes of @log, @chunk bytes per frame. */
+static void ima_frames(struct katls_buf *out, const uint8_t *log, size_t len, size_t chunk)
+{
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		assert_int_equal(katls_put_u8(out, KATLS_FRAME_IMA_LOG), 0);
+		assert_int_equal(katls_put_be24(out, (uint32_t)n), 0);
+		assert_int_equal(katls_put_bytes(out, log + off, n), 0);
+	}
+}
+
+enum detach_flaw {
+	D_HONEST,
+	D_NOT_OFFERED,		/* frames the request did not offer */
+	D_DIGEST_NOT_OFFERED,	/* an ima-digest the request did not offer, no frames */
+	D_TRUNCATED,		/* the frames stop where the quote's coverage ends */
+	D_TAIL_CHANGED,		/* a byte changed past what the quote covers */
+	D_NO_FRAMES,		/* the digest names a log that never comes */
+	D_INLINE_AND_FRAMES,	/* frames with Evidence that carries its log inline */
+	D_EMPTY_FRAME,		/* a frame with no bytes */
+};
+
+/*
+ * Verdict on Evidence for @log whose quote covers its first @covered entries
+ * (an attester reads the log after quoting: it may run ahead), the log sent
+ * detached, flawed as @flaw says; under ima_policy(NULL).
+ */
+static enum katls_reason verify_detached(const struct katls_buf *log, unsigned int covered,
+					 enum detach_flaw flaw, struct katls_verify_summary *sum,
+					 char *msg, size_t msg_len)
+{
+	struct katls_ea_request_params rp = { .type = KATLS_HS_CLIENT_CERTIFICATE_REQUEST,
+					      .offer_ima_detached = flaw != D_NOT_OFFERED &&
+								    flaw != D_DIGEST_NOT_OFFERED };
+	struct katls_buf cmw = KATLS_BUF_INIT, inl = KATLS_BUF_INIT, frames = KATLS_BUF_INIT;
+	struct katls_buf quoted = KATLS_BUF_INIT, sent = KATLS_BUF_INIT, auth = KATLS_BUF_INIT;
+	struct katls_ea_request req;
+	uint8_t pcr10[32];
+	struct fake f = { .ima = log, .pcr10 = pcr10 };
+	enum katls_reason r;
+	struct conn t;
+
+	assert_int_equal(katls_put_bytes(&quoted, log->data, ima_offset(log, covered)), 0);
+	ima_pcr10(&quoted, pcr10);
+	conn_open(&t, NULL);
+	assert_int_equal(katls_ea_request_build(&req, &rp), 0);
+	make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, &f);
+	assert_int_equal(katls_put_bytes(&inl, cmw.data, cmw.len), 0);
+	assert_int_equal(katls_ima_detach(&cmw, &frames), 1);
+	assert_int_equal(katls_put_bytes(&sent, log->data, log->len), 0);
+	switch (flaw) {
+	case D_TRUNCATED:
+		sent.len = quoted.len;
+		break;
+	case D_TAIL_CHANGED:
+		sent.data[sent.len - 1] ^= 0x20;	/* a letter of the last path */
+		break;
+	case D_NO_FRAMES:
+	case D_DIGEST_NOT_OFFERED:
+		sent.len = 0;
+		break;
+	case D_INLINE_AND_FRAMES:
+		katls_buf_cleanup(&cmw);
+		cmw = inl;
+		inl = (struct katls_buf)KATLS_BUF_INIT;
+		break;
+	case D_EMPTY_FRAME:
+		assert_int_equal(katls_put_bytes(&auth, "\xf2\x00\x00\x00", 4), 0);
+		break;
+	default:
+		break;
+	}
+	/* odd-sized frames: the verifier may not assume record or chunk boundaries */
+	ima_frames(&auth, sent.data, sent.len, 1000 + 1);
+	auth_carrying(&auth, &t.sex, &req, srv_cert, srv_key, &cmw);
+	r = verify_set(&t, &req, NULL, &auth, ima_policy(NULL), NULL, sum, msg, msg_len);
+	katls_buf_cleanup(&cmw);
+	katls_buf_cleanup(&inl);
+	katls_buf_cleanup(&frames);
+	katls_buf_cleanup(&quoted);
+	katls_buf_cleanup(&sent);
+	katls_buf_cleanup(&auth);
+	katls_ea_request_cleanup(&req);
+	conn_close(&t);
+	return r;
+}
+
+/*
+ * A log that cannot fit in the 64 KiB cmw_attestation extension travels
+ * detached and is appraised as if inline; the detached log must be exactly
+ * the one the signed Evidence names, and only where the request offered it.
+ * Guards: the frame check in katls_verify_authenticator(), the offer, the
+ * length and digest checks of attach_ima()/katls_ima_attach().
+ */
+static void test_ima_detached(void **state)
+{
+	struct katls_buf big = KATLS_BUF_INIT, small = KATLS_BUF_INIT, cmw = KATLS_BUF_INIT;
+	struct katls_verify_summary sum;
+	struct fake f = { 0 };
+	char msg[512];
+
+	ima_boot(&big, &f);
+	ima_entries(&big, "measured-binary-", 1, 2001);
+	/* too big for the extension: this is why the log is detached */
+	f.ima = &big;
+	{
+		struct conn t;
+		struct katls_ea_request req;
+
+		conn_open(&t, NULL);
+		client_request(&req);
+		make_cmw(&cmw, &t.sex, srv_key, req.crc, req.crc_len, &f);
+		assert_true(cmw.len > UINT16_MAX);
+		katls_ea_request_cleanup(&req);
+		conn_close(&t);
+	}
+	expect(verify_detached(&big, 2001, D_HONEST, &sum, msg, sizeof(msg)), msg, KATLS_R_OK,
+	       NULL);
+	assert_int_equal(sum.ima_records, 2001);
+	assert_int_equal(sum.ima_covered, 2001);
+
+	ima_boot(&small, &f);
+	ima_entries(&small, "e", 1, 8);
+	expect(verify_detached(&small, 6, D_HONEST, &sum, msg, sizeof(msg)), msg, KATLS_R_OK, NULL);
+	assert_int_equal(sum.ima_records, 8);
+	assert_int_equal(sum.ima_covered, 6);
+	expect(verify_detached(&small, 6, D_NOT_OFFERED, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_FRAMING, "did not offer");
+	expect(verify_detached(&small, 6, D_DIGEST_NOT_OFFERED, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_EVIDENCE_MALFORMED, "did not offer");
+	/* these two replay to the quoted PCR 10: only the digest catches them */
+	expect(verify_detached(&small, 6, D_TRUNCATED, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_EVIDENCE_MALFORMED, "is not the one the Evidence's ima-digest names");
+	expect(verify_detached(&small, 6, D_TAIL_CHANGED, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_EVIDENCE_MALFORMED, "is not the one the Evidence's ima-digest names");
+	expect(verify_detached(&small, 6, D_NO_FRAMES, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_EVIDENCE_MALFORMED, "(0 bytes)");
+	expect(verify_detached(&small, 6, D_INLINE_AND_FRAMES, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_EVIDENCE_MALFORMED, "names no detached log");
+	expect(verify_detached(&small, 6, D_EMPTY_FRAME, NULL, msg, sizeof(msg)), msg,
+	       KATLS_R_FRAMING, "malformed IMA log frames");
+	katls_buf_cleanup(&big);
+	katls_buf_cleanup(&small);
+	katls_buf_cleanup(&cmw);
+}
+
+/*
+ * The session offers the detached log and the attester uses it: a log of
+ * over 64 KiB goes through katls_session_run() end to end (it failed with
+ * "cannot send authenticator" before), and application data still stays.
+ */
+static void test_session_large_ima_log(void **state)
+{
+	struct katls_buf log = KATLS_BUF_INIT;
+	uint8_t pcr10[32];
+	struct fake f = { 0 };
+	struct side c, s;
+	struct conn t;
+	pthread_t th;
+	int fd[2];
+	char buf[8];
+
+	ima_boot(&log, &f);
+	ima_entries(&log, "measured-binary-", 1, 3001);
+	ima_pcr10(&log, pcr10);
+	f.ima = &log;
+	f.pcr10 = pcr10;
+	conn_open(&t, NULL);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+	side_init(&c, KATLS_ROLE_CLIENT, KATLS_MODE_VERIFY_PEER, &t.cex, fd[0], NULL,
+		  "server.test");
+	side_init(&s, KATLS_ROLE_SERVER, KATLS_MODE_ATTEST_SELF, &t.sex, fd[1], NULL, NULL);
+	katls_policy_set_free(c.set);
+	c.set = ima_policy(NULL);
+	c.vp.policy = &c.set->policies[0];
+	s.p.gather_arg = &f;
+	assert_int_equal(pthread_create(&th, NULL, side_run, &s), 0);
+	side_run(&c);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	if (c.ret || s.ret)
+		fail_msg("client: %s; server: %s", c.r.msg, s.r.msg);
+	assert_int_equal(c.r.peer.sum.ima_records, 3001);
+	assert_true(c.r.peer.cmw_len < 4096);	/* the log is not in the CMW */
+	assert_int_equal(write(fd[1], "app", 3), 3);
+	assert_int_equal(read(fd[0], buf, sizeof(buf)), 3);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+	katls_buf_cleanup(&log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2738,6 +2935,8 @@ int main(void)
 		cmocka_unit_test(test_ima_incremental_appraises_the_tail),
 		cmocka_unit_test(test_ima_incremental_whole_log),
 		cmocka_unit_test(test_ima_incremental_workload),
+		cmocka_unit_test(test_ima_detached),
+		cmocka_unit_test(test_session_large_ima_log),
 		cmocka_unit_test(test_ima_incremental_session),
 		cmocka_unit_test(test_ima_incremental_attester),
 	};

@@ -253,7 +253,7 @@ enum ftype {
 	F_CMWC_T,	/* "__cmwc_t" => KATLS_CMWC_TYPE */
 };
 
-enum presence { P_REQUIRED, P_IF_NONEMPTY, P_IF_IMA };
+enum presence { P_REQUIRED, P_IF_NONEMPTY, P_IF_IMA, P_IF_IMA_INLINE };
 
 struct field {
 	const char *key;
@@ -274,7 +274,8 @@ static const struct field ev_fields[] = {
 	{ "ak", F_RECORD, P_REQUIRED, EV(ak), .max = TPM_PART_MAX, .media = KATLS_MT_AK },
 	{ "aik", F_RECORD, P_REQUIRED, EV(aik), .max = KATLS_CMW_DIGEST_MAX,
 	  .media = KATLS_MT_AIK },
-	{ "ima", F_RECORD, P_IF_IMA, EV(ima), .max = KATLS_CMW_MAX, .media = KATLS_MT_IMA },
+	{ "ima", F_RECORD, P_IF_IMA_INLINE, EV(ima), .max = KATLS_CMW_MAX,
+	  .media = KATLS_MT_IMA },
 	{ "pcrs", F_RECORD, P_REQUIRED, EV(pcrs), .max = TPM_PART_MAX, .media = KATLS_MT_PCRS },
 	/* quote batching: checked by katls_batch_proof_parse() in the verifier */
 	{ "batch", F_RECORD, P_IF_NONEMPTY, EV(batch), .max = KATLS_BATCH_PROOF_MAX,
@@ -287,6 +288,9 @@ static const struct field ev_fields[] = {
 	{ "ima-start", F_RECORD_U64, P_IF_IMA, EV(ima_start), .media = KATLS_MT_IMA_START },
 	{ "quote-sig", F_RECORD, P_REQUIRED, EV(quote_sig), .max = TPM_PART_MAX,
 	  .media = KATLS_MT_QUOTE_SIG },
+	/* the log sent detached (ima_detach.h): its length and digest, instead of "ima" */
+	{ "ima-digest", F_RECORD, P_IF_NONEMPTY, EV(ima_digest),
+	  .max = KATLS_CMW_IMA_DIGEST_LEN, .media = KATLS_MT_IMA_DIGEST },
 };
 
 #define KS(m) MEMBER(struct katls_cmw_kernel, m)
@@ -356,6 +360,9 @@ static bool present(const struct field *f, const void *obj)
 		return true;
 	case P_IF_IMA:
 		return ((const struct katls_evidence *)obj)->has_ima;
+	case P_IF_IMA_INLINE:
+		return ((const struct katls_evidence *)obj)->has_ima &&
+		       !((const struct katls_evidence *)obj)->ima_digest.len;
 	case P_IF_NONEMPTY:
 		return MEMBER_AT(obj, f->off, const struct katls_buf *)->len > 0;
 	default:
@@ -660,9 +667,18 @@ int katls_cmw_pcrs_decode(const uint8_t *in, size_t in_len, struct katls_pcrs *o
 
 #define NUM_EV_FIELDS (sizeof(ev_fields) / sizeof(ev_fields[0]))
 
+/* "ima-start" goes with exactly one of "ima" and "ima-digest", which is 40 bytes. */
+static bool ima_ok(bool start, bool inline_log, const struct katls_buf *digest)
+{
+	if (digest->len && digest->len != KATLS_CMW_IMA_DIGEST_LEN)
+		return false;
+	return start ? inline_log != (digest->len > 0) : !inline_log && !digest->len;
+}
+
 int katls_cmw_encode(const struct katls_evidence *ev, struct katls_buf *out)
 {
-	if (!aik_len_ok(ev->aik.len))
+	if (!aik_len_ok(ev->aik.len) || (ev->ima_digest.len && ev->ima.len) ||
+	    !ima_ok(ev->has_ima, ev->has_ima && !ev->ima_digest.len, &ev->ima_digest))
 		return -EINVAL;
 	return encode_fields(ev_fields, NUM_EV_FIELDS, ev, KATLS_CMW_MAX, out);
 }
@@ -692,21 +708,23 @@ static int check_parts(const struct katls_evidence *ev)
 int katls_cmw_decode(const uint8_t *in, size_t in_len, struct katls_evidence *out)
 {
 	struct katls_cursor c;
-	uint32_t seen = 0, ima_bits = 0;
+	uint32_t seen = 0, start_bit = 0, inline_bit = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	if (in_len > KATLS_CMW_MAX)
 		return -EMSGSIZE;
-	for (size_t i = 0; i < NUM_EV_FIELDS; i++)
-		ima_bits |= (uint32_t)(ev_fields[i].presence == P_IF_IMA) << i;
+	for (size_t i = 0; i < NUM_EV_FIELDS; i++) {
+		start_bit |= (uint32_t)(ev_fields[i].presence == P_IF_IMA) << i;
+		inline_bit |= (uint32_t)(ev_fields[i].presence == P_IF_IMA_INLINE) << i;
+	}
 	katls_cursor_init(&c, in, in_len);
 	ret = decode_fields(&c, ev_fields, NUM_EV_FIELDS, out, &seen);
 	if (!ret)
 		ret = katls_get_end(&c);
-	if (!ret && (seen & ima_bits) && (seen & ima_bits) != ima_bits)
-		ret = -EBADMSG;		/* "ima" without "ima-start" or the reverse */
-	out->has_ima = (seen & ima_bits) == ima_bits;
+	out->has_ima = seen & start_bit;
+	if (!ret && !ima_ok(out->has_ima, seen & inline_bit, &out->ima_digest))
+		ret = -EBADMSG;		/* "ima-start" without its log, or the reverse */
 	if (!ret)
 		ret = check_parts(out);
 	if (ret)
@@ -724,6 +742,7 @@ void katls_cmw_cleanup(struct katls_evidence *ev)
 	katls_buf_cleanup(&ev->pcrs);
 	katls_buf_cleanup(&ev->aik);
 	katls_buf_cleanup(&ev->ima);
+	katls_buf_cleanup(&ev->ima_digest);
 	katls_buf_cleanup(&ev->kernel);
 	katls_buf_cleanup(&ev->workload);
 	katls_buf_cleanup(&ev->batch);

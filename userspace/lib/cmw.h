@@ -12,13 +12,16 @@
  *     "aik":       [KATLS_MT_AIK,       H(SPKI of leaf),    4],
  *     ? "ima":       [KATLS_MT_IMA,       binary records,     4],
  *     ? "ima-start": [KATLS_MT_IMA_START, u64 big-endian (8), 4],
+ *     ? "ima-digest": [KATLS_MT_IMA_DIGEST, u64 length || SHA-256 (40), 4],
  *     ? "kernel":    [KATLS_MT_KERNEL,    << kernel map >>,   4],
  *     ? "workload":  [KATLS_MT_WORKLOAD,  << workload map >>, 4],
  *     ? "batch":     [KATLS_MT_QUOTE_BATCH, batch proof,     4] }
  *
  * "ima-start" is its own record (8-byte big-endian index of the first IMA
  * record in "ima") so that "ima" stays exactly the kernel's binary format;
- * the two appear together or not at all.
+ * the two appear together or not at all.  When the log travels detached
+ * (ima_detach.h), "ima-digest" stands in for "ima": the log's length in
+ * bytes (u64 big-endian) and its SHA-256; "ima-start" goes with either.
  *
  * "batch" (quote batching, batch_proof.h) is present when the quote covers a
  * batch of sessions: the quote's qualifyingData is then the batch's Merkle
@@ -28,7 +31,8 @@
  * lengths, shortest heads, map keys in bytewise order of their encodings.
  * For text keys that order is "shorter key first, then bytewise", so
  * "__cmwc_t" is not the first key: "ak" < "aik" < "ima" < "pcrs" < "batch" <
- * "quote" < "kernel" < "__cmwc_t" < "workload" < "ima-start" < "quote-sig".
+ * "quote" < "kernel" < "__cmwc_t" < "workload" < "ima-start" < "quote-sig" <
+ * "ima-digest".
  * Encoders build the items with libcbor in that order; decoders are strict
  * cursor-based readers that accept exactly what the encoders produce (any
  * other encoding of the same data, unknown or duplicate keys, indefinite
@@ -62,6 +66,7 @@
 #define KATLS_MT_PCRS		"application/vnd.katls.pcrs+cbor"
 #define KATLS_MT_IMA		"application/vnd.katls.ima-log"
 #define KATLS_MT_IMA_START	"application/vnd.katls.ima-start"
+#define KATLS_MT_IMA_DIGEST	"application/vnd.katls.ima-log-digest"
 #define KATLS_MT_KERNEL		"application/vnd.katls.kernel-state+cbor"
 #define KATLS_MT_WORKLOAD	"application/vnd.katls.workload+cbor"
 #define KATLS_MT_AIK		"application/vnd.katls.aik-hash"
@@ -72,6 +77,7 @@
 #define KATLS_CMW_RELEASE_MAX	65		/* utsname release + NUL */
 #define KATLS_CMW_PATH_MAX	4096		/* PATH_MAX, with NUL */
 #define KATLS_CMW_DIGEST_MAX	64
+#define KATLS_CMW_IMA_DIGEST_LEN	40	/* u64 length || SHA-256 */
 
 /* Evidence parts in wire form; every buffer is owned by the struct. */
 struct katls_evidence {
@@ -80,9 +86,14 @@ struct katls_evidence {
 	struct katls_buf ak;		/* TPMT_PUBLIC of the AK */
 	struct katls_buf pcrs;		/* katls_cmw_pcrs_encode() */
 	struct katls_buf aik;		/* H(SPKI DER of the EA leaf key): 32, 48 or 64 B */
-	bool has_ima;			/* ima and ima_start present (ima may be empty) */
+	bool has_ima;			/* ima_start and ima or ima_digest present */
 	uint64_t ima_start;		/* index of the first record in ima */
-	struct katls_buf ima;		/* binary_runtime_measurements records */
+	struct katls_buf ima;		/* binary_runtime_measurements records (may be empty) */
+	/*
+	 * Detached log (len KATLS_CMW_IMA_DIGEST_LEN, else 0): what "ima-digest"
+	 * carries instead of "ima"; katls_ima_attach() fills ima from the frames.
+	 */
+	struct katls_buf ima_digest;
 	struct katls_buf kernel;	/* optional (len 0 = absent): katls_cmw_kernel_encode() */
 	struct katls_buf workload;	/* optional (len 0 = absent): katls_cmw_workload_encode */
 	/* quote batching: katls_batch_proof_encode(), len 0 = the quote is this session's own */

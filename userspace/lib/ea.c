@@ -202,6 +202,10 @@ static int put_request(struct katls_buf *b, uint8_t type, const uint8_t *crc,
 		ret = katls_put_be16(b, KATLS_EXT_QUOTE_BATCH);
 	if (!ret && p->offer_batch)
 		ret = katls_put_be16(b, 0);
+	if (!ret && p->offer_ima_detached)
+		ret = katls_put_be16(b, KATLS_EXT_IMA_DETACHED);
+	if (!ret && p->offer_ima_detached)
+		ret = katls_put_be16(b, 0);
 	if (!ret && p->extra_exts_len)
 		ret = katls_put_bytes(b, p->extra_exts, p->extra_exts_len);
 	if (!ret)
@@ -247,7 +251,8 @@ int katls_ea_request_build(struct katls_ea_request *out,
 	     type != KATLS_HS_CLIENT_CERTIFICATE_REQUEST) ||
 	    crc_len > KATLS_EA_CRC_MAX || (!crc && crc_len) || !num_algs ||
 	    num_algs > 1024 || (!p->no_cmw && (cmw == KATLS_EXT_SIGNATURE_ALGORITHMS ||
-						cmw == KATLS_EXT_QUOTE_BATCH)))
+						cmw == KATLS_EXT_QUOTE_BATCH ||
+						cmw == KATLS_EXT_IMA_DETACHED)))
 		return -EINVAL;
 	for (size_t i = 0; i < num_algs; i++)
 		if (!find_scheme(algs[i]))

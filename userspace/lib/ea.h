@@ -49,6 +49,14 @@
  * Private codepoint; attesters that do not know it ignore it (RFC 9261 §4).
  */
 #define KATLS_EXT_QUOTE_BATCH		0xFF02
+/*
+ * katls detached IMA log (docs/wire.md): an empty extension in a request says
+ * that the verifier accepts the IMA log in katls/1 frames ahead of the
+ * authenticator, bound by digest from the Evidence, instead of inside the
+ * 64 KiB cmw_attestation extension.  Private codepoint, ignored by
+ * attesters that do not know it.
+ */
+#define KATLS_EXT_IMA_DETACHED		0xFF03
 
 #define KATLS_EA_CRC_LEN	32	/* default certificate_request_context size */
 #define KATLS_EA_CRC_MAX	255
@@ -104,6 +112,7 @@ struct katls_ea_request_params {
 	uint16_t cmw_ext;		/* 0 = KATLS_EXT_CMW_ATTESTATION */
 	bool no_cmw;			/* leave out cmw_attestation */
 	bool offer_batch;		/* add an empty KATLS_EXT_QUOTE_BATCH */
+	bool offer_ima_detached;	/* add an empty KATLS_EXT_IMA_DETACHED */
 	const uint8_t *extra_exts;	/* more extensions, encoded (type, len, data)... */
 	size_t extra_exts_len;		/* ... appended after cmw_attestation */
 };

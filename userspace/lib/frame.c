@@ -26,6 +26,7 @@ bool katls_frame_type_known(uint8_t type)
 	switch (type) {
 	case KATLS_FRAME_HELLO:
 	case KATLS_FRAME_VERDICT:
+	case KATLS_FRAME_IMA_LOG:
 	case HS_CERTIFICATE_REQUEST:
 	case HS_CLIENT_CERTIFICATE_REQUEST:
 	case HS_CERTIFICATE:
@@ -189,7 +190,10 @@ static bool follows(uint8_t last, uint8_t type)
 {
 	switch (last) {
 	case 0:
-		return type == HS_CERTIFICATE || type == HS_FINISHED;
+		return type == KATLS_FRAME_IMA_LOG || type == HS_CERTIFICATE ||
+		       type == HS_FINISHED;
+	case KATLS_FRAME_IMA_LOG:	/* a log goes with Evidence, not with a refusal */
+		return type == KATLS_FRAME_IMA_LOG || type == HS_CERTIFICATE;
 	case HS_CERTIFICATE:
 		return type == HS_CERTIFICATE_VERIFY;
 	case HS_CERTIFICATE_VERIFY:
@@ -203,16 +207,18 @@ static bool follows(uint8_t last, uint8_t type)
  * katls_frame_read_authenticator() - Read one whole authenticator.
  * @r: the reader.
  * @out: Certificate || CertificateVerify || Finished, or a lone Finished (the
- *	 empty authenticator), is appended here.  Pass it empty; after -EAGAIN
- *	 pass the same buffer again to resume.
+ *	 empty authenticator), is appended here, after the IMA log frames
+ *	 that may precede a Certificate (ima_detach.h), all as on the wire.
+ *	 Pass it empty; after -EAGAIN pass the same buffer again to resume.
  *
- * Only the framing is checked; katls_ea_authenticator_validate() does the
- * rest.
+ * Only the framing is checked; katls_ea_authenticator_validate() and
+ * katls_ima_split() do the rest.
  *
  * Return: 0; -EPROTO if the next message cannot continue an authenticator (it
  * stays in the reader: katls_frame_next() returns it); -EBADMSG if the stream
- * ends inside the authenticator; -EINVAL if @out does not hold a partial
- * authenticator; otherwise as katls_frame_next().
+ * ends inside the authenticator; -EMSGSIZE past KATLS_ANSWER_MAX bytes;
+ * -EINVAL if @out does not hold a partial authenticator; otherwise as
+ * katls_frame_next().
  */
 int katls_frame_read_authenticator(struct katls_frame_reader *r,
 				   struct katls_buf *out)
@@ -233,6 +239,8 @@ int katls_frame_read_authenticator(struct katls_frame_reader *r,
 			r->again = true;
 			return -EPROTO;
 		}
+		if (f.msg_len > KATLS_ANSWER_MAX - out->len)
+			return -EMSGSIZE;
 		ret = katls_put_bytes(out, f.msg, f.msg_len);
 		if (ret)
 			return ret;

@@ -22,8 +22,17 @@
 
 #define KATLS_FRAME_HELLO		0xF0
 #define KATLS_FRAME_VERDICT		0xF1
+#define KATLS_FRAME_IMA_LOG		0xF2	/* a piece of a detached IMA log */
 #define KATLS_FRAME_HDR_LEN		4
 #define KATLS_FRAME_MAX_DEFAULT		(256 * 1024)	/* body bytes */
+/* A detached IMA log (ima_detach.h): at most this many bytes of records. */
+#define KATLS_IMA_DETACHED_MAX		(64u << 20)
+/*
+ * A whole answer as katls_frame_read_authenticator() collects it: the IMA log
+ * frames (bodies and headers) and the authenticator's three frames.
+ */
+#define KATLS_ANSWER_MAX	(KATLS_IMA_DETACHED_MAX + KATLS_IMA_DETACHED_MAX / 1024 + \
+				 3u * (KATLS_FRAME_MAX_DEFAULT + KATLS_FRAME_HDR_LEN))
 
 #define KATLS_PROTO_VERSION		1
 #define KATLS_HELLO_WILL_ATTEST			0x01

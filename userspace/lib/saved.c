@@ -20,12 +20,13 @@
 #include "algs.h"
 #include "cmw.h"
 #include "evidence.h"
+#include "frame.h"
 #include "ima_prefix.h"
 #include "io.h"
 #include "quote.h"
 #include "verify.h"
 
-#define AUTH_MAX	(KATLS_CMW_MAX + (1u << 20))
+#define AUTH_MAX	KATLS_ANSWER_MAX
 
 /* ---- writing ---------------------------------------------------------------- */
 
@@ -42,7 +43,8 @@ static const char saved_readme[] =
 	"katls saved attestation exchange (katls serve/connect --save-evidence)\n"
 	"\n"
 	"request.bin        the authenticator request we sent (RFC 9261, as on the wire)\n"
-	"authenticator.bin  the peer's authenticator (Certificate||CertificateVerify||Finished)\n"
+	"authenticator.bin  the peer's authenticator (Certificate||CertificateVerify||Finished),\n"
+	"                   after the frames of its IMA log when it sent the log detached\n"
 	"cmw.cbor           the CMW Evidence from the leaf's cmw_attestation extension\n"
 	"peer-ak.unverified.pem\n"
 	"                   the attestation key the PEER CLAIMS in its Evidence (public),\n"

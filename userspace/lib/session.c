@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "frame.h"
+#include "ima_detach.h"
 #include "ima_prefix.h"
 #include "session.h"
 
@@ -199,6 +200,7 @@ static int send_request(struct sess *s)
 		.sigalgs = s->p->sigalgs,
 		.num_sigalgs = s->p->num_sigalgs,
 		.offer_batch = !s->p->no_batch,
+		.offer_ima_detached = true,
 	};
 	struct katls_buf ext = KATLS_BUF_INIT;
 	int ret = ima_offer(s, &ext);
@@ -235,6 +237,7 @@ static int send_authenticator(struct sess *s)
 {
 	const struct katls_session_params *p = s->p;
 	struct katls_ea_identity id = { p->leaf, p->chain, p->key, NULL, 0 };
+	/* auth: the IMA log frames, if detached, then the authenticator */
 	struct katls_buf cmw = KATLS_BUF_INIT, auth = KATLS_BUF_INIT;
 	char err[512] = "";
 	int ret = 0;
@@ -270,7 +273,10 @@ static int send_authenticator(struct sess *s)
 			return fail(s, KATLS_R_INTERNAL, false, "cannot attest: %s", err);
 		}
 		ret = ima_answer(s, &cmw);
-		if (ret) {
+		if (!ret && katls_ea_request_offers(&s->theirs, KATLS_EXT_IMA_DETACHED))
+			ret = katls_ima_detach(&cmw, &auth);
+		if (ret < 0) {
+			katls_buf_cleanup(&auth);
 			katls_buf_cleanup(&cmw);
 			return fail(s, KATLS_R_INTERNAL, false, "cannot attest: %s", strerror(-ret));
 		}
@@ -285,6 +291,11 @@ static int send_authenticator(struct sess *s)
 	if (ret == -EOPNOTSUPP)
 		return fail(s, KATLS_R_EA_SIGALG, true, "cannot sign the authenticator: no "
 			    "signature scheme the peer offered fits our key");
+	if (ret == -EINVAL && id.cmw_len > UINT16_MAX - 2)
+		return fail(s, KATLS_R_INTERNAL, true, "cannot send Evidence of %zu bytes: a "
+			    "cmw_attestation extension holds at most 65533, and the peer did not "
+			    "offer to take the IMA log detached (a katls/1 verifier before 0xFF03)",
+			    id.cmw_len);
 	return ret ? fail(s, KATLS_R_INTERNAL, false, "cannot send authenticator: %s",
 			  strerror(-ret)) : 0;
 }

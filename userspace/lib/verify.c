@@ -25,6 +25,7 @@
 #include "cmw.h"
 #include "ima.h"
 #include "ima_cache.h"
+#include "ima_detach.h"
 #include "ima_resume.h"
 #include "quote.h"
 #include "spki.h"
@@ -657,11 +658,35 @@ static void remember_ima(const struct katls_verify_params *p, struct appraisal *
 
 /* ---- coordinators --------------------------------------------------------- */
 
-int katls_verify_evidence(const struct katls_verify_params *p,
-			  const struct katls_exporter *ex, enum katls_role sender,
-			  const struct katls_ea_request *req, X509 *leaf,
-			  STACK_OF(X509) *chain, const uint8_t *cmw, size_t cmw_len,
-			  struct katls_verify_result *out)
+/*
+ * The IMA log sent detached (ima_detach.h), @log: NULL when no IMA frame
+ * came.  Only an answer to a request that offered it, and only exactly the
+ * log the Evidence's "ima-digest" names.
+ */
+static int attach_ima(const struct katls_ea_request *req, const struct katls_buf *log,
+		      struct appraisal *a, struct katls_verify_result *out)
+{
+	int ret;
+
+	if (!a->ev.ima_digest.len)
+		return log ? refuse(out, KATLS_R_EVIDENCE_MALFORMED, "IMA log frames came with "
+				    "Evidence that names no detached log") : 0;
+	if (!katls_ea_request_offers(req, KATLS_EXT_IMA_DETACHED))
+		return refuse(out, KATLS_R_EVIDENCE_MALFORMED, "Evidence names a detached IMA "
+			      "log, which the request did not offer");
+	ret = katls_ima_attach(&a->ev, log ? log->data : NULL, log ? log->len : 0);
+	if (ret == -EBADMSG)
+		return refuse(out, KATLS_R_EVIDENCE_MALFORMED, "the detached IMA log (%zu bytes) "
+			      "is not the one the Evidence's ima-digest names",
+			      log ? log->len : 0);
+	return ret ? refuse(out, KATLS_R_INTERNAL, "cannot attach the IMA log: %s",
+			    strerror(-ret)) : 0;
+}
+
+static int appraise(const struct katls_verify_params *p, const struct katls_exporter *ex,
+		    enum katls_role sender, const struct katls_ea_request *req, X509 *leaf,
+		    STACK_OF(X509) *chain, const uint8_t *cmw, size_t cmw_len,
+		    const struct katls_buf *log, struct katls_verify_result *out)
 {
 	struct appraisal a;
 	int ret;
@@ -684,7 +709,8 @@ int katls_verify_evidence(const struct katls_verify_params *p,
 	if (katls_cmw_decode(cmw, cmw_len, &a.ev))
 		return refuse(out, KATLS_R_EVIDENCE_MALFORMED,
 			      "Evidence is not a well-formed katls/1 CMW collection");
-	if (katls_cmw_pcrs_decode(a.ev.pcrs.data, a.ev.pcrs.len, &a.pcrs))
+	ret = attach_ima(req, log, &a, out);
+	if (!ret && katls_cmw_pcrs_decode(a.ev.pcrs.data, a.ev.pcrs.len, &a.pcrs))
 		ret = refuse(out, KATLS_R_EVIDENCE_MALFORMED, "pcrs record malformed");
 	if (!ret && (a.pcrs.mask & (1u << KATLS_IMA_PCR))) {
 		out->sum.has_pcr10 = true;
@@ -720,6 +746,15 @@ int katls_verify_evidence(const struct katls_verify_params *p,
 	return ret;
 }
 
+int katls_verify_evidence(const struct katls_verify_params *p,
+			  const struct katls_exporter *ex, enum katls_role sender,
+			  const struct katls_ea_request *req, X509 *leaf,
+			  STACK_OF(X509) *chain, const uint8_t *cmw, size_t cmw_len,
+			  struct katls_verify_result *out)
+{
+	return appraise(p, ex, sender, req, leaf, chain, cmw, cmw_len, NULL, out);
+}
+
 static X509 *cached_x509(void *cache, const uint8_t *der, size_t len)
 {
 	return katls_verify_cache_x509(cache, der, len);
@@ -733,8 +768,10 @@ int katls_verify_authenticator(const struct katls_verify_params *p,
 			       struct katls_verify_result *out)
 {
 	struct katls_ea_x509_parser parser = { NULL, NULL };
+	struct katls_buf log = KATLS_BUF_INIT;
 	struct katls_ea_result ea;
 	enum katls_reason reason;
+	size_t frames, off;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -742,9 +779,23 @@ int katls_verify_authenticator(const struct katls_verify_params *p,
 		parser.parse = cached_x509;
 		parser.arg = p->policy->verify_cache;
 	}
-	ret = katls_ea_authenticator_validate_with(&ea, &reason, ex, sender, req, used, auth,
-						   auth_len, parser.parse ? &parser : NULL);
+	ret = katls_ima_split(auth, auth_len, &log, &frames, &off);
+	if (!ret && frames && !katls_ea_request_offers(req, KATLS_EXT_IMA_DETACHED))
+		ret = refuse(out, KATLS_R_FRAMING, "peer sent IMA log frames, which the request "
+			     "did not offer");
+	else if (ret)
+		ret = refuse(out, ret == -ENOMEM ? KATLS_R_INTERNAL : KATLS_R_FRAMING,
+			     "malformed IMA log frames before the authenticator: %s",
+			     strerror(-ret));
 	if (ret) {
+		katls_buf_cleanup(&log);
+		return ret;
+	}
+	ret = katls_ea_authenticator_validate_with(&ea, &reason, ex, sender, req, used,
+						   auth + off, auth_len - off,
+						   parser.parse ? &parser : NULL);
+	if (ret) {
+		katls_buf_cleanup(&log);
 		if (reason == KATLS_R_OK)
 			reason = ret == -EBADMSG ? KATLS_R_EA_MALFORMED : KATLS_R_INTERNAL;
 		return refuse(out, reason, "%s", reason == KATLS_R_EA_EMPTY ?
@@ -772,9 +823,10 @@ int katls_verify_authenticator(const struct katls_verify_params *p,
 			out->cmw_len = ea.cmw_len;
 		}
 	}
-	ret = katls_verify_evidence(p, ex, sender, req, ea.leaf, ea.chain, ea.cmw, ea.cmw_len,
-				    out);
+	ret = appraise(p, ex, sender, req, ea.leaf, ea.chain, ea.cmw, ea.cmw_len,
+		       frames ? &log : NULL, out);
 	katls_ea_result_cleanup(&ea);
+	katls_buf_cleanup(&log);
 	return ret;
 }
 
