@@ -3,6 +3,9 @@
  * libFuzzer target: the strict CMW decoders of cmw.c.  Besides not
  * crashing, every accepted input must re-encode to exactly the same bytes
  * (the decoders accept only the deterministic encoding), else abort().
+ * Evidence with an IMA log must survive detaching it (ima_detach.h):
+ * frames split back into the same log, which attaches to the re-decoded
+ * Evidence and re-encodes to the input.
  * Seeds: tests/fuzz/corpus/fuzz_cmw/.
  */
 #include <stddef.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 
 #include "cmw.h"
+#include "ima_detach.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,6 +42,29 @@ static void sub_encodings(const uint8_t *data, size_t size)
 	katls_buf_cleanup(&b);
 }
 
+static void detach_roundtrip(const uint8_t *data, size_t size)
+{
+	struct katls_buf cmw = KATLS_BUF_INIT, frames = KATLS_BUF_INIT, log = KATLS_BUF_INIT;
+	struct katls_buf back = KATLS_BUF_INIT;
+	struct katls_evidence ev;
+	size_t n, off;
+
+	if (!katls_put_bytes(&cmw, data, size) && katls_ima_detach(&cmw, &frames) == 1) {
+		if (katls_ima_split(frames.data, frames.len, &log, &n, &off) || off != frames.len ||
+		    katls_cmw_decode(cmw.data, cmw.len, &ev))
+			abort();
+		if (katls_ima_attach(&ev, log.data, log.len))
+			abort();
+		katls_buf_cleanup(&ev.ima_digest);
+		same_or_abort(&back, data, size, katls_cmw_encode(&ev, &back));
+		katls_cmw_cleanup(&ev);
+	}
+	katls_buf_cleanup(&cmw);
+	katls_buf_cleanup(&frames);
+	katls_buf_cleanup(&log);
+	katls_buf_cleanup(&back);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct katls_buf b = KATLS_BUF_INIT;
@@ -53,5 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)katls_cmw_check(data, size);
 	sub_encodings(data, size);
+	detach_roundtrip(data, size);
 	return 0;
 }

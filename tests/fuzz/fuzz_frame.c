@@ -6,7 +6,10 @@
  *      whatever parses must rebuild to the same bytes (oracle);
  *   1  authenticator reassembly through a source that returns bytes in
  *      chunks of (byte 1 % 7 + 1) with -EAGAIN in between, small size limit;
- *   2  hello and verdict parsers on the stream as one message.
+ *   2  hello and verdict parsers on the stream as one message;
+ *   3  katls_ima_split() on the stream as one answer: the log it returns
+ *      and the frames it skipped must account for every byte before the
+ *      authenticator (oracle).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "ima_detach.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -76,21 +80,43 @@ static ssize_t chunked_read(void *arg, uint8_t *buf, size_t len)
 	return (ssize_t)n;
 }
 
-/* A reassembled authenticator is Finished, or Certificate CV Finished. */
+/*
+ * A reassembled authenticator is Finished, or IMA log frames (any number)
+ * then Certificate CV Finished.
+ */
 static void check_authenticator(const struct katls_buf *b)
 {
 	static const uint8_t full[] = { 0x0b, 0x0f, 0x14 };
 	struct katls_cursor c, body;
-	uint8_t types[3], n = 0;
+	uint8_t types[3], n = 0, t;
+	unsigned int logs = 0;
 
 	katls_cursor_init(&c, b->data, b->len);
 	while (c.len) {
-		if (n == 3 || katls_get_u8(&c, &types[n++]) ||
-		    katls_get_vec(&c, 3, &body))
+		if (katls_get_u8(&c, &t) || katls_get_vec(&c, 3, &body))
 			abort();
+		if (t == KATLS_FRAME_IMA_LOG && !n) {
+			logs++;
+			continue;
+		}
+		if (n == 3)
+			abort();
+		types[n++] = t;
 	}
-	if (!((n == 1 && types[0] == 0x14) || (n == 3 && !memcmp(types, full, 3))))
+	if (!((n == 1 && types[0] == 0x14 && !logs) || (n == 3 && !memcmp(types, full, 3))))
 		abort();
+}
+
+static void split_answer(const uint8_t *data, size_t size)
+{
+	struct katls_buf log = KATLS_BUF_INIT;
+	size_t frames, off;
+
+	if (!katls_ima_split(data, size, &log, &frames, &off) &&
+	    (off != log.len + frames * KATLS_FRAME_HDR_LEN || off > size ||
+	     (off < size && data[off] == KATLS_FRAME_IMA_LOG)))
+		abort();
+	katls_buf_cleanup(&log);
 }
 
 static void read_authenticators(const uint8_t *data, size_t size)
@@ -137,6 +163,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 		check_roundtrip(data + 1, size - 1);
+		break;
+	case 3:
+		split_answer(data + 1, size - 1);
 		break;
 	default:
 		break;
