@@ -396,6 +396,43 @@ scenario_boot_aggregate
 scenario_boot_tie
 scenario_ak_names
 
+# ---- a log too big for the cmw_attestation extension (64 KiB) -----------------
+# 3,000 entries (~280 KB): the log travels detached, in IMA log frames ahead
+# of the authenticator, named by the Evidence's ima-digest (docs/wire.md).
+# Before, the server failed with "cannot send authenticator".
+scenario_large_log() {
+	local f=$work/big-saved/authenticator.bin
+	fresh_tpm && "$KATLS_BUILD/tests/host/ima_synth" --out "$work/ima.log" --count 3000 \
+		--allowlist "$work/runtime-big.json" >"$work/big.d" &&
+		sed 's/^/10:sha256=/' "$work/big.d" | xargs -n 500 tpm2_pcrextend >/dev/null ||
+		{ fail "large log: setup"; return; }
+	[ "$(stat -c %s "$work/ima.log")" -gt 200000 ] || { fail "large log: log too small"; return; }
+	policy "$work/p.json"
+	sed -i 's/runtime\.json/runtime-big.json/' "$work/p.json"
+	serve_start "${server_args[@]}" || { fail "large log: serve"; return; }
+	connect_json "$work/out" --policy "$work/p.json" --send "after a big log" \
+		--save-evidence "$work/big-saved"
+	expect "large log: 3,001 entries, detached" 0 ok "$work/out" || return
+	grep -q '"covered": *3001' "$work/out" || fail "large log: IMA entries covered != 3001"
+	grep -q 'after a big log' "$work/out.err" || fail "large log: application data not echoed"
+	serve_wait
+	[ "$SERVE_RC" = 0 ] || fail "large log: serve exit $SERVE_RC"
+	# the saved answer holds the frames: it re-verifies, and not once changed
+	[ "$(head -c 1 "$f" | od -An -tx1 | tr -d ' ')" = f2 ] ||
+		fail "large log: saved authenticator.bin does not start with an IMA log frame"
+	RC=0
+	"$KATLS" verify --dir "$work/big-saved" --policy "$work/p.json" --json >"$work/v" 2>&1 ||
+		RC=$?
+	expect "large log: verify --dir" 0 ok "$work/v"
+	printf 'X' | dd of="$f" bs=1 seek=5000 conv=notrunc 2>/dev/null
+	RC=0
+	"$KATLS" verify --dir "$work/big-saved" --policy "$work/p.json" --json >"$work/v" 2>&1 ||
+		RC=$?
+	expect "large log: a byte of the saved log changed" 4 evidence-malformed "$work/v" \
+		"ima-digest"
+}
+scenario_large_log
+
 if [ "$FAILURES" -ne 0 ]; then
 	echo "test_attest: $FAILURES failure(s)" >&2
 	exit 1
