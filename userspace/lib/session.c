@@ -22,6 +22,14 @@ struct sess {
 	const struct katls_session_params *p;
 	struct katls_session_result *out;
 	struct katls_frame_reader rd;
+	/*
+	 * What we send, until we next wait for the peer: one write per flight,
+	 * so one TLS record and, mostly, one segment.  Back-to-back small
+	 * segments (TCP_NODELAY) made the sender's tail loss probe fire before
+	 * the peer's delayed ACK: a retransmission per exchange.
+	 */
+	struct katls_buf pending;
+	int write_err;				/* a flush failed: -errno */
 	struct katls_ea_crc_set used;		/* crcs of our requests consumed */
 	struct katls_ea_request mine;		/* request we sent */
 	struct katls_ea_request theirs;		/* request we answer */
@@ -68,9 +76,23 @@ static int err_of(enum katls_reason r)
 	}
 }
 
+/* Queued until the next read (tr_read()) or the end of the exchange. */
 static int send_buf(struct sess *s, const struct katls_buf *b)
 {
-	return s->p->tr.write(s->p->tr.arg, b->data, b->len);
+	return s->write_err ?: katls_put_bytes(&s->pending, b->data, b->len);
+}
+
+static int flush(struct sess *s)
+{
+	int ret;
+
+	if (s->write_err || !s->pending.len)
+		return s->write_err;
+	ret = s->p->tr.write(s->p->tr.arg, s->pending.data, s->pending.len);
+	s->pending.len = 0;
+	if (ret)
+		s->write_err = ret;
+	return ret;
 }
 
 static int send_verdict(struct sess *s, enum katls_reason r, const char *text)
@@ -110,6 +132,9 @@ static int read_error(struct sess *s, int ret, const char *want)
 {
 	bool first = s->first;
 
+	if (s->write_err)
+		return fail(s, KATLS_R_INTERNAL, false, "cannot send to the peer: %s",
+			    strerror(-s->write_err));
 	if (ret == -ETIMEDOUT)
 		return first ? fail(s, KATLS_R_PROTOCOL, true, "peer sent no katls hello in time "
 				    "(does it speak katls/1?)") :
@@ -495,11 +520,13 @@ static int run_server(struct sess *s)
 	return ret;
 }
 
+/* Everything queued goes out before we wait for the peer's answer to it. */
 static ssize_t tr_read(void *arg, uint8_t *buf, size_t len)
 {
-	const struct katls_transport *tr = arg;
+	struct sess *s = arg;
+	int ret = flush(s);
 
-	return tr->read(tr->arg, buf, len);
+	return ret ? ret : s->p->tr.read(s->p->tr.arg, buf, len);
 }
 
 int katls_session_run(const struct katls_session_params *p, struct katls_session_result *out)
@@ -522,13 +549,18 @@ int katls_session_run(const struct katls_session_params *p, struct katls_session
 		return -EINVAL;
 	}
 	katls_ea_crc_set_init(&s.used);
-	katls_frame_reader_init(&s.rd, tr_read, (void *)&p->tr, 0);
+	katls_frame_reader_init(&s.rd, tr_read, &s, 0);
 	ret = p->role == KATLS_ROLE_CLIENT ? run_client(&s) : run_server(&s);
+	/* the last flight: a verdict, or the refusal that fail() queued */
+	if (flush(&s) && !ret)
+		ret = fail(&s, KATLS_R_INTERNAL, false, "cannot send to the peer: %s",
+			   strerror(-s.write_err));
 	if (!ret) {
 		out->reason = KATLS_R_OK;
 		snprintf(out->msg, sizeof(out->msg), "attestation exchange complete");
 	}
 	katls_frame_reader_cleanup(&s.rd);
+	katls_buf_cleanup(&s.pending);
 	katls_ima_prefix_unref(s.offered);
 	katls_ea_request_cleanup(&s.mine);
 	katls_ea_request_cleanup(&s.theirs);
