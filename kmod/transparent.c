@@ -11,8 +11,8 @@
  * socket's proto_ops are replaced by a wrapper of the ops it had, which
  * holds every application entry point that moves data or could end the
  * connection under us (sendmsg, recvmsg, sendpage, splice_read, poll,
- * connect(AF_UNSPEC), listen, setsockopt of TCP_ULP/SOL_TLS) until the
- * verdict: a blocking call sleeps on the socket's wait queue, a non-blocking
+ * connect(AF_UNSPEC), listen, setsockopt of TCP_ULP/SOL_TLS, shutdown) until
+ * the verdict: a blocking call sleeps on the socket's wait queue, a non-blocking
  * one gets EAGAIN, poll reports nothing ready, so a level-triggered event
  * loop sleeps; the verdict wakes the queue.  The request itself is the one
  * setsockopt(KATLS_SO_ATTEST) makes (request.c), queued asynchronously once
@@ -68,6 +68,7 @@ struct katls_tsock {
 	struct sock *sk;
 	unsigned long flags;		/* T_* bits */
 	int result;			/* 0 or -errno, valid once T_DONE */
+	atomic_t shut;			/* deferred shutdown(): its how + 1, 0 = none */
 	u8 role, mode;
 	struct katls_workload wl;	/* until the request takes it */
 	struct work_struct start_work;
@@ -163,11 +164,19 @@ static void t_finish(struct katls_tsock *t, int result, u32 reason, u64 expiry,
 	struct sock *sk = t->sk;
 
 	result = katls_sock_finish(sk, result, reason, expiry, peer_digest ?: zero);
+	int shut;
+
 	WRITE_ONCE(t->result, result);
 	smp_mb__before_atomic();
 	set_bit(T_DONE, &t->flags);
-	if (!result && sk->sk_socket)
+	smp_mb__after_atomic();
+	shut = atomic_xchg(&t->shut, 0);
+	if (!result && sk->sk_socket) {
 		unwrap(sk->sk_socket);
+		/* the program's shutdown(), held back: now, through kTLS */
+		if (shut)
+			kernel_sock_shutdown(sk->sk_socket, shut - 1);
+	}
 	wake_all(sk);
 }
 
@@ -425,6 +434,33 @@ static ssize_t w_splice_read(struct socket *sock, loff_t *ppos, struct pipe_inod
 	return orig_of(sock)->splice_read(sock, ppos, pipe, len, flags);
 }
 
+/*
+ * A shutdown() before the verdict would cut katlsd's handshake short (a FIN
+ * in its middle, or no more writes for it): it is held back, like the
+ * program's data, and done when the verdict accepts the connection (a
+ * refused one is shut down anyway).  It returns at once, as it would have.
+ */
+static int w_shutdown(struct socket *sock, int how)
+{
+	struct katls_tsock *t = tsock_of(sock);
+	int shut;
+
+	if (t && !t_done(t) && !katls_request_daemon_current()) {
+		if (how < SHUT_RD || how > SHUT_RDWR)
+			return -EINVAL;
+		atomic_or(how + 1, &t->shut);
+		smp_mb__after_atomic();
+		if (!t_done(t))
+			return 0;
+		/* the verdict came meanwhile: whoever takes the bits does it */
+		shut = atomic_xchg(&t->shut, 0);
+		if (!shut || READ_ONCE(t->result))
+			return 0;
+		how = shut - 1;
+	}
+	return orig_of(sock)->shutdown(sock, how);
+}
+
 static int w_mmap(struct file *file, struct socket *sock, struct vm_area_struct *vma)
 {
 	struct katls_tsock *t = tsock_of(sock);
@@ -465,6 +501,7 @@ static struct katls_wrap *wrap_for(const struct proto_ops *o)
 	n->ops.setsockopt = w_setsockopt;
 	n->ops.sendmsg = w_sendmsg;
 	n->ops.recvmsg = w_recvmsg;
+	n->ops.shutdown = w_shutdown;
 	if (o->sendpage)
 		n->ops.sendpage = w_sendpage;
 	if (o->splice_read)

@@ -9,7 +9,8 @@
 # the wire (a packet capture on lo); katlsd's verdict names the program's exe
 # and its digest (sha256sum); refusal (the server fails the policy) gives the
 # program EACCES and the server no byte; a peer without katls (plain nc -l)
-# gives a refusal within the timeout, never a hang.
+# gives a refusal within the timeout, never a hang; a shutdown(SHUT_WR) before
+# the verdict is held back until it; the same over IPv6.
 . "$(dirname "$0")/lib.sh"
 need jq; need openssl; need /usr/bin/python3; need busybox
 . "$top/tests/vm/daemon_lib.sh"
@@ -128,6 +129,45 @@ except OSError as e:
 plain_peer 7704 EPROTO
 plain_peer 7705 ETIMEDOUT
 echo 60000 >/sys/module/katls/parameters/max_timeout_ms
+
+# 5. shutdown(SHUT_WR) before the verdict (a client that only reads): held back
+# until the verdict, not a FIN in the middle of katlsd's handshake
+$katls policy add 127.0.0.1 port 7706 attest --direction out --policy vm >/dev/null
+serve 7706
+out=$(timeout 60 $py -c '
+import socket, errno
+s = socket.create_connection(("127.0.0.1", 7706))
+s.shutdown(socket.SHUT_WR)
+try:
+    print(s.recv(100).decode() or "EOF")
+except OSError as e:
+    print(errno.errorcode[e.errno])' 2>&1) || true
+served
+echo "    python3 (shutdown first): $out"
+check "shutdown before the verdict: attested all the same, the reply arrives" [ "$out" = ACK ]
+check "shutdown before the verdict: the server sees the attested connection, then EOF" \
+	grep -q "result=ok .*first=- " <<<"$sout"
+
+# 6. IPv6: an attest rule for ::1, python3 over AF_INET6
+$katls policy add ::1 port 7707 attest --direction out --policy vm >/dev/null
+: >"$work/ps.out"
+$probe serve 7707 -6 -m attest >"$work/ps.out" 2>&1 & sp=$!
+wait_file_grep listening "$work/ps.out" || { echo "FAIL - probe server (v6) did not start"; exit 1; }
+tx0=$(tls_stat TlsTxSw)
+out=$(timeout 60 $py -c '
+import socket
+s = socket.create_connection(("::1", 7707))
+s.sendall(b"APP-DATA-7707")
+print(s.recv(100).decode())' 2>&1) || true
+served
+echo "    python3 over ::1: $out"
+check "IPv6: the server got exactly the program's bytes, after the verdict" \
+	grep -q "result=ok .*first=APP-DATA-7707 " <<<"$sout"
+tx1=$(tls_stat TlsTxSw)
+check "IPv6: the program read the reply through kTLS" \
+	bash -c "[ '$out' = ACK ] && [ $((tx1 - tx0)) -ge 2 ]"
+check "IPv6: katlsd's verdict is transparent" \
+	bash -c "grep event=verdict '$kd_log' | grep role=client | tail -n1 | grep -q 'result=accepted.* transparent=true'"
 
 check "gate stats count the transparent sockets" bash -c "$katls gate stats | grep -q marked_required"
 stop_katlsd
