@@ -4,6 +4,7 @@
 #   scripts/vm.sh run SCRIPT [ARG...]   boot a fresh VM, run SCRIPT (a path inside
 #                                       the project tree) as root, exit with its status
 #   scripts/vm.sh all                   run every tests/vm/test_*.sh, one boot each
+#                                       (make vm-test groups them: tests/vm/boots)
 #
 # The guest boots Debian's linux-image-amd64 (the newest /boot/vmlinuz-*, or
 # KATLS_VM_KERNEL=<version>) under TCG, with a busybox initramfs that loads the

@@ -348,6 +348,8 @@ static void run(struct work *w)
 
 	ret = katls_tls_ssl_new(&ssl, client ? w->cfg->client_ctx : w->cfg->server_ctx, fd,
 				client ? a->server_name : NULL);
+	if (!ret)
+		ret = katls_ktls_quickack_reads(ssl);	/* no tail loss probe at the peer */
 	if (ret) {
 		r.reason = KATLS_R_INTERNAL;
 		snprintf(r.msg, sizeof(r.msg), "SSL_new: %s", strerror(-ret));

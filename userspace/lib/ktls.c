@@ -194,6 +194,32 @@ out:
 	return ret;
 }
 
+void katls_ktls_quickack(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
+static long quickack_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+			int ret, size_t *processed)
+{
+	(void)argp, (void)len, (void)argi, (void)argl, (void)processed;
+	if (oper == BIO_CB_READ)
+		katls_ktls_quickack(BIO_get_fd(b, NULL));
+	return ret;
+}
+
+int katls_ktls_quickack_reads(SSL *ssl)
+{
+	BIO *b = SSL_get_rbio(ssl);
+
+	if (!b || BIO_get_fd(b, NULL) < 0)
+		return -EINVAL;
+	BIO_set_callback_ex(b, quickack_cb);
+	return 0;
+}
+
 ssize_t katls_ktls_read(void *arg, uint8_t *buf, size_t len)
 {
 	int fd = *(int *)arg;
@@ -206,6 +232,7 @@ ssize_t katls_ktls_read(void *arg, uint8_t *buf, size_t len)
 	struct cmsghdr *cm;
 	ssize_t n;
 
+	katls_ktls_quickack(fd);
 	do {
 		n = recvmsg(fd, &msg, 0);
 	} while (n < 0 && errno == EINTR);

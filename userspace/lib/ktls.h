@@ -40,6 +40,19 @@ int katls_ktls_install(SSL *ssl, int fd, bool client);
 const char *katls_ktls_cipher_name(SSL *ssl);
 
 /*
+ * The handshake and the katls/1 exchange are lockstep: each side waits for
+ * the other's answer.  Delaying an ACK there saves nothing, and a peer whose
+ * one segment in flight waits for it longer than its probe timeout (2 RTT +
+ * 200 ms: our answer may wait for a TPM quote or a busy CPU) sends a tail
+ * loss probe, a retransmission.  So whoever holds a socket for the exchange
+ * acknowledges at once: TCP_QUICKACK (sends a pending delayed ACK now; not
+ * sticky, so set before every read).  katls_ktls_quickack_reads() does so
+ * for the reads of @ssl's handshake; katls_ktls_read() always.
+ */
+void katls_ktls_quickack(int fd);
+int katls_ktls_quickack_reads(SSL *ssl);
+
+/*
  * Transport callbacks over a kTLS socket; @arg points to the int fd.
  * read: bytes (> 0), 0 at EOF, -ETIMEDOUT (SO_RCVTIMEO), -EPROTO (a
  * non-application record, e.g. an alert), other -errno.
