@@ -33,8 +33,10 @@
  *
  * Limits (module parameters, read at each request): at most max_requests
  * open (queued or accepted) requests in all (-ENOBUFS beyond), at most
- * max_requests_per_uid per requesting real uid unless the requester has
- * CAP_SYS_RESOURCE (-EAGAIN beyond), and no request waits longer than
+ * max_requests_per_uid per requesting real uid and max_requests_per_cgroup
+ * per requesting cgroup (v2) unless the requester has CAP_SYS_RESOURCE
+ * (-EAGAIN beyond: a container cannot exhaust the daemon by spreading its
+ * requests over many uids), and no request waits longer than
  * max_timeout_ms (a longer timeout_ms is clamped; the daemon sees the clamped
  * value).  A refused request leaves the socket as it was.
  */
@@ -74,6 +76,10 @@ static unsigned int max_requests_per_uid = 64;
 module_param(max_requests_per_uid, uint, 0644);
 MODULE_PARM_DESC(max_requests_per_uid,
 		 "Open attestation requests per uid, unless CAP_SYS_RESOURCE; more: EAGAIN");
+static unsigned int max_requests_per_cgroup = 256;
+module_param(max_requests_per_cgroup, uint, 0644);
+MODULE_PARM_DESC(max_requests_per_cgroup,
+		 "Open attestation requests per cgroup (v2), unless CAP_SYS_RESOURCE; more: EAGAIN");
 static unsigned int max_timeout_ms = 60000;
 module_param_cb(max_timeout_ms, &max_timeout_ops, &max_timeout_ms, 0644);
 MODULE_PARM_DESC(max_timeout_ms,
@@ -111,7 +117,7 @@ struct katls_request {
 	s32 result;
 	u32 reason;
 	u64 expiry;
-	bool exempt;			/* CAP_SYS_RESOURCE: no per-uid limit */
+	bool exempt;			/* CAP_SYS_RESOURCE: no per-uid/cgroup limit */
 	u8 peer_digest[KATLS_SHA256_LEN];
 	struct katls_workload wl;
 	struct katls_attest_req params;
@@ -196,6 +202,7 @@ static void free_request(struct katls_request *req)
 static int check_limits(const struct katls_request *req)
 {
 	unsigned int max_uid = READ_ONCE(max_requests_per_uid), mine = 0;
+	unsigned int max_cg = READ_ONCE(max_requests_per_cgroup), cg = 0;
 	struct katls_request *r;
 	int id;
 
@@ -208,14 +215,23 @@ static int check_limits(const struct katls_request *req)
 	}
 	if (req->exempt)
 		return 0;
-	idr_for_each_entry(&req_idr, r, id)
+	idr_for_each_entry(&req_idr, r, id) {
 		mine += uid_eq(r->wl.uid, req->wl.uid);
-	if (mine < max_uid)
-		return 0;
-	nr_limited++;
-	pr_notice_ratelimited("uid %u has %u open requests (max_requests_per_uid): refused with EAGAIN\n",
-			      from_kuid(&init_user_ns, req->wl.uid), mine);
-	return -EAGAIN;
+		cg += r->wl.cgroup_id == req->wl.cgroup_id;
+	}
+	if (mine >= max_uid) {
+		nr_limited++;
+		pr_notice_ratelimited("uid %u has %u open requests (max_requests_per_uid): refused with EAGAIN\n",
+				      from_kuid(&init_user_ns, req->wl.uid), mine);
+		return -EAGAIN;
+	}
+	if (cg >= max_cg) {
+		nr_limited++;
+		pr_notice_ratelimited("cgroup %llu has %u open requests (max_requests_per_cgroup): refused with EAGAIN\n",
+				      req->wl.cgroup_id, cg);
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 /* Queues @req for the daemon and announces it.  Under req_lock.  Return: 0 or -errno. */
@@ -693,9 +709,9 @@ int __init katls_request_init(void)
 {
 	int ret;
 
-	pr_info("per-request %zu bytes (slab %zu); limits: %u requests, %u per uid, %u ms\n",
+	pr_info("per-request %zu bytes (slab %zu); limits: %u requests, %u per uid, %u per cgroup, %u ms\n",
 		sizeof(struct katls_request), kmalloc_size_roundup(sizeof(struct katls_request)),
-		max_requests, max_requests_per_uid, max_timeout_ms);
+		max_requests, max_requests_per_uid, max_requests_per_cgroup, max_timeout_ms);
 	katls_wq = alloc_workqueue("katls", WQ_UNBOUND, 0);
 	if (!katls_wq)
 		return -ENOMEM;

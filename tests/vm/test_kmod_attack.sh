@@ -10,7 +10,7 @@
 #     cannot register either.
 #  3. uid 65534 cannot join the events group; in a user+network namespace of
 #     its own it may join but receives nothing (no IMA count leaks).
-#  4. limits: per-uid (EAGAIN) and global (ENOBUFS) bounds on open requests,
+#  4. limits: per-uid and per-cgroup (EAGAIN) and global (ENOBUFS) bounds on open requests,
 #     counted in STATE_GET, the refused socket untouched; max_timeout_ms clamps.
 #  5. clones (last: it unloads the module): uid 65534 listens on a socket whose
 #     attestation failed (refused: EINVAL) and on one whose attestation is
@@ -64,8 +64,8 @@ check "module_put is only ever a sibling call (jmp) in katls_sk_destruct" \
 # ---- 2. the daemon is one netlink socket ----------------------------------------
 caps=$(netadmin awk '/^CapEff/ {print $2}' /proc/self/status)
 check "netadmin() has CAP_NET_ADMIN only (CapEff $caps)" [ "$caps" = 0000000000001000 ]
-check "defaults: 1024 requests, 64 per uid, 60000 ms, no daemon_exe" \
-	[ "$(cat $params/max_requests),$(cat $params/max_requests_per_uid),$(cat $params/max_timeout_ms),$(cat $params/daemon_exe)" = "1024,64,60000," ]
+check "defaults: 1024 requests, 64 per uid, 256 per cgroup, 60000 ms, no daemon_exe" \
+	[ "$(cat $params/max_requests),$(cat $params/max_requests_per_uid),$(cat $params/max_requests_per_cgroup),$(cat $params/max_timeout_ms),$(cat $params/daemon_exe)" = "1024,64,256,60000," ]
 check "CAP_NET_ADMIN only, no daemon: REGISTER/ACCEPT/DONE/IMA_GET/events EPERM" \
 	netadmin $tools/reqprobe netadmin
 
@@ -163,6 +163,41 @@ check "no request left" [ "$(kstat .requests.queued),$(kstat .requests.accepted)
 stop_fake
 echo 64 >$params/max_requests_per_uid
 echo 1024 >$params/max_requests
+
+# per cgroup: two uids in one cgroup share its bound (a container cannot spread
+# its requests over many uids); a request from another cgroup is not affected
+cg=/sys/fs/cgroup
+check "cgroup v2 at $cg" [ -e $cg/cgroup.procs ]
+mkdir -p $cg/katls-a $cg/katls-b
+echo 3 >$params/max_requests_per_cgroup
+in_cg() {	# in_cg CGROUP UID CMD...: CMD as UID (no capabilities) in CGROUP
+	local g=$1 u=$2; shift 2
+	bash -c 'echo $$ >"$0/cgroup.procs" && exec setpriv --reuid="$1" --regid="$1" \
+		--clear-groups --inh-caps=-all "${@:2}"' "$cg/$g" "$u" "$@"
+}
+start_fake
+l0=$(kstat .requests.limited)
+rm -f "$pub"/rel*
+in_cg katls-a 65534 $probe hold --hold 2 --extra 0 --release "$pub/rel1" >"$work/g1.out" 2>&1 &
+g1=$!
+wait_grep "^pending=" "$work/g1.out"
+in_cg katls-a 65533 $probe hold --hold 1 --extra 1 --expect-extra EAGAIN --release "$pub/rel2" \
+	>"$work/g2.out" 2>&1 & g2=$!
+wait_grep "^pending=" "$work/g2.out"
+check "cgroup katls-a: uid 65534 holds 2, uid 65533 one more, its next gets EAGAIN (3 per cgroup)" \
+	grep -q "^pending=1 extra=EAGAIN$" "$work/g2.out"
+touch "$pub/rel3"
+check "uid 65533 in cgroup katls-b meanwhile: not limited by katls-a's requests" \
+	in_cg katls-b 65533 $probe hold --hold 1 --extra 0 --release "$pub/rel3"
+check "the kernel log names the per-cgroup limit" \
+	bash -c "dmesg | grep -q 'max_requests_per_cgroup): refused with EAGAIN'"
+touch "$pub/rel1" "$pub/rel2"
+r1=0; wait $g1 || r1=$?; r2=0; wait $g2 || r2=$?
+check "the held requests end with EINTR ($r1, $r2)" [ "$r1,$r2" = 0,0 ]
+check "STATE_GET counts the refusal" [ "$(kstat .requests.limited)" = $((l0 + 1)) ]
+stop_fake
+echo 256 >$params/max_requests_per_cgroup
+rmdir $cg/katls-a $cg/katls-b
 check "max_timeout_ms refuses 999 and 600001" \
 	bash -c "! echo 999 >$params/max_timeout_ms && ! echo 600001 >$params/max_timeout_ms"
 echo 1500 >$params/max_timeout_ms

@@ -293,7 +293,7 @@ static void module_families(struct om *o, const struct katls_state *s)
 	      "Requests katlsd accepted and has not completed yet.", s->req_accepted);
 	counter(o, "katls_module_requests_limited",
 		"KATLS_SO_ATTEST calls katls.ko refused by a limit (max_requests, "
-		"max_requests_per_uid) since it was loaded.", s->req_limited);
+		"max_requests_per_uid, max_requests_per_cgroup) since it was loaded.", s->req_limited);
 	gauge(o, "katls_module_sockets",
 	      "Sockets that carry katls state (pending, attested or failed) and still exist.",
 	      s->socks);

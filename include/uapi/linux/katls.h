@@ -129,6 +129,8 @@
  *   max_requests_per_uid  open requests per requesting real uid; default 64;
  *                         callers with CAP_SYS_RESOURCE are exempt (as from
  *                         RLIMIT_NPROC).  Beyond: -EAGAIN.
+ *   max_requests_per_cgroup  open requests per requesting cgroup (v2);
+ *                         default 256; the same exemption.  Beyond: -EAGAIN.
  *   max_timeout_ms        the longest a request may wait for its verdict;
  *                         1000..KATLS_TIMEOUT_MAX_MS, default 60000.  A
  *                         larger timeout_ms (or the default) is clamped to it.
@@ -154,7 +156,8 @@
  *     -EISCONN       this socket was already attested (a socket whose
  *                    attestation failed is shut down: -ENOTCONN)
  *     -ECONNREFUSED  no daemon registered
- *     -EAGAIN        the caller's uid has max_requests_per_uid requests open
+ *     -EAGAIN        the caller's uid has max_requests_per_uid requests open,
+ *                    or its cgroup max_requests_per_cgroup
  *     -ENOBUFS       max_requests requests are open (all users)
  *     -ECONNABORTED  the daemon exited before completing the request
  *     -ETIMEDOUT     the request did not complete within its timeout
