@@ -158,6 +158,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 # test_buf records the library's wipes
 $(BUILD)/tests/unit/test_buf: LDLIBS += -Wl,--wrap=OPENSSL_cleanse
+$(BUILD)/tests/vm/gate_io $(BUILD)/tests/vm/transp_attack: LDLIBS += -luring
 
 $(TOOL_BINS) $(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(call msg,LD,$@)

@@ -9,7 +9,7 @@ libbpf-dev bpftool libelf-dev zlib1g-dev dwarves
 libssl-dev openssl
 libtss2-dev tpm2-tools swtpm swtpm-tools
 libcbor-dev libnl-3-dev libnl-genl-3-dev libjson-c-dev
-libcmocka-dev
+libcmocka-dev liburing-dev
 qemu-system-x86 busybox-static cpio kmod
 linux-image-amd64 linux-headers-amd64
 ima-evm-utils iproute2 procps jq util-linux python3

@@ -18,6 +18,10 @@
  *                    Receive paths (the peer sends first): read, readv, recv,
  *                    recvfrom, recvmsg, recvmmsg, splice-out, zerocopy
  *                    (getsockopt TCP_ZEROCOPY_RECEIVE copying into copybuf).
+ *                    The same through io_uring (SEND, WRITE, SENDMSG, SEND_ZC,
+ *                    SPLICE in; RECV, READ, RECVMSG, SPLICE out; SEND and RECV
+ *                    also with IOSQE_ASYNC, run by an io-wq worker thread) and
+ *                    Linux AIO (IOCB_CMD_PWRITE, IOCB_CMD_PREAD).
  *   io-thread=EXPECT the same from a second thread of this process
  *   io-child=EXPECT  the same from a forked child
  *   send=EXPECT      one send() only (cheap, for counting denials)
@@ -57,6 +61,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
+#include <linux/aio_abi.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -70,6 +76,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -223,6 +230,128 @@ static ssize_t p_zerocopy(int fd)
 	return zc.copybuf_len > 0 ? zc.copybuf_len : 0;
 }
 
+/*
+ * io_uring: one request on a ring of its own (so that threads and forked
+ * children each use theirs), its completion's result as a syscall's.
+ */
+enum uring_op { U_SEND, U_WRITE, U_SENDMSG, U_SEND_ZC, U_SPLICE_IN, U_RECV, U_READ,
+		U_RECVMSG, U_SPLICE_OUT };
+
+static ssize_t uring(int fd, enum uring_op op, bool async)
+{
+	struct iovec iov = { op >= U_RECV ? rbuf : data, CHUNK };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct __kernel_timespec ts = { .tv_sec = 5 };
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	int p[2] = { -1, -1 }, ret, res;
+	bool more;
+
+	if ((op == U_SPLICE_IN || op == U_SPLICE_OUT) &&
+	    (pipe2(p, O_CLOEXEC) || (op == U_SPLICE_IN && write(p[1], data, CHUNK) != CHUNK))) {
+		perror("gate_io: pipe");
+		exit(2);
+	}
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret) {
+		fprintf(stderr, "gate_io: io_uring_queue_init: %s\n", strerror(-ret));
+		exit(2);
+	}
+	sqe = io_uring_get_sqe(&ring);
+	switch (op) {
+	case U_SEND: io_uring_prep_send(sqe, fd, data, CHUNK, 0); break;
+	case U_WRITE: io_uring_prep_write(sqe, fd, data, CHUNK, 0); break;
+	case U_SENDMSG: io_uring_prep_sendmsg(sqe, fd, &m, 0); break;
+	case U_SEND_ZC: io_uring_prep_send_zc(sqe, fd, data, CHUNK, 0, 0); break;
+	case U_SPLICE_IN: io_uring_prep_splice(sqe, p[0], -1, fd, -1, CHUNK, 0); break;
+	case U_RECV: io_uring_prep_recv(sqe, fd, rbuf, CHUNK, 0); break;
+	case U_READ: io_uring_prep_read(sqe, fd, rbuf, CHUNK, 0); break;
+	case U_RECVMSG: io_uring_prep_recvmsg(sqe, fd, &m, 0); break;
+	case U_SPLICE_OUT: io_uring_prep_splice(sqe, fd, -1, p[1], -1, CHUNK, 0); break;
+	}
+	if (async)
+		sqe->flags |= IOSQE_ASYNC;
+	ret = io_uring_submit(&ring);
+	if (ret != 1) {
+		fprintf(stderr, "gate_io: io_uring_submit: %s\n", strerror(-ret));
+		exit(2);
+	}
+	/* a request the gate lets wait would hang here: 5 s, then ETIME */
+	ret = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
+	if (ret) {
+		io_uring_queue_exit(&ring);
+		errno = -ret;
+		return -1;
+	}
+	res = cqe->res;
+	more = cqe->flags & IORING_CQE_F_MORE;	/* SEND_ZC: its notification follows */
+	io_uring_cqe_seen(&ring, cqe);
+	if (more && !io_uring_wait_cqe_timeout(&ring, &cqe, &ts))
+		io_uring_cqe_seen(&ring, cqe);
+	io_uring_queue_exit(&ring);
+	if (p[0] >= 0) {
+		close(p[0]);
+		close(p[1]);
+	}
+	if (res < 0) {
+		errno = -res;
+		return -1;
+	}
+	return res;
+}
+
+static ssize_t p_u_send(int fd) { return uring(fd, U_SEND, false); }
+static ssize_t p_u_send_async(int fd) { return uring(fd, U_SEND, true); }
+static ssize_t p_u_write(int fd) { return uring(fd, U_WRITE, false); }
+static ssize_t p_u_sendmsg(int fd) { return uring(fd, U_SENDMSG, false); }
+static ssize_t p_u_send_zc(int fd) { return uring(fd, U_SEND_ZC, false); }
+static ssize_t p_u_splice_in(int fd) { return uring(fd, U_SPLICE_IN, false); }
+static ssize_t p_u_recv(int fd) { return uring(fd, U_RECV, false); }
+static ssize_t p_u_recv_async(int fd) { return uring(fd, U_RECV, true); }
+static ssize_t p_u_read(int fd) { return uring(fd, U_READ, false); }
+static ssize_t p_u_recvmsg(int fd) { return uring(fd, U_RECVMSG, false); }
+static ssize_t p_u_splice_out(int fd) { return uring(fd, U_SPLICE_OUT, false); }
+
+/* Linux AIO (io_submit) on the socket: the kernel runs it as read/write_iter. */
+static ssize_t aio(int fd, bool write)
+{
+	struct timespec ts = { .tv_sec = 5 };
+	aio_context_t ctx = 0;
+	struct iocb cb = {
+		.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD,
+		.aio_fildes = (uint32_t)fd,
+		.aio_buf = (uint64_t)(uintptr_t)(write ? data : rbuf),
+		.aio_nbytes = CHUNK,
+	};
+	struct iocb *cbs[1] = { &cb };
+	struct io_event ev;
+	long n;
+
+	if (syscall(SYS_io_setup, 1, &ctx)) {
+		perror("gate_io: io_setup");
+		exit(2);
+	}
+	n = syscall(SYS_io_submit, ctx, 1, cbs);
+	if (n == 1)
+		n = syscall(SYS_io_getevents, ctx, 1, 1, &ev, &ts);
+	syscall(SYS_io_destroy, ctx);
+	if (n < 0)
+		return -1;		/* errno from io_submit */
+	if (n == 0) {
+		errno = ETIME;
+		return -1;
+	}
+	if (ev.res < 0) {
+		errno = (int)-ev.res;
+		return -1;
+	}
+	return ev.res;
+}
+
+static ssize_t p_aio_write(int fd) { return aio(fd, true); }
+static ssize_t p_aio_read(int fd) { return aio(fd, false); }
+
 static const struct path {
 	const char *name;
 	path_fn fn;
@@ -244,6 +373,19 @@ static const struct path {
 	{ "recvmmsg", p_recvmmsg, true },
 	{ "splice-out", p_splice_out, true },
 	{ "zerocopy", p_zerocopy, true },
+	{ "uring-send", p_u_send, false },
+	{ "uring-send-async", p_u_send_async, false },
+	{ "uring-write", p_u_write, false },
+	{ "uring-sendmsg", p_u_sendmsg, false },
+	{ "uring-send-zc", p_u_send_zc, false },
+	{ "uring-splice-in", p_u_splice_in, false },
+	{ "aio-write", p_aio_write, false },
+	{ "uring-recv", p_u_recv, true },
+	{ "uring-recv-async", p_u_recv_async, true },
+	{ "uring-read", p_u_read, true },
+	{ "uring-recvmsg", p_u_recvmsg, true },
+	{ "uring-splice-out", p_u_splice_out, true },
+	{ "aio-read", p_aio_read, true },
 };
 #define NUM_PATHS (sizeof(paths) / sizeof(paths[0]))
 

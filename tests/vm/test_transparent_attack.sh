@@ -6,7 +6,8 @@
 # MSG_ZEROCOPY, TCP_ZEROCOPY_RECEIVE, its own TCP_ULP/SOL_TLS, listen,
 # disconnect, a forked child's write.  None may move a byte or reveal one;
 # then the connection is attested and the server's first bytes are exactly
-# the program's.
+# the program's.  The same program's I/O through io_uring (inline and
+# IOSQE_ASYNC), submitted before the verdict.
 . "$(dirname "$0")/lib.sh"
 need jq; need openssl; need setpriv
 . "$top/tests/vm/daemon_lib.sh"
@@ -40,5 +41,28 @@ check "then the program's blocking write waits for the verdict and passes" \
 	grep -q "| write=ok reply=ACK" <<<"$out"
 check "the server's first bytes are exactly the program's (nothing early, nothing of katls)" \
 	grep -q "result=ok .*first=APP-DATA-7951 " <<<"$sout"
+
+# the program's I/O through io_uring, submitted while katls.ko holds the socket:
+# a RECV (it must not see katlsd's handshake) and the SEND; inline (EAGAIN, then
+# io_uring polls the socket: nothing is ready until the verdict) and with
+# IOSQE_ASYNC (an io-wq thread of the program blocks in the wrapper)
+for mode in uring uring-async; do
+	port=$([ $mode = uring ] && echo 7952 || echo 7953)
+	$katls policy add 127.0.0.1 port $port attest --direction out --policy vm >/dev/null
+	: >"$work/ps.out"
+	$probe serve $port -m attest >"$work/ps.out" 2>&1 & sp=$!
+	wait_file_grep listening "$work/ps.out" || { echo "FAIL - probe server did not start"; exit 1; }
+	out=$(timeout 90 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		$tools/transp_attack 127.0.0.1 $port $mode 2>&1) || true
+	wait $sp 2>/dev/null || true
+	sout=$(tail -n1 "$work/ps.out")
+	echo "    attacker ($mode): ${out#*| }"; echo "    server: $sout"
+	check "$mode: nothing completes before the verdict" grep -q "uring_early=none " <<<"$out"
+	check "$mode: the SEND completes after the verdict" grep -q "uring_send=ok " <<<"$out"
+	check "$mode: the RECV gets the server's reply, nothing of katls" \
+		grep -q "uring_reply=ACK " <<<"$out"
+	check "$mode: the server's first bytes are exactly the program's" \
+		grep -q "result=ok .*first=APP-DATA-$port " <<<"$sout"
+done
 stop_katlsd
 done_testing
