@@ -22,6 +22,8 @@ echo "== host integration"
 scripts/run-tests.sh host tests/host/test_*.sh || rc=1
 echo "== VM (Debian kernel under QEMU, swtpm TPM, IMA)"
 scripts/run-tests.sh vm tests/vm/test_*.sh || rc=1
+echo "== two VMs on a virtual link (two hosts)"
+scripts/run-tests.sh twohost tests/twohost/test_*.sh || rc=1
 
 awk '{p += $1; f += $2} END {printf "check: %d passed, %d failed\n", p, f}' "$KATLS_TALLY"
 exit $rc

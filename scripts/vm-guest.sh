@@ -24,6 +24,10 @@ trap finish EXIT
 	mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
 	ip link set lo up
 	hostname katls-vm
+	if [ -n "${KATLS_VM_IP:-}" ]; then	# a NIC to another guest (vm.sh KATLS_VM_NET)
+		modprobe virtio_net && ip addr add "$KATLS_VM_IP/24" dev eth0 && ip link set eth0 up
+		hostname "katls-vm-${KATLS_VM_IP##*.}"
+	fi
 	modprobe tls
 	if [ -z "$KATLS_VM_NOMOD" ]; then
 		insmod $top/kmod/katls.ko || echo "vm-guest: insmod katls.ko failed"

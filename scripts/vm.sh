@@ -19,7 +19,12 @@
 # Knobs: KATLS_VM_TIMEOUT (seconds, default 600), KATLS_VM_KVM=1 (use KVM; it did
 # not boot on the build machines, TCG is the default), KATLS_VM_MEM (MiB, 1536),
 # KATLS_VM_SMP (2), KATLS_VM_KEEP=1 (keep the temp dir), KATLS_VM_NOMOD=1 (do not
-# load katls.ko), KATLS_VM_APPEND (extra kernel command line).
+# load katls.ko), KATLS_VM_APPEND (extra kernel command line),
+# KATLS_VM_TPMSTATE (a swtpm state directory to start the TPM from, copied:
+# e.g. with an AK provisioned on the host), KATLS_VM_NET=listen:PORT|connect:PORT
+# with KATLS_VM_IP=A.B.C.D (a virtio NIC, eth0 = A.B.C.D/24 in the guest, on a
+# QEMU socket link to the VM that listens on 127.0.0.1:PORT: two guests, two
+# hosts; tests/twohost/).
 # Inside the guest: $KATLS_OUT is a writable directory that comes back to the
 # host; its path on the host is printed at the end when KATLS_VM_KEEP=1.
 set -euo pipefail
@@ -108,7 +113,17 @@ run_one() {
 	{
 		echo "KATLS_VM_NOMOD=${KATLS_VM_NOMOD:-}"
 		echo "KATLS_VM_KERNEL=$kver"
+		echo "KATLS_VM_IP=${KATLS_VM_IP:-}"
 	} >"$tmp/out/env"
+	[ -z "${KATLS_VM_TPMSTATE:-}" ] || cp -a "$KATLS_VM_TPMSTATE/." "$tmp/tpm/" ||
+		die "cannot copy the TPM state $KATLS_VM_TPMSTATE"
+	local net=()
+	if [ -n "${KATLS_VM_NET:-}" ]; then
+		[[ "$KATLS_VM_NET" =~ ^(listen|connect):[0-9]+$ ]] && [ -n "${KATLS_VM_IP:-}" ] ||
+			die "KATLS_VM_NET=listen:PORT|connect:PORT, with KATLS_VM_IP"
+		net=(-netdev "socket,id=n0,${KATLS_VM_NET%%:*}=127.0.0.1:${KATLS_VM_NET#*:}"
+		     -device "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:$(printf %02x "${KATLS_VM_IP##*.}")")
+	fi
 
 	# A fresh TPM per boot: a reused state dir can be in DA lockout (DESIGN.md §9).
 	swtpm socket --tpm2 --tpmstate dir="$tmp/tpm" \
@@ -134,7 +149,7 @@ run_one() {
 		-virtfs local,path="$top",mount_tag=katls_src,security_model=none,readonly=on,multidevs=remap \
 		-chardev socket,id=chrtpm,path="$tmp/swtpm.sock" \
 		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
-		-device virtio-rng-pci \
+		-device virtio-rng-pci "${net[@]}" \
 		</dev/null >"$tmp/qemu.log" 2>&1 || qemu_rc=$?
 
 	[ -f "$tmp/out/log" ] && cat "$tmp/out/log"
