@@ -23,10 +23,11 @@ struct sess {
 	struct katls_session_result *out;
 	struct katls_frame_reader rd;
 	/*
-	 * What we send, until we next wait for the peer: one write per flight,
-	 * so one TLS record and, mostly, one segment.  Back-to-back small
-	 * segments (TCP_NODELAY) made the sender's tail loss probe fire before
-	 * the peer's delayed ACK: a retransmission per exchange.
+	 * What we send, until we next wait for the peer (or start a quote): one
+	 * write per flight, so one TLS record and, mostly, one segment.  With
+	 * back-to-back small segments in flight (TCP_NODELAY) the sender's tail
+	 * loss probe comes after 2 RTT instead of 2 RTT + 200 ms: before the
+	 * peer's delayed ACK, a retransmission.
 	 */
 	struct katls_buf pending;
 	int write_err;				/* a flush failed: -errno */
@@ -285,6 +286,13 @@ static int send_authenticator(struct sess *s)
 				 katls_ea_request_offers(&s->theirs, KATLS_EXT_QUOTE_BATCH),
 		};
 
+		/*
+		 * Our hello goes out before the quote, which may take long: the
+		 * peer's wait for it is not a wait for "does it speak katls/1?".
+		 */
+		if (flush(s))
+			return fail(s, KATLS_R_INTERNAL, false, "cannot send to the peer: %s",
+				    strerror(-s->write_err));
 		if (p->gather)
 			ret = p->gather(p->gather_arg, &rq, &cmw, err, sizeof(err));
 		else
