@@ -32,7 +32,7 @@ rt_last=$(rtn)
 # TCG guest enough for an RTO without any drop; its counters are printed
 cnt() { nstat -az "$1" | awk -v k="$1" '$1 == k {print $2}'; }
 drops() { echo "$(cnt TcpExtTCPTimeouts) $(cnt TcpExtTCPSynRetrans) $(cnt TcpRetransSegs) $(cnt TcpExtTCPLossProbes)"; }
-read -r to0 sy0 rs0 lp0 < <(drops)
+read -r to0 sy0 rs0 lp0 <<<"$(drops)"
 start_katlsd
 serve() {	# serve PORT: the katls-aware server (attests itself), $sp
 	: >"$work/ps.out"
@@ -70,7 +70,7 @@ S(("127.0.0.1", 7902), H).serve_forever()' >"$work/echo.log" 2>&1 &
 ep=$!
 wait_port 7902 $ep
 v0=$(grep -c 'event=verdict .*result=accepted' "$kd_log" || true)
-read -r tob0 syb0 rsb0 lpb0 < <(drops)
+read -r tob0 syb0 rsb0 lpb0 <<<"$(drops)"
 t0=$(date +%s.%N)
 for i in $(seq $N); do
 	(echo -n "MSG-$i" | timeout 120 busybox nc 127.0.0.1 7902 >"$work/c$i.out" 2>&1) &
@@ -84,7 +84,7 @@ check "$N concurrent unmodified connections: every reply right" [ $good = $N ]
 v1=$(grep -c 'event=verdict .*result=accepted' "$kd_log" || true)
 check "... both ends of each attested ($((2 * N)) verdicts)" [ $((v1 - v0)) = $((2 * N)) ]
 retrans concurrent
-read -r tob1 syb1 rsb1 lpb1 < <(drops)
+read -r tob1 syb1 rsb1 lpb1 <<<"$(drops)"
 echo "    the burst: RTO $((tob1 - tob0)), SYN retransmissions $((syb1 - syb0)), retransmitted $((rsb1 - rsb0)), tail-loss probes $((lpb1 - lpb0))"
 kill $ep 2>/dev/null || true; wait $ep 2>/dev/null || true
 for _ in $(seq 200); do [ "$(kstat .requests.sockets)" = 0 ] && break; sleep 0.1; done
@@ -142,7 +142,7 @@ retrans latency
 # reported; what is judged is that nothing is dropped: no retransmission
 # timeout, no SYN retransmission (outside the burst, see drops()).
 echo "    retransmissions: epoll $rt_epoll, $N concurrent $rt_concurrent, killed daemon $rt_killed, latency runs $rt_latency (all tail-loss probes unless below)"
-read -r to1 sy1 rs1 lp1 < <(drops)
+read -r to1 sy1 rs1 lp1 <<<"$(drops)"
 to=$((to1 - to0 - (tob1 - tob0))) sy=$((sy1 - sy0 - (syb1 - syb0)))
 rs=$((rs1 - rs0 - (rsb1 - rsb0))) lp=$((lp1 - lp0 - (lpb1 - lpb0)))
 check "no packet dropped outside the burst: no RTO ($to), no SYN retransmission ($sy)" \
