@@ -59,7 +59,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIB_SRCS   := $(sort $(wildcard userspace/lib/*.c))
+LIB_SRCS   := $(sort $(wildcard userspace/lib/*.c userspace/lib/*/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libkatls.a
 # The shared library exports only the public API (include/katls/, the version

@@ -33,13 +33,13 @@
 
 #include <openssl/rand.h>
 
-#include "attest.h"
-#include "evidence.h"
-#include "ktls.h"
-#include "policy.h"
-#include "tls.h"
-#include "tpm.h"
-#include "verify.h"
+#include "appraisal/policy.h"
+#include "appraisal/verify.h"
+#include "evidence/evidence.h"
+#include "evidence/tpm.h"
+#include "kernel/attest.h"
+#include "kernel/ktls.h"
+#include "wire/tls.h"
 
 #define MAXN 1000
 

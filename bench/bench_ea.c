@@ -16,8 +16,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "ea.h"
-#include "quote.h"
+#include "evidence/quote.h"
+#include "wire/ea.h"
 
 static double now(void)
 {

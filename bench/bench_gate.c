@@ -40,8 +40,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "gate.h"
 #include "katls_bench.skel.h"
+#include "kernel/gate.h"
 
 #define ROUNDS		5
 #define XFER_SECONDS	2.0

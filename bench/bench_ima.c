@@ -24,10 +24,10 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include "buf.h"
-#include "ima.h"
+#include "appraisal/ima.h"
+#include "appraisal/policy.h"
 #include "katls.h"
-#include "policy.h"
+#include "util/buf.h"
 
 #define RUNS 5
 

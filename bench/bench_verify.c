@@ -41,12 +41,12 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "ea.h"
-#include "evidence.h"
-#include "ima_cache.h"
-#include "ima_prefix.h"
-#include "policy.h"
-#include "verify.h"
+#include "appraisal/ima_cache.h"
+#include "appraisal/policy.h"
+#include "appraisal/verify.h"
+#include "evidence/evidence.h"
+#include "wire/ea.h"
+#include "wire/ima_prefix.h"
 
 static double cpu_now(void)
 {

@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ktls.h"
-#include "tls.h"
+#include "kernel/ktls.h"
+#include "wire/tls.h"
 
 #define CHUNK	16384
 #define SUITE	"TLS_AES_128_GCM_SHA256"

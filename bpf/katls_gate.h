@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * katls BPF gate: structures shared by bpf/katls_gate.bpf.c and userspace
- * (userspace/lib/gate.c, the katls CLI, tests and benchmarks).  Fixed-width
+ * (userspace/lib/kernel/gate.c, the katls CLI, tests and benchmarks).  Fixed-width
  * types only; every struct has explicit padding so that the BPF object and
  * userspace agree on the layout byte for byte.  Maps are pinned under
  * KATLS_GATE_PIN_DIR with the names given here; changing a struct's layout

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch_proof.h"
-#include "merkle.h"
+#include "evidence/batch_proof.h"
+#include "evidence/merkle.h"
 
 #define TREE_LEAVES_MAX	130
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmw.h"
-#include "ima_detach.h"
+#include "wire/cmw.h"
+#include "wire/ima_detach.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,7 +18,7 @@
 
 #include <openssl/pem.h>
 
-#include "ea.h"
+#include "wire/ea.h"
 
 /* FUZZ_REQ: ClientCertificateRequest, crc "katls fuzz crc ...", default schemes. */
 static const uint8_t fuzz_crc[32] = "katls fuzz certificate_request!";

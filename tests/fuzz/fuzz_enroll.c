@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "credential.h"
-#include "enroll.h"
+#include "evidence/credential.h"
+#include "evidence/enroll.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
-#include "ima_detach.h"
+#include "wire/frame.h"
+#include "wire/ima_detach.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <netinet/in.h>
 
-#include "gate.h"
+#include "kernel/gate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

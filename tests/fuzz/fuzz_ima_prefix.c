@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmw.h"
-#include "ima.h"
-#include "ima_prefix.h"
+#include "appraisal/ima.h"
+#include "wire/cmw.h"
+#include "wire/ima_prefix.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ima.h"
-#include "policy.h"
+#include "appraisal/ima.h"
+#include "appraisal/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -44,12 +44,12 @@
 
 #include <openssl/err.h>
 
-#include "exporter.h"
-#include "merkle.h"
-#include "policy.h"
-#include "session.h"
-#include "tls.h"
-#include "tpm.h"
+#include "appraisal/policy.h"
+#include "evidence/merkle.h"
+#include "evidence/tpm.h"
+#include "wire/exporter.h"
+#include "wire/session.h"
+#include "wire/tls.h"
 
 struct result {
 	double ms;

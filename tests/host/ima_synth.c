@@ -18,8 +18,8 @@
 
 #include <openssl/evp.h>
 
-#include "buf.h"
-#include "ima.h"
+#include "appraisal/ima.h"
+#include "util/buf.h"
 
 #define MAX_ENTRIES_ARGS 4096
 

@@ -24,10 +24,10 @@
 
 #include <openssl/pem.h>
 
-#include "buf.h"
+#include "evidence/quote.h"
+#include "evidence/tpm.h"
 #include "katls.h"
-#include "quote.h"
-#include "tpm.h"
+#include "util/buf.h"
 
 #define FILE_MAX (1u << 20)
 

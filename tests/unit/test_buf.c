@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
 #include "katls.h"
+#include "util/buf.h"
 
 static void test_reads_are_bounds_checked(void **state)
 {

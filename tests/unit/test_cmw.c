@@ -15,9 +15,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "cmw.h"
-#include "ima_detach.h"
+#include "util/buf.h"
+#include "wire/cmw.h"
+#include "wire/ima_detach.h"
 
 /* ---- golden encodings (see the top comment) ---------------------------------- */
 

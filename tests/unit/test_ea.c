@@ -26,9 +26,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "buf.h"
-#include "ea.h"
 #include "katls.h"
+#include "util/buf.h"
+#include "wire/ea.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 

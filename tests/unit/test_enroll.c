@@ -33,11 +33,11 @@
 #include <openssl/x509v3.h>
 #include <tss2/tss2_tpm2_types.h>
 
-#include "buf.h"
-#include "credential.h"
-#include "enroll.h"
+#include "evidence/credential.h"
+#include "evidence/enroll.h"
+#include "util/buf.h"
 
-#include "quote.h"
+#include "evidence/quote.h"
 #include "testutil.h"
 
 /* ---- helpers --------------------------------------------------------------------- */

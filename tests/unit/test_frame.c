@@ -12,9 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "frame.h"
 #include "katls.h"
+#include "util/buf.h"
+#include "wire/frame.h"
 
 /* ---- hello ---------------------------------------------------------------- */
 

@@ -24,11 +24,11 @@
 
 #include <openssl/evp.h>
 
-#include "buf.h"
-#include "ima.h"
+#include "appraisal/ima.h"
+#include "appraisal/policy.h"
 #include "katls.h"
-#include "policy.h"
 #include "testutil.h"
+#include "util/buf.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 

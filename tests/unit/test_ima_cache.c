@@ -14,8 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ima_cache.h"
-#include "ima_prefix.h"
+#include "appraisal/ima_cache.h"
+#include "wire/ima_prefix.h"
 
 static struct katls_ima_prefix *prefix(uint8_t ak, const char *peer, uint64_t n)
 {

@@ -15,8 +15,8 @@
 
 #include <openssl/evp.h>
 
-#include "batch_proof.h"
-#include "merkle.h"
+#include "evidence/batch_proof.h"
+#include "evidence/merkle.h"
 
 static void unhex(const char *hex, uint8_t *out, size_t len)
 {

@@ -19,8 +19,8 @@
 
 #include <openssl/x509_vfy.h>
 
-#include "ima.h"
-#include "policy.h"
+#include "appraisal/ima.h"
+#include "appraisal/policy.h"
 #include "testutil.h"
 
 static bool ends_with(const char *s, const char *suffix)

@@ -21,8 +21,8 @@
 #include <openssl/x509.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "evidence/quote.h"
 #include "katls.h"
-#include "quote.h"
 
 /* ---- vectors (PROTOCOL.md §4) ---------------------------------------------- */
 

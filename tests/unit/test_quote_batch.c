@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "quote_batch.h"
+#include "evidence/quote_batch.h"
 
 /* ---- a fake TPM ------------------------------------------------------------ */
 

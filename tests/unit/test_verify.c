@@ -32,21 +32,21 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "batch_proof.h"
-#include "buf.h"
-#include "cmw.h"
-#include "ea.h"
-#include "ima.h"
-#include "ima_cache.h"
-#include "ima_detach.h"
-#include "ima_prefix.h"
+#include "appraisal/ima.h"
+#include "appraisal/ima_cache.h"
+#include "appraisal/policy.h"
+#include "appraisal/verify.h"
+#include "evidence/batch_proof.h"
+#include "evidence/merkle.h"
+#include "evidence/quote.h"
 #include "katls.h"
-#include "merkle.h"
-#include "policy.h"
-#include "quote.h"
-#include "session.h"
-#include "tls.h"
-#include "verify.h"
+#include "util/buf.h"
+#include "wire/cmw.h"
+#include "wire/ea.h"
+#include "wire/ima_detach.h"
+#include "wire/ima_prefix.h"
+#include "wire/session.h"
+#include "wire/tls.h"
 
 /* ---- fixtures: PKI, AK, policy ------------------------------------------- */
 

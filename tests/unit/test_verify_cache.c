@@ -19,7 +19,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "verify_cache.h"
+#include "appraisal/verify_cache.h"
 
 static EVP_PKEY *ca_key, *leaf_key;
 static X509 *ca;

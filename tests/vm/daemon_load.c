@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "attest.h"
+#include "kernel/attest.h"
 
 static const char *host, *port, *name;
 static int ok;

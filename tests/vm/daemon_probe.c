@@ -30,9 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "attest.h"
-#include "gate.h"
 #include "katls.h"
+#include "kernel/attest.h"
+#include "kernel/gate.h"
 
 static int fd = -1;
 static struct katls_gate *gate_h;	/* the early thread's until it is joined */

@@ -59,7 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gate.h"
+#include "kernel/gate.h"
 #include "sockaddr.h"
 
 #ifndef IPPROTO_MPTCP

@@ -81,7 +81,7 @@
 
 #include <bpf/bpf.h>
 
-#include "gate.h"
+#include "kernel/gate.h"
 #include "sockaddr.h"
 
 #define CHUNK 16

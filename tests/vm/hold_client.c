@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "attest.h"
+#include "kernel/attest.h"
 
 int main(int argc, char **argv)
 {

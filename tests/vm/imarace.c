@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nl.h"
+#include "kernel/nl.h"
 
 struct acc {
 	const char *bin;

@@ -56,8 +56,8 @@
 #include <linux/katls.h>
 #include <netlink/genl/genl.h>
 
+#include "kernel/nl.h"
 #include "ktls_pair.h"
-#include "nl.h"
 
 static const struct { const char *name; int err; } errs[] = {
 	{ "ok", 0 }, { "EACCES", EACCES }, { "ETIMEDOUT", ETIMEDOUT }, { "EINTR", EINTR },

@@ -10,7 +10,7 @@
 
 #include <netlink/genl/genl.h>
 
-#include "nl.h"
+#include "kernel/nl.h"
 
 struct probe {
 	const char *name;

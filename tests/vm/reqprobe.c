@@ -22,7 +22,7 @@
 
 #include <netlink/genl/genl.h>
 
-#include "nl.h"
+#include "kernel/nl.h"
 
 /* -EPERM decided by katls.ko itself (with an extack message), not by genl. */
 #define EPERM_MOD	(EPERM + 1000)

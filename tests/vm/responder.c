@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernel/nl.h"
 #include "ktls_pair.h"
-#include "nl.h"
 
 enum mode { M_OK, M_NOKTLS, M_FAIL, M_HOLD, M_EXIT };
 

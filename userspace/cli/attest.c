@@ -15,8 +15,8 @@
 
 #include "attest.h"
 #include "cli.h"
-#include "evidence.h"
-#include "tls.h"
+#include "evidence/evidence.h"
+#include "wire/tls.h"
 
 int katls_cli_identity_load(struct katls_cli_identity *id, const char *cert, const char *key)
 {

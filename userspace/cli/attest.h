@@ -10,8 +10,8 @@
 
 #include <openssl/ssl.h>
 
-#include "policy.h"
-#include "session.h"
+#include "appraisal/policy.h"
+#include "wire/session.h"
 
 struct katls_cli_identity {
 	X509 *leaf;

@@ -19,8 +19,8 @@
 
 #include "attest.h"
 #include "cli.h"
-#include "evidence.h"
-#include "tls.h"
+#include "evidence/evidence.h"
+#include "wire/tls.h"
 
 struct connect_opts {
 	struct katls_cli_attest_opts a;

@@ -16,9 +16,9 @@
 
 #include "attest.h"
 #include "cli.h"
-#include "enroll.h"
-#include "json.h"
-#include "tpm.h"
+#include "evidence/enroll.h"
+#include "evidence/tpm.h"
+#include "util/json.h"
 
 #define MAX_CA_PATHS	16
 

@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
-#include "gate.h"
+#include "kernel/gate.h"
 
 static void usage(FILE *f)
 {

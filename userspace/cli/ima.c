@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "nl.h"
+#include "kernel/nl.h"
 
 /* A dump that races new measurements is restarted this many times at most. */
 #define DUMP_TRIES 8

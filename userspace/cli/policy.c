@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
-#include "gate.h"
+#include "kernel/gate.h"
 
 /* As in gate.c: the gate commands' exit codes beyond cli.h's. */
 /* At most: two families (any) x two directions (both). */

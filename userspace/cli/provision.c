@@ -11,8 +11,8 @@
 
 #include "attest.h"
 #include "cli.h"
-#include "quote.h"
-#include "tpm.h"
+#include "evidence/quote.h"
+#include "evidence/tpm.h"
 
 static void usage(FILE *f)
 {

@@ -23,8 +23,8 @@
 
 #include "attest.h"
 #include "cli.h"
-#include "evidence.h"
-#include "tls.h"
+#include "evidence/evidence.h"
+#include "wire/tls.h"
 
 #define MAX_CONNS_DEFAULT	128
 

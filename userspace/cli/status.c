@@ -9,7 +9,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
-#include "nl.h"
+#include "kernel/nl.h"
 
 static const char *const lockdown_names[] = { "none", "integrity", "confidentiality" };
 static const char *const cc_names[] = {

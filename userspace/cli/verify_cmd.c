@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "appraisal/verify.h"
 #include "attest.h"
 #include "cli.h"
-#include "verify.h"
 
 static void usage(FILE *f)
 {

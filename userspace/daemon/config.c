@@ -29,9 +29,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "json.h"
 #include "katlsd.h"
-#include "tls.h"
+#include "util/json.h"
+#include "wire/tls.h"
 
 static struct katlsd_config *cfg_of(struct jctx *j)
 {

@@ -14,10 +14,10 @@
 
 #include <openssl/ssl.h>
 
-#include "evidence.h"
-#include "gate.h"
-#include "nl.h"
-#include "policy.h"
+#include "appraisal/policy.h"
+#include "evidence/evidence.h"
+#include "kernel/gate.h"
+#include "kernel/nl.h"
 
 #define KATLSD_CONFIG_DEFAULT	"/etc/katls/katlsd.json"
 #define KATLSD_MAX_WORKERS_DEFAULT	128

@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gate.h"
+#include "appraisal/verify.h"
 #include "katls.h"
-#include "nl.h"
-#include "verify.h"
+#include "kernel/gate.h"
+#include "kernel/nl.h"
 
 struct katlsd_config;
 

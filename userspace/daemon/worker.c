@@ -38,10 +38,10 @@
 #include <openssl/x509_vfy.h>
 
 #include "katlsd.h"
-#include "ktls.h"
+#include "kernel/ktls.h"
 #include "metrics.h"
-#include "session.h"
-#include "tls.h"
+#include "wire/session.h"
+#include "wire/tls.h"
 
 struct work {
 	struct katls_accepted a;

@@ -20,13 +20,13 @@
 
 #include <katls/katls.h>
 
-#include "attest.h"
-#include "evidence.h"
-#include "exporter.h"
-#include "policy.h"
-#include "session.h"
-#include "tls.h"
-#include "verify.h"
+#include "appraisal/policy.h"
+#include "appraisal/verify.h"
+#include "evidence/evidence.h"
+#include "kernel/attest.h"
+#include "wire/exporter.h"
+#include "wire/session.h"
+#include "wire/tls.h"
 
 #ifndef KATLS_VERSION
 #define KATLS_VERSION "unknown"
