@@ -257,7 +257,7 @@ package: deps
 
 # Not part of `make check`: ~1.5 min package build, ~1 min DKMS on the host and
 # one VM boot whose DKMS build of katls.ko under TCG dominates (23-28 min measured
-# with other VMs on the 2 cores); not yet in .ci/run (docs/packaging.md, "CI").
+# with other VMs on the 2 cores); .ci/run runs it after `make check`.
 package-check: package
 	$(Q)scripts/run-tests.sh pkg $(sort $(wildcard tests/pkg/test_*.sh))
 
