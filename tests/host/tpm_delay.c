@@ -450,12 +450,18 @@ int main(int argc, char **argv)
 		die("pthread_create");
 	pthread_detach(t);
 	if (port_file) {
-		FILE *f = fopen(port_file, "w");
+		/* whole or not at all: a waiter that sees the file reads the port */
+		char tmp[4096];
+		FILE *f;
 
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp", port_file) >= (int)sizeof(tmp))
+			die("--port-file: path too long");
+		f = fopen(tmp, "w");
 		if (!f)
-			die("cannot write %s", port_file);
+			die("cannot write %s", tmp);
 		fprintf(f, "%d\n", port);
-		fclose(f);
+		if (fclose(f) || rename(tmp, port_file))
+			die("cannot write %s", port_file);
 	}
 	if (px.device)
 		fprintf(stderr, "tpm_delay: listening on 127.0.0.1:%d (control %d), TPM %s\n",

@@ -11,33 +11,9 @@
 need jq; need busybox; need /usr/bin/python3; need ss
 . "$top/tests/vm/daemon_lib.sh"
 . "$top/tests/vm/transp_lib.sh"
+. "$top/tests/twohost/guest_lib.sh"
 role=$1
-shared=$top/build/twohost
-if [ "$role" = server ]; then me=a peer=b peer_ip=10.9.0.2; else me=b peer=a peer_ip=10.9.0.1; fi
-load_tls_crypto
-cp "$shared/ca.pem" "$work/"
-cp "$shared/host$me.pem" "$work/host.pem"
-cp "$shared/host$me.key" "$work/host.key"
-cp "$shared/ak-$peer.pem" "$work/peer-ak.pem"
-$katls provision --out "$work/ak.pem" >/dev/null || { echo "FAIL - katls provision"; exit 1; }
-check "this host's AK is the one the host script provisioned (the peer pins it)" \
-	cmp -s "$work/ak.pem" "$shared/ak-$me.pem"
-cat >"$work/policies.json" <<JSON
-{ "policies": { "mesh": { "trust_anchors": ["ca.pem"], "peer_names": ["server.test"],
-  "ak_pins": ["peer-ak.pem"], "ima": { "required": true },
-  "kernel": { "require_tpm": true, "allow_taint_mask": $(cat /proc/sys/kernel/tainted) },
-  "max_age_s": 600 } } }
-JSON
-cat >"$work/katlsd.json" <<JSON
-{ "certificate": "host.pem", "key": "host.key", "ca": "ca.pem",
-  "policies": "policies.json", "default_policy": "mesh",
-  "tpm": { "tcti": "device:/dev/tpmrm0" } }
-JSON
-$katls gate load >/dev/null || { echo "FAIL - katls gate load"; exit 1; }
-dir=$([ "$role" = server ] && echo in || echo out)
-$katls policy add $peer_ip port 8080 attest --role mutual --direction $dir --policy mesh \
-	>/dev/null || { echo "FAIL - attest rule"; exit 1; }
-start_katlsd
+twohost_guest "$role" 8080
 tx0=$(tls_stat TlsTxSw); rx0=$(tls_stat TlsRxSw)
 : >"$work/wire"
 $py "$top/tests/vm/wire_sniff.py" eth0 8080 "$work/wire" >"$work/wire.st" 2>&1 & sniff_pid=$!

@@ -1645,6 +1645,115 @@ static void test_session_mutual(void **state)
 	conn_close(&t);
 }
 
+/*
+ * Mutual: the two quotes overlap.  The server's quote (its gather hook)
+ * waits up to 1 s for the client's to start; the client gathers as soon as
+ * it has the server's request, before the server's authenticator exists.
+ * Gathering after verifying the server (the old order) makes the server's
+ * quote end without seeing it, and each mutual connection pays two quotes
+ * one after the other.
+ */
+static pthread_mutex_t overlap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t overlap_cond = PTHREAD_COND_INITIALIZER;
+static bool client_quoting;
+static bool overlap_seen;
+static bool client_gather_fails;
+
+static int client_gather(void *arg, const struct katls_evidence_request *rq,
+			 struct katls_buf *out, char *err, size_t err_len)
+{
+	pthread_mutex_lock(&overlap_lock);
+	client_quoting = true;
+	pthread_cond_broadcast(&overlap_cond);
+	pthread_mutex_unlock(&overlap_lock);
+	if (client_gather_fails) {
+		snprintf(err, err_len, "TPM unavailable (test)");
+		return -EIO;
+	}
+	return fake_gather(arg, rq, out, err, err_len);
+}
+
+static int server_gather(void *arg, const struct katls_evidence_request *rq,
+			 struct katls_buf *out, char *err, size_t err_len)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&overlap_lock);
+	while (!client_quoting &&
+	       pthread_cond_timedwait(&overlap_cond, &overlap_lock, &until) == 0)
+		;
+	overlap_seen = client_quoting;
+	pthread_mutex_unlock(&overlap_lock);
+	return fake_gather(arg, rq, out, err, err_len);
+}
+
+static void mutual_overlapping(struct conn *t, struct side *c, struct side *s,
+			       const char *client_pin, int fd[2])
+{
+	pthread_t th;
+
+	client_quoting = overlap_seen = false;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+	side_init(c, KATLS_ROLE_CLIENT, KATLS_MODE_MUTUAL, &t->cex, fd[0], client_pin,
+		  "server.test");
+	side_init(s, KATLS_ROLE_SERVER, KATLS_MODE_MUTUAL, &t->sex, fd[1], NULL, NULL);
+	c->p.gather = client_gather;
+	s->p.gather = server_gather;
+	assert_int_equal(pthread_create(&th, NULL, side_run, s), 0);
+	side_run(c);
+	assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+static void test_session_mutual_quotes_overlap(void **state)
+{
+	struct side c, s;
+	struct conn t;
+	int fd[2];
+
+	conn_open(&t, NULL);
+	client_gather_fails = false;
+	mutual_overlapping(&t, &c, &s, NULL, fd);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(s.ret, 0);
+	assert_true(overlap_seen);
+	assert_true(c.r.verified_peer && s.r.verified_peer);
+	assert_true(c.r.attested && s.r.attested);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	close(fd[0]);
+	close(fd[1]);
+
+	/* the client refuses the server: its Evidence, made already, is not sent */
+	mutual_overlapping(&t, &c, &s, "ak2.pem", fd);
+	assert_true(client_quoting);
+	assert_int_equal(c.r.reason, KATLS_R_AK_UNTRUSTED);
+	assert_int_equal(s.r.reason, KATLS_R_PEER_REFUSED);
+	assert_false(s.r.verified_peer);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	close(fd[0]);
+	close(fd[1]);
+
+	/* the client cannot attest: it still verifies the server, then refuses to attest */
+	client_gather_fails = true;
+	mutual_overlapping(&t, &c, &s, NULL, fd);
+	client_gather_fails = false;
+	assert_true(c.r.verified_peer);
+	assert_int_equal(c.r.peer.reason, KATLS_R_OK);
+	assert_int_not_equal(c.ret, 0);
+	assert_non_null(strstr(c.r.msg, "cannot attest: TPM unavailable (test)"));
+	assert_true(s.r.verified_peer);
+	assert_int_equal(s.r.peer.reason, KATLS_R_EA_EMPTY);
+	assert_int_not_equal(s.ret, 0);
+	side_cleanup(&c);
+	side_cleanup(&s);
+	close(fd[0]);
+	close(fd[1]);
+	conn_close(&t);
+}
+
 /* Refusal travels as a verdict: the verifier's reason, the attester's peer-refused. */
 static void test_session_refused(void **state)
 {
@@ -2932,6 +3041,7 @@ int main(void)
 		cmocka_unit_test(test_workload_verified_by_ima),
 		cmocka_unit_test(test_session_verify),
 		cmocka_unit_test(test_session_mutual),
+		cmocka_unit_test(test_session_mutual_quotes_overlap),
 		cmocka_unit_test(test_session_refused),
 		cmocka_unit_test(test_session_server_wont_attest),
 		cmocka_unit_test(test_session_not_katls),

@@ -40,6 +40,14 @@ struct sess {
 	struct katls_ima_prefix *offered;	/* the prefix our request named */
 	bool asked_again;			/* we asked again for the whole log */
 	bool sent_tail;				/* we answered with a tail: may be asked again */
+	/* our answer to the peer's request (prepare_authenticator()) */
+	struct {
+		bool ready;			/* built, not sent yet */
+		struct katls_buf auth;		/* to send: IMA frames + authenticator */
+		enum katls_reason reason;	/* KATLS_R_OK, or the failure after it */
+		bool tell;			/* ... to report with a verdict */
+		char msg[512];
+	} ours;
 };
 
 /* incremental IMA, below */
@@ -259,22 +267,43 @@ static int read_request(struct sess *s)
 }
 
 /* Answer the peer's request: Evidence + full authenticator, or refusal. */
-static int send_authenticator(struct sess *s)
+/* Our answer to the peer's request is ready to send: no failure, or this one. */
+static void ours_fail(struct sess *s, enum katls_reason r, bool tell, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->ours.reason = r;
+	s->ours.tell = tell;
+	va_start(ap, fmt);
+	vsnprintf(s->ours.msg, sizeof(s->ours.msg), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Builds our answer to the peer's request (s->theirs) into s->ours: the IMA
+ * log frames, if detached, then the authenticator; an empty authenticator if
+ * we do not attest or cannot (an authenticated refusal, with the failure to
+ * report once it is sent).  Gathering Evidence takes a TPM quote, the long
+ * part; the mutual client does it before it reads the server's authenticator
+ * (run_client()).  Returns 0, or a failure of the transport.
+ */
+static int prepare_authenticator(struct sess *s)
 {
 	const struct katls_session_params *p = s->p;
 	struct katls_ea_identity id = { p->leaf, p->chain, p->key, NULL, 0 };
-	/* auth: the IMA log frames, if detached, then the authenticator */
-	struct katls_buf cmw = KATLS_BUF_INIT, auth = KATLS_BUF_INIT;
+	struct katls_buf cmw = KATLS_BUF_INIT, *auth = &s->ours.auth;
 	char err[512] = "";
 	int ret = 0;
 
+	katls_buf_cleanup(auth);
+	memset(&s->ours, 0, sizeof(s->ours));
+	s->ours.ready = true;
 	if (!will_attest(p->mode) || !p->leaf || !p->key) {
-		ret = katls_ea_empty_build(&auth, p->ex, p->role, &s->theirs);
-		if (!ret)
-			ret = send_buf(s, &auth);
-		katls_buf_cleanup(&auth);
-		return ret ? fail(s, KATLS_R_INTERNAL, false, "cannot send refusal: %s",
-				  strerror(-ret)) : 0;
+		ret = katls_ea_empty_build(auth, p->ex, p->role, &s->theirs);
+		if (ret)
+			ours_fail(s, KATLS_R_INTERNAL, false, "cannot build a refusal: %s",
+				  strerror(-ret));
+		return 0;
 	}
 	if ((p->gather || p->src) && s->theirs.wants_cmw) {
 		struct katls_evidence_request rq = {
@@ -287,8 +316,9 @@ static int send_authenticator(struct sess *s)
 		};
 
 		/*
-		 * Our hello goes out before the quote, which may take long: the
-		 * peer's wait for it is not a wait for "does it speak katls/1?".
+		 * What we queued goes out before the quote, which may take long:
+		 * the peer's wait for our hello is not a wait for "does it speak
+		 * katls/1?".
 		 */
 		if (flush(s))
 			return fail(s, KATLS_R_INTERNAL, false, "cannot send to the peer: %s",
@@ -298,37 +328,55 @@ static int send_authenticator(struct sess *s)
 		else
 			ret = katls_evidence_gather(p->src, &rq, &cmw, err, sizeof(err));
 		if (ret) {
-			/* authenticated refusal, then report our own failure */
-			if (!katls_ea_empty_build(&auth, p->ex, p->role, &s->theirs))
-				send_buf(s, &auth);
-			katls_buf_cleanup(&auth);
 			katls_buf_cleanup(&cmw);
-			return fail(s, KATLS_R_INTERNAL, false, "cannot attest: %s", err);
+			katls_ea_empty_build(auth, p->ex, p->role, &s->theirs);
+			ours_fail(s, KATLS_R_INTERNAL, false, "cannot attest: %s", err);
+			return 0;
 		}
 		ret = ima_answer(s, &cmw);
 		if (!ret && katls_ea_request_offers(&s->theirs, KATLS_EXT_IMA_DETACHED))
-			ret = katls_ima_detach(&cmw, &auth);
+			ret = katls_ima_detach(&cmw, auth);
 		if (ret < 0) {
-			katls_buf_cleanup(&auth);
+			katls_buf_cleanup(auth);
 			katls_buf_cleanup(&cmw);
-			return fail(s, KATLS_R_INTERNAL, false, "cannot attest: %s", strerror(-ret));
+			ours_fail(s, KATLS_R_INTERNAL, false, "cannot attest: %s", strerror(-ret));
+			return 0;
 		}
 		id.cmw = cmw.data;
 		id.cmw_len = cmw.len;
 	}
-	ret = katls_ea_authenticator_build(&auth, p->ex, p->role, &s->theirs, &id);
-	if (!ret)
-		ret = send_buf(s, &auth);
-	katls_buf_cleanup(&auth);
+	ret = katls_ea_authenticator_build(auth, p->ex, p->role, &s->theirs, &id);
+	if (ret) {
+		katls_buf_cleanup(auth);
+		if (ret == -EOPNOTSUPP)
+			ours_fail(s, KATLS_R_EA_SIGALG, true, "cannot sign the authenticator: no "
+				  "signature scheme the peer offered fits our key");
+		else if (ret == -EINVAL && id.cmw_len > UINT16_MAX - 2)
+			ours_fail(s, KATLS_R_INTERNAL, true, "cannot send Evidence of %zu bytes: a "
+				  "cmw_attestation extension holds at most 65533, and the peer did "
+				  "not offer to take the IMA log detached (a katls/1 verifier before "
+				  "0xFF03)", id.cmw_len);
+		else
+			ours_fail(s, KATLS_R_INTERNAL, false, "cannot build the authenticator: %s",
+				  strerror(-ret));
+	}
 	katls_buf_cleanup(&cmw);
-	if (ret == -EOPNOTSUPP)
-		return fail(s, KATLS_R_EA_SIGALG, true, "cannot sign the authenticator: no "
-			    "signature scheme the peer offered fits our key");
-	if (ret == -EINVAL && id.cmw_len > UINT16_MAX - 2)
-		return fail(s, KATLS_R_INTERNAL, true, "cannot send Evidence of %zu bytes: a "
-			    "cmw_attestation extension holds at most 65533, and the peer did not "
-			    "offer to take the IMA log detached (a katls/1 verifier before 0xFF03)",
-			    id.cmw_len);
+	return 0;
+}
+
+/* Sends our answer to the peer's request, built now or ahead of time. */
+static int send_authenticator(struct sess *s)
+{
+	int ret = s->ours.ready ? 0 : prepare_authenticator(s);
+
+	if (ret)
+		return ret;
+	s->ours.ready = false;
+	if (s->ours.auth.len)
+		ret = send_buf(s, &s->ours.auth);
+	katls_buf_cleanup(&s->ours.auth);
+	if (s->ours.reason != KATLS_R_OK)
+		return fail(s, s->ours.reason, s->ours.tell, "%s", s->ours.msg);
 	return ret ? fail(s, KATLS_R_INTERNAL, false, "cannot send authenticator: %s",
 			  strerror(-ret)) : 0;
 }
@@ -496,6 +544,15 @@ static int run_client(struct sess *s)
 		ret = read_hello(s, &h);
 	if (!ret && (h.flags & KATLS_HELLO_WANTS_PEER_ATTESTATION))
 		ret = read_request(s);
+	/*
+	 * Mutual: the server quotes before its authenticator and sends its
+	 * request before that.  We gather our Evidence now, so that the two
+	 * quotes overlap, and send it only once the server's has been verified:
+	 * a server that fails verification learns nothing, and it may have
+	 * cost us a quote only on a connection we chose to make.
+	 */
+	if (!ret && wants_peer(s->p->mode) && (h.flags & KATLS_HELLO_WANTS_PEER_ATTESTATION))
+		ret = prepare_authenticator(s);
 	if (!ret && wants_peer(s->p->mode))
 		ret = verify_peer(s);
 	if (!ret && (h.flags & KATLS_HELLO_WANTS_PEER_ATTESTATION)) {
@@ -569,6 +626,7 @@ int katls_session_run(const struct katls_session_params *p, struct katls_session
 	}
 	katls_frame_reader_cleanup(&s.rd);
 	katls_buf_cleanup(&s.pending);
+	katls_buf_cleanup(&s.ours.auth);
 	katls_ima_prefix_unref(s.offered);
 	katls_ea_request_cleanup(&s.mine);
 	katls_ea_request_cleanup(&s.theirs);

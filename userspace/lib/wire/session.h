@@ -10,6 +10,10 @@
  *   C→S  [verdict] + [authenticator]
  *   S→C  [verdict]
  *
+ * The server's hello and request go out before its quote; the mutual client
+ * gathers its own Evidence as soon as it has the request, so that the two
+ * quotes overlap, and sends it only after its verdict on the server.
+ *
  * A peer that sends no hello before the transport times out, or whose first
  * frame is not a katls hello, does not speak katls/1 (KATLS_R_PROTOCOL).  On
  * any local failure a verdict with the reason is sent before returning; the
