@@ -1576,18 +1576,35 @@ static void *side_run(void *arg)
 	return NULL;
 }
 
-/* Runs client and server sessions on the two ends of a socketpair. */
-static void exchange(struct conn *t, struct side *c, struct side *s, enum katls_mode cm,
-		     enum katls_mode sm, const char *client_pin, int fd[2])
+typedef int gather_fn(void *arg, const struct katls_evidence_request *rq,
+		      struct katls_buf *out, char *err, size_t err_len);
+
+/*
+ * Runs client and server sessions on the two ends of a socketpair, with
+ * their own gather hooks if given (else fake_gather()).
+ */
+static void exchange_gathering(struct conn *t, struct side *c, struct side *s,
+			       enum katls_mode cm, enum katls_mode sm, const char *client_pin,
+			       int fd[2], gather_fn *cg, gather_fn *sg)
 {
 	pthread_t th;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
 	side_init(c, KATLS_ROLE_CLIENT, cm, &t->cex, fd[0], client_pin, "server.test");
 	side_init(s, KATLS_ROLE_SERVER, sm, &t->sex, fd[1], NULL, NULL);
+	if (cg)
+		c->p.gather = cg;
+	if (sg)
+		s->p.gather = sg;
 	assert_int_equal(pthread_create(&th, NULL, side_run, s), 0);
 	side_run(c);
 	assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+static void exchange(struct conn *t, struct side *c, struct side *s, enum katls_mode cm,
+		     enum katls_mode sm, const char *client_pin, int fd[2])
+{
+	exchange_gathering(t, c, s, cm, sm, client_pin, fd, NULL, NULL);
 }
 
 /* Server attests, client verifies; application data after it stays unread. */
@@ -1692,18 +1709,9 @@ static int server_gather(void *arg, const struct katls_evidence_request *rq,
 static void mutual_overlapping(struct conn *t, struct side *c, struct side *s,
 			       const char *client_pin, int fd[2])
 {
-	pthread_t th;
-
 	client_quoting = overlap_seen = false;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
-	side_init(c, KATLS_ROLE_CLIENT, KATLS_MODE_MUTUAL, &t->cex, fd[0], client_pin,
-		  "server.test");
-	side_init(s, KATLS_ROLE_SERVER, KATLS_MODE_MUTUAL, &t->sex, fd[1], NULL, NULL);
-	c->p.gather = client_gather;
-	s->p.gather = server_gather;
-	assert_int_equal(pthread_create(&th, NULL, side_run, s), 0);
-	side_run(c);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	exchange_gathering(t, c, s, KATLS_MODE_MUTUAL, KATLS_MODE_MUTUAL, client_pin, fd,
+			   client_gather, server_gather);
 }
 
 static void test_session_mutual_quotes_overlap(void **state)
