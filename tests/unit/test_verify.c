@@ -1607,6 +1607,15 @@ static void exchange(struct conn *t, struct side *c, struct side *s, enum katls_
 	exchange_gathering(t, c, s, cm, sm, client_pin, fd, NULL, NULL);
 }
 
+/* After exchange(): both sides' results and the socketpair. */
+static void exchange_end(struct side *c, struct side *s, int fd[2])
+{
+	side_cleanup(c);
+	side_cleanup(s);
+	close(fd[0]);
+	close(fd[1]);
+}
+
 /* Server attests, client verifies; application data after it stays unread. */
 static void test_session_verify(void **state)
 {
@@ -1636,10 +1645,7 @@ static void test_session_verify(void **state)
 	assert_int_equal(write(fd[1], "app", 3), 3);
 	assert_int_equal(read(fd[0], buf, sizeof(buf)), 3);
 	assert_memory_equal(buf, "app", 3);
-	side_cleanup(&c);
-	side_cleanup(&s);
-	close(fd[0]);
-	close(fd[1]);
+	exchange_end(&c, &s, fd);
 	conn_close(&t);
 }
 
@@ -1655,10 +1661,7 @@ static void test_session_mutual(void **state)
 	assert_int_equal(s.ret, 0);
 	assert_true(c.r.verified_peer && s.r.verified_peer);
 	assert_true(c.r.attested && s.r.attested);
-	side_cleanup(&c);
-	side_cleanup(&s);
-	close(fd[0]);
-	close(fd[1]);
+	exchange_end(&c, &s, fd);
 	conn_close(&t);
 }
 
@@ -1728,10 +1731,7 @@ static void test_session_mutual_quotes_overlap(void **state)
 	assert_true(overlap_seen);
 	assert_true(c.r.verified_peer && s.r.verified_peer);
 	assert_true(c.r.attested && s.r.attested);
-	side_cleanup(&c);
-	side_cleanup(&s);
-	close(fd[0]);
-	close(fd[1]);
+	exchange_end(&c, &s, fd);
 
 	/* the client refuses the server: its Evidence, made already, is not sent */
 	mutual_overlapping(&t, &c, &s, "ak2.pem", fd);
@@ -1739,10 +1739,7 @@ static void test_session_mutual_quotes_overlap(void **state)
 	assert_int_equal(c.r.reason, KATLS_R_AK_UNTRUSTED);
 	assert_int_equal(s.r.reason, KATLS_R_PEER_REFUSED);
 	assert_false(s.r.verified_peer);
-	side_cleanup(&c);
-	side_cleanup(&s);
-	close(fd[0]);
-	close(fd[1]);
+	exchange_end(&c, &s, fd);
 
 	/* the client cannot attest: it still verifies the server, then refuses to attest */
 	client_gather_fails = true;
@@ -1755,10 +1752,7 @@ static void test_session_mutual_quotes_overlap(void **state)
 	assert_true(s.r.verified_peer);
 	assert_int_equal(s.r.peer.reason, KATLS_R_EA_EMPTY);
 	assert_int_not_equal(s.ret, 0);
-	side_cleanup(&c);
-	side_cleanup(&s);
-	close(fd[0]);
-	close(fd[1]);
+	exchange_end(&c, &s, fd);
 	conn_close(&t);
 }
 
@@ -1776,10 +1770,7 @@ static void test_session_refused(void **state)
 	assert_int_equal(s.ret, -EACCES);
 	assert_int_equal(s.r.reason, KATLS_R_PEER_REFUSED);
 	assert_non_null(strstr(s.r.msg, "ak-untrusted"));
-	side_cleanup(&c);
-	side_cleanup(&s);
-	close(fd[0]);
-	close(fd[1]);
+	exchange_end(&c, &s, fd);
 	conn_close(&t);
 }
 
@@ -1794,10 +1785,7 @@ static void test_session_server_wont_attest(void **state)
 	exchange(&t, &c, &s, KATLS_MODE_VERIFY_PEER, KATLS_MODE_VERIFY_PEER, NULL, fd);
 	assert_int_equal(c.r.reason, KATLS_R_EA_EMPTY);
 	assert_int_not_equal(s.ret, 0);
-	side_cleanup(&c);
-	side_cleanup(&s);
-	close(fd[0]);
-	close(fd[1]);
+	exchange_end(&c, &s, fd);
 	conn_close(&t);
 }
 
@@ -3018,10 +3006,7 @@ static void test_session_large_ima_log(void **state)
 	assert_true(c.r.peer.cmw_len < 4096);	/* the log is not in the CMW */
 	assert_int_equal(write(fd[1], "app", 3), 3);
 	assert_int_equal(read(fd[0], buf, sizeof(buf)), 3);
-	side_cleanup(&c);
-	side_cleanup(&s);
-	close(fd[0]);
-	close(fd[1]);
+	exchange_end(&c, &s, fd);
 	conn_close(&t);
 	katls_buf_cleanup(&log);
 }
